@@ -1,0 +1,309 @@
+//! The one error type of the core, its stable kinds, and its rendering as the
+//! Kratos error envelope.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::model::{AddressVia, CredentialType};
+
+/// A boxed error source kept for logs (never flattened into a message).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong, as a caller matches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The traits (or metadata) failed validation; see the violations.
+    Validation,
+    /// The request itself is wrong: unknown schema, bad state, bad hash,
+    /// bad patch, a limit exceeded.
+    InvalidInput,
+    /// No such identity.
+    NotFound,
+    /// A uniqueness rule would be broken.
+    Conflict,
+    /// The stored version differs from the expected one.
+    VersionMismatch,
+    /// The store cannot be reached or is busy; retrying may help.
+    Unavailable,
+    /// A bug or an unexpected failure.
+    Internal,
+}
+
+/// One schema violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// JSON Pointer into the validated document, e.g. `/traits/email`.
+    pub instance_path: String,
+    /// JSON Pointer into the schema, e.g. `/properties/traits/properties/email/format`.
+    pub schema_path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Violation {
+    /// A violation at `instance_path` with an empty schema path.
+    pub fn at(instance_path: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation {
+            instance_path: instance_path.into(),
+            schema_path: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// The Kratos reason line: `I[#/traits/email] S[#/properties/...] message`.
+    pub fn reason_line(&self) -> String {
+        format!(
+            "I[#{}] S[#{}] {}",
+            self.instance_path, self.schema_path, self.message
+        )
+    }
+}
+
+/// The value whose uniqueness a write would have broken.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConflictField {
+    /// The identity id.
+    Id,
+    /// The external id.
+    ExternalId(String),
+    /// A credential identifier of one type.
+    CredentialIdentifier(CredentialType, String),
+    /// A verifiable address.
+    VerifiableAddress(AddressVia, String),
+    /// A recovery address.
+    RecoveryAddress(AddressVia, String),
+}
+
+impl ConflictField {
+    fn details(&self) -> Value {
+        match self {
+            ConflictField::Id => json!({"field": "id"}),
+            ConflictField::ExternalId(v) => json!({"field": "external_id", "value": v}),
+            ConflictField::CredentialIdentifier(t, v) => {
+                json!({"field": "credentials.identifiers", "type": t.as_str(), "value": v})
+            }
+            ConflictField::VerifiableAddress(via, v) => {
+                json!({"field": "verifiable_addresses", "via": via.as_str(), "value": v})
+            }
+            ConflictField::RecoveryAddress(via, v) => {
+                json!({"field": "recovery_addresses", "via": via.as_str(), "value": v})
+            }
+        }
+    }
+}
+
+impl fmt::Display for ConflictField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConflictField::Id => f.write_str("id"),
+            ConflictField::ExternalId(v) => write!(f, "external_id {v:?}"),
+            ConflictField::CredentialIdentifier(t, v) => write!(f, "{t} identifier {v:?}"),
+            ConflictField::VerifiableAddress(via, v) => {
+                write!(f, "verifiable address ({}) {v:?}", via.as_str())
+            }
+            ConflictField::RecoveryAddress(via, v) => {
+                write!(f, "recovery address ({}) {v:?}", via.as_str())
+            }
+        }
+    }
+}
+
+/// Which kind of write hit a conflict (Kratos words them differently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteOp {
+    /// A create.
+    Create,
+    /// An update or patch.
+    Update,
+}
+
+/// The error of every core operation and every store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The traits or metadata failed validation.
+    #[error("validation failed: {}", join_violations(.0))]
+    Validation(Vec<Violation>),
+    /// The request is wrong; the message says what (it is the Kratos `reason`).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No such identity.
+    #[error("unable to locate the resource")]
+    NotFound,
+    /// A write would break a uniqueness rule.
+    #[error("conflict on {field}")]
+    Conflict {
+        /// What collided.
+        field: ConflictField,
+        /// The write that hit it.
+        op: WriteOp,
+    },
+    /// A conditional write found another version.
+    #[error("version mismatch: expected {expected}, found {actual}")]
+    VersionMismatch {
+        /// The version the caller read.
+        expected: u64,
+        /// The version stored now.
+        actual: u64,
+    },
+    /// The store is unreachable or busy.
+    #[error("storage unavailable: {message}")]
+    Unavailable {
+        /// What failed, without secrets.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Something unexpected.
+    #[error("internal error: {message}")]
+    Internal {
+        /// What failed, without secrets.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+fn join_violations(v: &[Violation]) -> String {
+    v.iter()
+        .map(Violation::reason_line)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// The stable kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Validation(_) => ErrorKind::Validation,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::NotFound => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::VersionMismatch { .. } => ErrorKind::VersionMismatch,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// An invalid-input error with this reason.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Error::InvalidInput(reason.into())
+    }
+
+    /// An internal error with a source.
+    pub fn internal(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Internal {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An unavailable error with a source.
+    pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The violations of a validation error (empty for other kinds).
+    pub fn violations(&self) -> &[Violation] {
+        match self {
+            Error::Validation(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// The HTTP status Kratos answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self.kind() {
+            ErrorKind::Validation | ErrorKind::InvalidInput => 400,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::VersionMismatch => 412,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+
+    /// The Kratos error envelope:
+    /// `{"error":{"code","status","reason"?,"message","details"?}}`.
+    ///
+    /// Internal and unavailable errors carry a generic body only; log the
+    /// error itself (its `Display` and `source`) for the details.
+    pub fn envelope(&self) -> Value {
+        let code = self.status();
+        let (status, message) = match self.kind() {
+            ErrorKind::Validation | ErrorKind::InvalidInput => (
+                "Bad Request",
+                "The request was malformed or contained invalid parameters",
+            ),
+            ErrorKind::NotFound => ("Not Found", "Unable to locate the resource"),
+            ErrorKind::Conflict => match self {
+                Error::Conflict {
+                    op: WriteOp::Update,
+                    ..
+                } => (
+                    "Conflict",
+                    "Unable to insert or update resource because a resource with that value exists already",
+                ),
+                _ => (
+                    "Conflict",
+                    "The resource could not be created due to a conflict",
+                ),
+            },
+            ErrorKind::VersionMismatch => (
+                "Precondition Failed",
+                "The identity was modified since it was read; read it again and retry",
+            ),
+            ErrorKind::Unavailable => (
+                "Service Unavailable",
+                "The storage backend is unavailable, please try again later",
+            ),
+            ErrorKind::Internal => (
+                "Internal Server Error",
+                "An internal server error occurred, please contact the system administrator",
+            ),
+        };
+        let mut body = serde_json::Map::new();
+        body.insert("code".into(), json!(code));
+        body.insert("status".into(), json!(status));
+        match self {
+            Error::Validation(violations) => {
+                let reason = violations
+                    .iter()
+                    .map(Violation::reason_line)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                body.insert("reason".into(), json!(reason));
+                body.insert("details".into(), json!({ "violations": violations }));
+            }
+            Error::InvalidInput(reason) => {
+                body.insert("reason".into(), json!(reason));
+            }
+            Error::Conflict { field, op } => {
+                if *op == WriteOp::Create {
+                    body.insert(
+                        "reason".into(),
+                        json!("This identity conflicts with another identity that already exists."),
+                    );
+                }
+                body.insert("details".into(), json!({ "conflict": field.details() }));
+            }
+            Error::VersionMismatch { expected, actual } => {
+                body.insert(
+                    "details".into(),
+                    json!({"expected_version": expected, "actual_version": actual}),
+                );
+            }
+            Error::NotFound | Error::Unavailable { .. } | Error::Internal { .. } => {}
+        }
+        body.insert("message".into(), json!(message));
+        json!({ "error": body })
+    }
+}

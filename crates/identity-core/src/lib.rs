@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+pub mod addresses;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod normalize;
+pub mod schema;
+pub mod time;
+
+pub use error::{ConflictField, Error, ErrorKind, Violation, WriteOp};
+pub use limits::Limits;
+pub use model::{
+    AddressVia, Credential, CredentialConfig, CredentialInclude, CredentialType, Credentials,
+    Identity, RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus,
+};
+pub use schema::{Derived, IdentitySchema, SchemaRegistry};
+pub use time::{Clock, FixedClock, IdGenerator, SequentialIds, SystemClock, Timestamp};
+
+/// Password hashing and verification (re-exported from `identity-password`).
+pub use identity_password as password;

@@ -1,0 +1,284 @@
+//! Validation of traits, and derivation of identifiers and addresses from the
+//! `ory.sh/kratos` sites found at registration.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::extension::{Site, Step};
+use super::{IdentitySchema, formats};
+use crate::error::{Error, Violation};
+use crate::limits::Limits;
+use crate::model::{AddressVia, CredentialType};
+use crate::normalize;
+
+/// An address derived from the traits, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DerivedAddress {
+    /// The channel.
+    pub via: AddressVia,
+    /// The normalised value.
+    pub value: String,
+}
+
+/// An entry of the `code` credential's address list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CodeAddress {
+    /// The channel the code is sent on.
+    pub channel: AddressVia,
+    /// The normalised address.
+    pub address: String,
+}
+
+/// What the `ory.sh/kratos` keyword derives from valid traits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Derived {
+    /// Identifiers of the schema-driven credential types (`password`,
+    /// `webauthn`, `code`), de-duplicated, in document order.
+    pub identifiers: BTreeMap<CredentialType, Vec<String>>,
+    /// The `code` credential's addresses, sorted by address then channel.
+    pub code_addresses: Vec<CodeAddress>,
+    /// Verifiable addresses, de-duplicated, in document order.
+    pub verifiable_addresses: Vec<DerivedAddress>,
+    /// Recovery addresses, de-duplicated, in document order.
+    pub recovery_addresses: Vec<DerivedAddress>,
+    /// The schema-driven types the schema declares identifiers for (whether
+    /// or not these traits give any).
+    pub declared_types: BTreeSet<CredentialType>,
+}
+
+impl Derived {
+    /// The identifiers derived for one type (empty when none).
+    pub fn identifiers_of(&self, kind: CredentialType) -> &[String] {
+        self.identifiers.get(&kind).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+impl IdentitySchema {
+    /// Validates `traits` as the document `{"traits": traits}` and, when it is
+    /// valid, derives identifiers and addresses.
+    ///
+    /// Limits are checked first. Every violation is reported, with instance
+    /// paths starting at `/traits`. `traits` is borrowed mutably only to wrap
+    /// it without a copy; it is left exactly as it was.
+    pub fn validate(&self, traits: &mut Value, limits: &Limits) -> Result<Derived, Error> {
+        limits
+            .check(traits, "/traits")
+            .map_err(|v| Error::Validation(vec![v]))?;
+        let mut doc = Map::with_capacity(1);
+        doc.insert("traits".to_owned(), std::mem::take(traits));
+        let doc = Value::Object(doc);
+        let outcome = self.check_document(&doc);
+        if let Value::Object(mut map) = doc
+            && let Some(original) = map.remove("traits")
+        {
+            *traits = original;
+        }
+        outcome?;
+        self.derive(traits)
+    }
+
+    /// Validates only; the document is `{"traits": ...}`.
+    fn check_document(&self, doc: &Value) -> Result<(), Error> {
+        if self.validator.is_valid(doc) {
+            return Ok(());
+        }
+        let violations: Vec<Violation> = self
+            .validator
+            .iter_errors(doc)
+            .map(|e| {
+                let message = match e.kind() {
+                    jsonschema::error::ValidationErrorKind::Format { format } => {
+                        format!("{} is not valid {format:?}", e.instance())
+                    }
+                    _ => e.to_string(),
+                };
+                Violation {
+                    instance_path: e.instance_path().as_str().to_owned(),
+                    schema_path: e.schema_path().as_str().to_owned(),
+                    message,
+                }
+            })
+            .collect();
+        Err(Error::Validation(violations))
+    }
+
+    /// Derives identifiers and addresses from traits that passed validation.
+    pub fn derive(&self, traits: &Value) -> Result<Derived, Error> {
+        let mut out = Derived::default();
+        let mut violations = Vec::new();
+        let mut found = Vec::new();
+        for site in &self.sites {
+            let ext = &site.extension;
+            if ext.password_identifier {
+                out.declared_types.insert(CredentialType::Password);
+            }
+            if ext.webauthn_identifier {
+                out.declared_types.insert(CredentialType::Webauthn);
+            }
+            if ext.code_via.is_some() {
+                out.declared_types.insert(CredentialType::Code);
+            }
+            found.clear();
+            collect(traits, &site.path, &mut String::from("/traits"), &mut found);
+            for (path, raw) in &found {
+                apply(site, path, raw, &mut out, &mut violations);
+            }
+        }
+        if !violations.is_empty() {
+            return Err(Error::Validation(violations));
+        }
+        out.code_addresses.sort();
+        out.code_addresses.dedup();
+        Ok(out)
+    }
+}
+
+/// Collects the string (and number) values at `path`, spreading arrays.
+fn collect(value: &Value, path: &[Step], at: &mut String, out: &mut Vec<(String, String)>) {
+    let Some((step, rest)) = path.split_first() else {
+        match value {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = at.len();
+                    at.push('/');
+                    at.push_str(&i.to_string());
+                    leaf(item, at, out);
+                    at.truncate(len);
+                }
+            }
+            other => leaf(other, at, out),
+        }
+        return;
+    };
+    let len = at.len();
+    match (step, value) {
+        (Step::Key(k), Value::Object(map)) => {
+            if let Some(child) = map.get(k) {
+                at.push('/');
+                at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                collect(child, rest, at, out);
+            }
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            if let Some(child) = items.get(*i) {
+                at.push('/');
+                at.push_str(&i.to_string());
+                collect(child, rest, at, out);
+            }
+        }
+        (Step::EachItem, Value::Array(items)) => {
+            for (i, child) in items.iter().enumerate() {
+                at.push('/');
+                at.push_str(&i.to_string());
+                collect(child, rest, at, out);
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    at.truncate(len);
+}
+
+fn leaf(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) => out.push((at.to_owned(), s.clone())),
+        Value::Number(n) => out.push((at.to_owned(), n.to_string())),
+        _ => {}
+    }
+}
+
+fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+fn empty_violation(path: &str) -> Violation {
+    Violation::at(path, "the value is empty once normalised (it holds only spaces or invisible characters)")
+}
+
+/// Normalises a value on a channel, checking what the channel requires.
+fn on_channel(
+    site: &Site,
+    via: AddressVia,
+    path: &str,
+    raw: &str,
+    violations: &mut Vec<Violation>,
+) -> Option<String> {
+    let no_validate = site.format.as_deref() == Some("no-validate");
+    let value = match via {
+        AddressVia::Email => {
+            if site.format.is_none() && !formats::is_valid_email(raw) {
+                violations.push(Violation::at(
+                    path,
+                    format!("{} is not valid \"email\"", Value::String(raw.to_owned())),
+                ));
+                return None;
+            }
+            normalize::email(raw)
+        }
+        AddressVia::Sms => match normalize::phone(raw) {
+            Some(e164) => e164,
+            None if no_validate => normalize::username(raw),
+            None => {
+                violations.push(Violation::at(
+                    path,
+                    format!("{} is not valid \"tel\"", Value::String(raw.to_owned())),
+                ));
+                return None;
+            }
+        },
+    };
+    if value.is_empty() {
+        violations.push(empty_violation(path));
+        return None;
+    }
+    Some(value)
+}
+
+fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut Vec<Violation>) {
+    let ext = &site.extension;
+    if ext.password_identifier || ext.webauthn_identifier {
+        let value = if site.format.as_deref() == Some("tel") {
+            normalize::phone(raw).unwrap_or_else(|| normalize::username(raw))
+        } else {
+            normalize::identifier_like(raw)
+        };
+        if value.is_empty() {
+            violations.push(empty_violation(path));
+        } else {
+            for (wanted, kind) in [
+                (ext.password_identifier, CredentialType::Password),
+                (ext.webauthn_identifier, CredentialType::Webauthn),
+            ] {
+                if wanted {
+                    push_unique(out.identifiers.entry(kind).or_default(), value.clone());
+                }
+            }
+        }
+    }
+    if let Some(via) = ext.code_via
+        && let Some(value) = on_channel(site, via, path, raw, violations)
+    {
+        push_unique(
+            out.identifiers.entry(CredentialType::Code).or_default(),
+            value.clone(),
+        );
+        out.code_addresses.push(CodeAddress {
+            channel: via,
+            address: value,
+        });
+    }
+    if let Some(via) = ext.verification_via
+        && let Some(value) = on_channel(site, via, path, raw, violations)
+    {
+        push_unique(&mut out.verifiable_addresses, DerivedAddress { via, value });
+    }
+    if let Some(via) = ext.recovery_via
+        && let Some(value) = on_channel(site, via, path, raw, violations)
+    {
+        push_unique(&mut out.recovery_addresses, DerivedAddress { via, value });
+    }
+}

@@ -1,0 +1,227 @@
+//! Timestamps, the injected clock and the injected id generator.
+//!
+//! The core never reads the system clock or a random source on its own:
+//! both come in through [`Clock`] and [`IdGenerator`], so that tests can fix
+//! them and every result is reproducible.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// A UTC instant with microsecond precision, written as RFC 3339 with six
+/// fractional digits (`2026-11-20T09:14:03.512345Z`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const UNIX_EPOCH: Timestamp = Timestamp(OffsetDateTime::UNIX_EPOCH);
+
+    /// Converts any instant to UTC and truncates it to whole microseconds.
+    pub fn from_datetime(value: OffsetDateTime) -> Self {
+        let utc = value.to_offset(UtcOffset::UTC);
+        let micros = utc.microsecond();
+        // Truncating nanoseconds to microseconds cannot fail: the value stays in range.
+        let truncated = utc.replace_microsecond(micros).unwrap_or(utc);
+        Timestamp(truncated)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub fn unix_micros(self) -> i64 {
+        let nanos = self.0.unix_timestamp_nanos();
+        i64::try_from(nanos / 1_000).unwrap_or(i64::MAX)
+    }
+
+    /// The instant `micros` microseconds after the Unix epoch, if representable.
+    pub fn from_unix_micros(micros: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+            .ok()
+            .map(Timestamp)
+    }
+
+    /// Parses an RFC 3339 timestamp (any offset, any precision).
+    pub fn parse(text: &str) -> Option<Self> {
+        OffsetDateTime::parse(text, &Rfc3339)
+            .ok()
+            .map(Self::from_datetime)
+    }
+
+    /// The underlying date-time, in UTC.
+    pub fn as_datetime(self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second(),
+            d.microsecond()
+        )
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Timestamp::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid RFC 3339 timestamp: {text:?}"))
+        })
+    }
+}
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(OffsetDateTime::now_utc())
+    }
+}
+
+/// A clock for tests: it returns a fixed instant until told to move.
+#[derive(Debug)]
+pub struct FixedClock(Mutex<Timestamp>);
+
+impl FixedClock {
+    /// A clock stopped at `at`.
+    pub fn new(at: Timestamp) -> Self {
+        FixedClock(Mutex::new(at))
+    }
+
+    /// Moves the clock to `at`.
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    /// Moves the clock forward by `micros` microseconds.
+    pub fn advance_micros(&self, micros: i64) {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let next = Timestamp::from_unix_micros(guard.unix_micros().saturating_add(micros));
+        if let Some(next) = next {
+            *guard = next;
+        }
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where new identity, address and credential ids come from.
+pub trait IdGenerator: Send + Sync + fmt::Debug {
+    /// A fresh id, never returned before by this generator.
+    fn new_id(&self) -> Uuid;
+}
+
+/// Random UUIDs (version 4).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl IdGenerator for RandomIds {
+    fn new_id(&self) -> Uuid {
+        Uuid::new_v4()
+    }
+}
+
+/// Time-ordered UUIDs (version 7): better index locality in databases.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimeOrderedIds;
+
+impl IdGenerator for TimeOrderedIds {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
+
+/// Deterministic ids for tests: `00000000-0000-4000-8000-<counter>`, counting
+/// up from 1.
+#[derive(Debug, Default)]
+pub struct SequentialIds(AtomicU64);
+
+impl SequentialIds {
+    /// A generator whose first id ends in `...0001`.
+    pub fn new() -> Self {
+        SequentialIds(AtomicU64::new(0))
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn new_id(&self) -> Uuid {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | u128::from(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_with_six_digits() {
+        let t = Timestamp::parse("2026-11-21T17:02:44.000981Z").expect("parses");
+        assert_eq!(t.to_string(), "2026-11-21T17:02:44.000981Z");
+        let t = Timestamp::parse("2026-11-21T18:02:44.5+01:00").expect("parses");
+        assert_eq!(t.to_string(), "2026-11-21T17:02:44.500000Z");
+        let t = Timestamp::parse("2026-11-21T17:02:44.123456789Z").expect("parses");
+        assert_eq!(t.to_string(), "2026-11-21T17:02:44.123456Z");
+        assert_eq!(Timestamp::from_unix_micros(t.unix_micros()), Some(t));
+        assert_eq!(Timestamp::parse("yesterday"), None);
+    }
+
+    #[test]
+    fn sequential_ids_count_up() {
+        let ids = SequentialIds::new();
+        assert_eq!(
+            ids.new_id().to_string(),
+            "00000000-0000-4000-8000-000000000001"
+        );
+        assert_eq!(
+            ids.new_id().to_string(),
+            "00000000-0000-4000-8000-000000000002"
+        );
+    }
+
+    #[test]
+    fn fixed_clock_moves_only_when_told() {
+        let start = Timestamp::parse("2026-01-01T00:00:00Z").expect("parses");
+        let clock = FixedClock::new(start);
+        assert_eq!(clock.now(), start);
+        clock.advance_micros(1_500_000);
+        assert_eq!(clock.now().to_string(), "2026-01-01T00:00:01.500000Z");
+    }
+}
