@@ -3,6 +3,10 @@
 
 use std::str::FromStr as _;
 
+use base64::Engine as _;
+use base64::alphabet::BCRYPT;
+use base64::engine::general_purpose::{GeneralPurpose, NO_PAD};
+
 use super::HashFormat;
 use crate::PasswordError;
 
@@ -15,14 +19,17 @@ pub(crate) const MAX_PASSWORD_LEN: usize = 72;
 pub(crate) const MIN_COST: u32 = 4;
 /// Largest accepted cost (2^15 rounds).
 pub(crate) const MAX_COST: u32 = 15;
+const BCRYPT_B64: GeneralPurpose = GeneralPurpose::new(&BCRYPT, NO_PAD);
 /// Length of salt plus hash.
 const TAIL_LEN: usize = 53;
 
 pub(crate) struct BcryptHash {
     pub(crate) cost: u32,
-    /// The hash rewritten with a two-letter version, as the bcrypt crate
-    /// wants it (`$2$` becomes `$2a$`: both append the NUL terminator).
+    /// The hash with a two-letter version, as the bcrypt crate wants it
+    /// (`$2$` is rewritten to `$2a$` for parsing only).
     normalized: String,
+    /// `$2$`: the original algorithm, whose key excludes the NUL terminator.
+    original: bool,
 }
 
 pub(crate) fn has_prefix(encoded: &str) -> bool {
@@ -32,12 +39,13 @@ pub(crate) fn has_prefix(encoded: &str) -> bool {
 }
 
 pub(crate) fn parse(encoded: &str) -> Result<BcryptHash, PasswordError> {
+    let original = encoded.starts_with("$2$");
     let (minor, rest) = if let Some(rest) = encoded.strip_prefix("$2$") {
         ('a', rest)
     } else {
         // `has_prefix` guaranteed `$2?$` with an ASCII minor letter.
-        let minor = encoded.as_bytes().get(3).map_or('a', |&b| b as char);
-        (minor, encoded.get(5..).unwrap_or_default())
+        let minor = encoded.as_bytes().get(2).map_or('a', |&b| b as char);
+        (minor, encoded.get(4..).unwrap_or_default())
     };
     let (cost, tail) = rest
         .split_once('$')
@@ -70,7 +78,11 @@ pub(crate) fn parse(encoded: &str) -> Result<BcryptHash, PasswordError> {
     bcrypt::HashParts::from_str(&normalized).map_err(|_| {
         PasswordError::malformed(FORMAT, "the salt or hash is not valid bcrypt base64")
     })?;
-    Ok(BcryptHash { cost, normalized })
+    Ok(BcryptHash {
+        cost,
+        normalized,
+        original,
+    })
 }
 
 impl BcryptHash {
@@ -80,8 +92,25 @@ impl BcryptHash {
                 max: MAX_PASSWORD_LEN,
             });
         }
+        if self.original {
+            return self.verify_original(password);
+        }
         // The bcrypt crate compares the raw hashes with `subtle`.
         bcrypt::verify(password, &self.normalized)
             .map_err(|e| PasswordError::internal("bcrypt verification failed", e))
+    }
+
+    /// `$2$` as OpenBSD defined it (and passlib verifies it): the key is the
+    /// password without the NUL terminator that `$2a$` and later append.
+    /// Go's bcrypt, hence Kratos, appends it for `$2$` too; real `$2$`
+    /// hashes come from systems that did not, so this follows OpenBSD.
+    fn verify_original(&self, password: &[u8]) -> Result<bool, PasswordError> {
+        let parts = bcrypt::HashParts::from_str(&self.normalized)
+            .map_err(|e| PasswordError::internal("bcrypt re-parse failed", e))?;
+        let expected = BCRYPT_B64
+            .decode(&self.normalized[self.normalized.len() - 31..])
+            .map_err(|_| PasswordError::malformed(FORMAT, "the hash is not bcrypt base64"))?;
+        let computed = bcrypt::bcrypt(self.cost, parts.get_salt_raw(), password);
+        Ok(super::ct_eq(&computed[..23], &expected))
     }
 }

@@ -17,6 +17,9 @@ const FORMAT: HashFormat = HashFormat::Pbkdf2;
 pub(crate) const MAX_ITERATIONS: u32 = 10_000_000;
 /// PBKDF2's work grows with the key length; no real hash stores more.
 const MAX_KEY_LEN: usize = 512;
+/// A shorter key would let random passwords match too often: PBKDF2 output
+/// is prefix-stable, so a truncated key still verifies.
+const MIN_KEY_LEN: usize = 16;
 
 #[derive(Clone, Copy)]
 enum Prf {
@@ -68,6 +71,12 @@ pub(crate) fn parse(encoded: &str) -> Result<Pbkdf2Hash, PasswordError> {
     bounded(iterations, 1, MAX_ITERATIONS, FORMAT, "i")?;
     let salt = non_empty(salt, FORMAT, "the salt is empty")?;
     let key = non_empty(key, FORMAT, "the key is empty")?;
+    if key.len() < MIN_KEY_LEN {
+        return Err(PasswordError::malformed(
+            FORMAT,
+            "the key is shorter than 16 bytes",
+        ));
+    }
     if key.len() > MAX_KEY_LEN {
         return Err(PasswordError::out_of_bounds(FORMAT, "key length"));
     }

@@ -23,6 +23,9 @@ pub(crate) const MAX_R: u32 = 8;
 pub(crate) const MAX_P: u32 = 10;
 /// No real hash stores a longer key.
 const MAX_KEY_LEN: usize = 1024;
+/// A shorter key (or Firebase hash) would let random passwords match too
+/// often; scrypt output is prefix-stable, so a truncated key still verifies.
+const MIN_KEY_LEN: usize = 16;
 
 pub(crate) struct ScryptHash {
     log_n: u8,
@@ -52,6 +55,12 @@ pub(crate) fn parse(encoded: &str) -> Result<ScryptHash, PasswordError> {
     bounded(p, 1, MAX_P, FORMAT, "p")?;
     let salt = non_empty(salt, FORMAT, "the salt is empty")?;
     let key = non_empty(key, FORMAT, "the key is empty")?;
+    if key.len() < MIN_KEY_LEN {
+        return Err(PasswordError::malformed(
+            FORMAT,
+            "the key is shorter than 16 bytes",
+        ));
+    }
     if key.len() > MAX_KEY_LEN {
         return Err(PasswordError::out_of_bounds(FORMAT, "key length"));
     }
@@ -109,6 +118,12 @@ pub(crate) fn parse_firebase(encoded: &str) -> Result<FirebaseScryptHash, Passwo
         return Err(PasswordError::malformed(
             FORMAT,
             "the hash and the signer key differ in length",
+        ));
+    }
+    if hash.len() < MIN_KEY_LEN {
+        return Err(PasswordError::malformed(
+            FORMAT,
+            "the hash is shorter than 16 bytes",
         ));
     }
     if hash.len() > MAX_KEY_LEN {
