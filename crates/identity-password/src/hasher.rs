@@ -240,7 +240,11 @@ fn validate(config: &HasherConfig, floor: Floor) -> Result<(), PasswordError> {
     match config {
         HasherConfig::Argon2id(p) => {
             let (min_m, min_t, min_len) = if production {
-                (Argon2Params::MIN_MEMORY_KIB, Argon2Params::MIN_ITERATIONS, 16)
+                (
+                    Argon2Params::MIN_MEMORY_KIB,
+                    Argon2Params::MIN_ITERATIONS,
+                    16,
+                )
             } else {
                 (8, 1, argon2_format::MIN_SALT_LEN)
             };

@@ -47,9 +47,10 @@ pub(crate) fn parse(encoded: &str) -> Result<BcryptHash, PasswordError> {
         let minor = encoded.as_bytes().get(2).map_or('a', |&b| b as char);
         (minor, encoded.get(4..).unwrap_or_default())
     };
-    let (cost, tail) = rest
-        .split_once('$')
-        .ok_or(PasswordError::malformed(FORMAT, "the cost field is missing"))?;
+    let (cost, tail) = rest.split_once('$').ok_or(PasswordError::malformed(
+        FORMAT,
+        "the cost field is missing",
+    ))?;
     if cost.len() != 2 || !cost.bytes().all(|b| b.is_ascii_digit()) {
         return Err(PasswordError::malformed(
             FORMAT,

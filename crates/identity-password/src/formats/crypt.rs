@@ -29,9 +29,14 @@ const MD5_MAX_SALT: usize = 8;
 const HASH64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 pub(crate) enum CryptHash {
-    Md5 { salt: String, checksum: String },
+    Md5 {
+        salt: String,
+        checksum: String,
+    },
     /// The hash rewritten with its crypt(3) id (`$5$` or `$6$`).
-    Sha { standard: String },
+    Sha {
+        standard: String,
+    },
 }
 
 pub(crate) fn parse(encoded: &str, format: HashFormat) -> Result<CryptHash, PasswordError> {
@@ -47,12 +52,18 @@ pub(crate) fn parse(encoded: &str, format: HashFormat) -> Result<CryptHash, Pass
     let (rounds, salt, checksum) = match fields[..] {
         [salt, checksum] => (None, salt, checksum),
         [rounds, salt, checksum] if format != HashFormat::Md5Crypt => {
-            let rounds = rounds.strip_prefix("rounds=").ok_or(PasswordError::malformed(
-                format,
-                "the field before the salt is not `rounds=<n>`",
-            ))?;
+            let rounds = rounds
+                .strip_prefix("rounds=")
+                .ok_or(PasswordError::malformed(
+                    format,
+                    "the field before the salt is not `rounds=<n>`",
+                ))?;
             (
-                Some(super::parse_u32(rounds, format, "rounds is not a decimal number")?),
+                Some(super::parse_u32(
+                    rounds,
+                    format,
+                    "rounds is not a decimal number",
+                )?),
                 salt,
                 checksum,
             )
@@ -169,7 +180,7 @@ fn md5_crypt_checksum(password: &[u8], salt: &[u8]) -> String {
         if i % 2 == 1 {
             round.update(password);
         } else {
-            round.update(&digest);
+            round.update(digest.as_slice());
         }
         if i % 3 != 0 {
             round.update(salt);
@@ -178,7 +189,7 @@ fn md5_crypt_checksum(password: &[u8], salt: &[u8]) -> String {
             round.update(password);
         }
         if i % 2 == 1 {
-            round.update(&digest);
+            round.update(digest.as_slice());
         } else {
             round.update(password);
         }

@@ -49,8 +49,8 @@ pub(crate) fn parse(encoded: &str) -> Result<ScryptHash, PasswordError> {
             "N (the `ln` field) is not a power of two",
         ));
     }
-    let log_n = u8::try_from(n.trailing_zeros())
-        .map_err(|_| PasswordError::out_of_bounds(FORMAT, "ln"))?;
+    let log_n =
+        u8::try_from(n.trailing_zeros()).map_err(|_| PasswordError::out_of_bounds(FORMAT, "ln"))?;
     bounded(r, 1, MAX_R, FORMAT, "r")?;
     bounded(p, 1, MAX_P, FORMAT, "p")?;
     let salt = non_empty(salt, FORMAT, "the salt is empty")?;

@@ -37,8 +37,14 @@ fn the_default_is_argon2id_with_production_parameters() {
         Ok(hasher.clone())
     );
     let encoded = hasher.hash("production password").expect("hashes");
-    assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{encoded}");
-    assert_eq!(verify("production password", &encoded).map_err(|e| e.kind()), Ok(true));
+    assert!(
+        encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{encoded}"
+    );
+    assert_eq!(
+        verify("production password", &encoded).map_err(|e| e.kind()),
+        Ok(true)
+    );
     assert_eq!(check_import(&encoded).map_err(|e| e.kind()), Ok(()));
     assert!(!hasher.needs_rehash(&encoded));
 }
@@ -51,9 +57,18 @@ fn the_fast_profile_hashes_argon2id_that_verifies() {
     let fields: Vec<&str> = encoded.split('$').collect();
     assert_eq!(fields.len(), 6);
     assert_eq!(fields[2], "v=19");
-    assert!(!fields[4].contains('=') && !fields[5].contains('='), "no padding: {encoded}");
-    assert_eq!(verify("pässwörd 🔑", &encoded).map_err(|e| e.kind()), Ok(true));
-    assert_eq!(verify("passwörd 🔑", &encoded).map_err(|e| e.kind()), Ok(false));
+    assert!(
+        !fields[4].contains('=') && !fields[5].contains('='),
+        "no padding: {encoded}"
+    );
+    assert_eq!(
+        verify("pässwörd 🔑", &encoded).map_err(|e| e.kind()),
+        Ok(true)
+    );
+    assert_eq!(
+        verify("passwörd 🔑", &encoded).map_err(|e| e.kind()),
+        Ok(false)
+    );
     assert_eq!(
         verify_password(&Password::new("pässwörd 🔑"), &encoded).map_err(|e| e.kind()),
         Ok(true)
@@ -65,9 +80,14 @@ fn the_fast_profile_hashes_argon2id_that_verifies() {
 #[test]
 fn empty_passwords_are_refused() {
     for hasher in [PasswordHasher::insecure_fast_for_tests(), fast_bcrypt(4)] {
-        assert_eq!(hasher.hash("").map_err(|e| e.kind()), Err(PasswordErrorKind::Empty));
         assert_eq!(
-            hasher.hash_password(&Password::new("")).map_err(|e| e.kind()),
+            hasher.hash("").map_err(|e| e.kind()),
+            Err(PasswordErrorKind::Empty)
+        );
+        assert_eq!(
+            hasher
+                .hash_password(&Password::new(""))
+                .map_err(|e| e.kind()),
             Err(PasswordErrorKind::Empty)
         );
     }
@@ -103,8 +123,14 @@ fn bcrypt_hashes_verify_and_respect_the_cost() {
     let hasher = fast_bcrypt(5);
     let encoded = hasher.hash("Tr0ub4dor&3").expect("hashes");
     assert!(encoded.starts_with("$2b$05$"));
-    assert_eq!(verify("Tr0ub4dor&3", &encoded).map_err(|e| e.kind()), Ok(true));
-    assert_eq!(verify("tr0ub4dor&3", &encoded).map_err(|e| e.kind()), Ok(false));
+    assert_eq!(
+        verify("Tr0ub4dor&3", &encoded).map_err(|e| e.kind()),
+        Ok(true)
+    );
+    assert_eq!(
+        verify("tr0ub4dor&3", &encoded).map_err(|e| e.kind()),
+        Ok(false)
+    );
     assert!(!hasher.needs_rehash(&encoded));
     assert!(fast_bcrypt(6).needs_rehash(&encoded));
     assert!(!fast_bcrypt(4).needs_rehash(&encoded));
@@ -118,7 +144,10 @@ fn production_configuration_has_a_floor_and_a_ceiling() {
     assert_eq!(invalid(HasherConfig::Argon2id(argon2(19_455, 2, 1))), bad);
     assert_eq!(invalid(HasherConfig::Argon2id(argon2(19_456, 1, 1))), bad);
     assert_eq!(invalid(HasherConfig::Argon2id(argon2(19_456, 2, 0))), bad);
-    assert_eq!(invalid(HasherConfig::Argon2id(argon2(1_048_577, 2, 1))), bad);
+    assert_eq!(
+        invalid(HasherConfig::Argon2id(argon2(1_048_577, 2, 1))),
+        bad
+    );
     assert_eq!(invalid(HasherConfig::Argon2id(argon2(19_456, 11, 1))), bad);
     assert_eq!(invalid(HasherConfig::Argon2id(argon2(19_456, 2, 17))), bad);
     assert_eq!(
@@ -129,10 +158,16 @@ fn production_configuration_has_a_floor_and_a_ceiling() {
         bad
     );
     assert_eq!(invalid(HasherConfig::Bcrypt(BcryptParams { cost: 9 })), bad);
-    assert_eq!(invalid(HasherConfig::Bcrypt(BcryptParams { cost: 16 })), bad);
+    assert_eq!(
+        invalid(HasherConfig::Bcrypt(BcryptParams { cost: 16 })),
+        bad
+    );
     assert_eq!(invalid(HasherConfig::Argon2id(argon2(65_536, 3, 4))), None);
     assert_eq!(invalid(HasherConfig::Bcrypt(BcryptParams::default())), None);
-    assert_eq!(invalid(HasherConfig::Bcrypt(BcryptParams { cost: 10 })), None);
+    assert_eq!(
+        invalid(HasherConfig::Bcrypt(BcryptParams { cost: 10 })),
+        None
+    );
     assert_eq!(BcryptParams::default().cost, 12);
     // The test-only constructor drops the floor but keeps the algorithm's limits.
     let test_only = |config| {
@@ -140,8 +175,14 @@ fn production_configuration_has_a_floor_and_a_ceiling() {
             .map_err(|e| e.kind())
             .err()
     };
-    assert_eq!(test_only(HasherConfig::Bcrypt(BcryptParams { cost: 4 })), None);
-    assert_eq!(test_only(HasherConfig::Bcrypt(BcryptParams { cost: 3 })), bad);
+    assert_eq!(
+        test_only(HasherConfig::Bcrypt(BcryptParams { cost: 4 })),
+        None
+    );
+    assert_eq!(
+        test_only(HasherConfig::Bcrypt(BcryptParams { cost: 3 })),
+        bad
+    );
     assert_eq!(test_only(HasherConfig::Argon2id(argon2(8, 1, 1))), None);
     assert_eq!(test_only(HasherConfig::Argon2id(argon2(8, 1, 2))), bad);
 }
@@ -177,8 +218,7 @@ fn needs_rehash_compares_algorithm_and_every_parameter() {
     assert!(PasswordHasher::default().needs_rehash(&weak));
 
     let hasher = |p: Argon2Params| {
-        PasswordHasher::insecure_with_config_for_tests(HasherConfig::Argon2id(p))
-            .expect("valid")
+        PasswordHasher::insecure_with_config_for_tests(HasherConfig::Argon2id(p)).expect("valid")
     };
     let current = hasher(argon2(256, 2, 2));
     let same = current.hash("pw").expect("hashes");

@@ -31,8 +31,18 @@ fn malformed_vectors_fail_check_import_and_verify_with_their_kind() {
 fn every_format_has_malformed_and_out_of_bounds_cases() {
     let malformed = &load().malformed;
     for format in [
-        "bcrypt", "argon2id", "pbkdf2", "scrypt", "firescrypt", "md5-crypt", "sha256-crypt",
-        "sha512-crypt", "ssha", "salted-sha", "md5", "hmac",
+        "bcrypt",
+        "argon2id",
+        "pbkdf2",
+        "scrypt",
+        "firescrypt",
+        "md5-crypt",
+        "sha256-crypt",
+        "sha512-crypt",
+        "ssha",
+        "salted-sha",
+        "md5",
+        "hmac",
     ] {
         assert!(
             malformed
@@ -41,7 +51,15 @@ fn every_format_has_malformed_and_out_of_bounds_cases() {
             "{format} has no malformed case"
         );
     }
-    for format in ["bcrypt", "argon2id", "pbkdf2", "scrypt", "firescrypt", "sha256-crypt", "sha512-crypt"] {
+    for format in [
+        "bcrypt",
+        "argon2id",
+        "pbkdf2",
+        "scrypt",
+        "firescrypt",
+        "sha256-crypt",
+        "sha512-crypt",
+    ] {
         assert!(
             malformed
                 .iter()
@@ -67,7 +85,11 @@ fn truncations_and_corruptions_never_panic_or_match() {
             if prefix_stable && i > last_field + 1 {
                 continue;
             }
-            assert!(!matches!(result, Ok(true)), "{} truncated to {truncated}", v.note);
+            assert!(
+                !matches!(result, Ok(true)),
+                "{} truncated to {truncated}",
+                v.note
+            );
         }
         // Corrupt the tail, where salts and digests live (corrupting the
         // parameters only moves them within bounds or out of them). Padding
@@ -82,7 +104,11 @@ fn truncations_and_corruptions_never_panic_or_match() {
                 let mut corrupted = hash.clone();
                 corrupted.replace_range(i..i + c.len_utf8(), &replacement.to_string());
                 let result = verify(&v.password, &corrupted);
-                assert!(!matches!(result, Ok(true)), "{} corrupted to {corrupted}", v.note);
+                assert!(
+                    !matches!(result, Ok(true)),
+                    "{} corrupted to {corrupted}",
+                    v.note
+                );
             }
         }
     }

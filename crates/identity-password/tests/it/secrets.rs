@@ -8,7 +8,10 @@ use crate::support::load;
 fn password_debug_prints_nothing_of_it() {
     let password = Password::new("hunter2-secret");
     assert_eq!(format!("{password:?}"), "Password(***)");
-    assert_eq!(format!("{:#?}", Some(&password)), "Some(\n    Password(***),\n)");
+    assert_eq!(
+        format!("{:#?}", Some(&password)),
+        "Some(\n    Password(***),\n)"
+    );
 }
 
 #[test]
@@ -28,7 +31,7 @@ fn error_display_never_contains_the_hash_or_password() {
         // Any distinctive piece of the hash (salts, digests) must be absent.
         // (The identifier and `key=value` parameters are not secret.)
         let pieces = m.hash.split(['$', ',']).skip(2);
-        for piece in pieces.filter(|p| p.len() >= 6 && !p.contains('=') ) {
+        for piece in pieces.filter(|p| p.len() >= 6 && !p.contains('=')) {
             assert!(!text.contains(piece), "{text} contains {piece}");
         }
         let err = verify("Sup3r-Secret-Pw", &m.hash).expect_err("malformed");
@@ -43,9 +46,15 @@ fn error_display_never_contains_the_hash_or_password() {
 
 #[test]
 fn error_kinds_are_stable_names() {
-    assert_eq!(PasswordError::UnsupportedFormat.kind().as_str(), "unsupported_format");
+    assert_eq!(
+        PasswordError::UnsupportedFormat.kind().as_str(),
+        "unsupported_format"
+    );
     assert_eq!(PasswordError::Empty.kind().to_string(), "empty");
-    assert_eq!(PasswordError::TooLong { max: 72 }.kind(), PasswordErrorKind::TooLong);
+    assert_eq!(
+        PasswordError::TooLong { max: 72 }.kind(),
+        PasswordErrorKind::TooLong
+    );
     assert_eq!(
         PasswordError::TooLong { max: 72 }.to_string(),
         "the password is longer than the 72 bytes the algorithm accepts"

@@ -25,7 +25,12 @@ fn every_vector_verifies_with_the_right_password_only() {
 #[test]
 fn every_vector_passes_check_import_and_is_recognised_as_its_format() {
     for v in &load().vectors {
-        assert_eq!(check_import(&v.hash).map_err(|e| e.kind()), Ok(()), "{}", v.note);
+        assert_eq!(
+            check_import(&v.hash).map_err(|e| e.kind()),
+            Ok(()),
+            "{}",
+            v.note
+        );
         assert!(is_supported(&v.hash), "{}", v.note);
         let format = HashFormat::identify(&v.hash).map(HashFormat::as_str);
         assert_eq!(format, Some(v.format.as_str()), "{}", v.note);
@@ -67,11 +72,26 @@ fn there_are_at_least_three_vectors_per_format_with_distinct_hashes() {
 fn unicode_and_one_kib_passwords_are_covered() {
     let vectors = &load().vectors;
     assert!(vectors.iter().any(|v| v.password.len() == 1024));
-    assert!(vectors.iter().any(|v| v.password.chars().any(|c| c as u32 > 0xFFFF)));
+    assert!(
+        vectors
+            .iter()
+            .any(|v| v.password.chars().any(|c| c as u32 > 0xFFFF))
+    );
     // Every format but bcrypt (72-byte limit) has a 1 KiB vector.
-    for format in ["argon2id", "argon2i", "md5-crypt", "sha256-crypt", "sha512-crypt", "ssha", "salted-sha", "md5"] {
+    for format in [
+        "argon2id",
+        "argon2i",
+        "md5-crypt",
+        "sha256-crypt",
+        "sha512-crypt",
+        "ssha",
+        "salted-sha",
+        "md5",
+    ] {
         assert!(
-            vectors.iter().any(|v| v.format == format && v.password.len() == 1024),
+            vectors
+                .iter()
+                .any(|v| v.format == format && v.password.len() == 1024),
             "{format} lacks a 1 KiB password vector"
         );
     }
