@@ -344,6 +344,8 @@ for fmt, handler, ident in (("sha256-crypt", sha256_crypt, "$5$"), ("sha512-cryp
     bad(fmt, "empty salt", f"${fmt}$rounds=1000$${checksum}", "malformed_hash")
     bad(fmt, "17-char salt", f"${fmt}$rounds=1000$abcdefghijklmnopq${checksum}", "malformed_hash")
     bad(fmt, "truncated checksum", g[:-1], "malformed_hash")
+    bad(fmt, "salt character outside the crypt alphabet", f"${fmt}$rounds=1000$ab*defgh${checksum}",
+        "malformed_hash")
     bad(fmt, "bad checksum character", g[:-1] + "*", "malformed_hash")
     bad(fmt, "missing checksum", g.rsplit("$", 1)[0], "malformed_hash")
     bad(fmt, "standard prefix is not the Kratos spelling", g.replace(f"${fmt}$", ident),

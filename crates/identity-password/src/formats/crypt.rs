@@ -40,10 +40,12 @@ pub(crate) enum CryptHash {
 }
 
 pub(crate) fn parse(encoded: &str, format: HashFormat) -> Result<CryptHash, PasswordError> {
-    let (prefix, id, checksum_len) = match format {
-        HashFormat::Md5Crypt => ("$md5-crypt$", "$1$", 22),
-        HashFormat::Sha256Crypt => ("$sha256-crypt$", "$5$", 43),
-        _ => ("$sha512-crypt$", "$6$", 86),
+    // The last checksum character carries only the digest's leftover bits
+    // (2 for MD5 and SHA-512, 4 for SHA-256), so its value is bounded.
+    let (prefix, id, checksum_len, last_char_limit) = match format {
+        HashFormat::Md5Crypt => ("$md5-crypt$", "$1$", 22, 4),
+        HashFormat::Sha256Crypt => ("$sha256-crypt$", "$5$", 43, 16),
+        _ => ("$sha512-crypt$", "$6$", 86, 4),
     };
     let rest = encoded
         .strip_prefix(prefix)
@@ -86,7 +88,10 @@ pub(crate) fn parse(encoded: &str, format: HashFormat) -> Result<CryptHash, Pass
     if salt.is_empty() {
         return Err(PasswordError::malformed(format, "the salt is empty"));
     }
-    if salt.len() > max_salt || !salt.bytes().all(|b| b.is_ascii_graphic()) {
+    // The characters the modular crypt format allows in a field (and the
+    // `sha-crypt` crate's parser accepts), so check_import agrees with verify.
+    let salt_char = |b: u8| b.is_ascii_alphanumeric() || b"./+=,-".contains(&b);
+    if salt.len() > max_salt || !salt.bytes().all(salt_char) {
         return Err(PasswordError::malformed(
             format,
             "the salt is too long or has characters crypt(3) never produces",
@@ -96,6 +101,16 @@ pub(crate) fn parse(encoded: &str, format: HashFormat) -> Result<CryptHash, Pass
         return Err(PasswordError::malformed(
             format,
             "the checksum is not crypt(3) base64 of the right length",
+        ));
+    }
+    let last = checksum
+        .bytes()
+        .last()
+        .and_then(|b| HASH64.iter().position(|&c| c == b));
+    if last.is_none_or(|value| value >= last_char_limit) {
+        return Err(PasswordError::malformed(
+            format,
+            "the checksum's last character has bits beyond the digest",
         ));
     }
     if format == HashFormat::Md5Crypt {

@@ -1,9 +1,20 @@
 //! Malformed, out-of-bounds and unsupported hashes: exact error kinds, and
 //! no panic on any mutation of a valid hash.
 
-use identity_password::{PasswordErrorKind, check_import, is_supported, verify};
+use identity_password::{PasswordError, PasswordErrorKind, check_import, is_supported, verify};
 
 use crate::support::load;
+
+/// `check_import` must reject exactly what `verify` rejected (`verified`,
+/// for a non-empty password of at most 72 bytes), with the same kind.
+pub fn assert_consistent(verified: &Result<bool, PasswordError>, encoded: &str) {
+    let verified = verified.as_ref().map(|_| ()).map_err(|e| e.kind());
+    let imported = check_import(encoded).map_err(|e| e.kind());
+    assert_eq!(
+        imported, verified,
+        "check_import and verify disagree on {encoded}"
+    );
+}
 
 #[test]
 fn malformed_vectors_fail_check_import_and_verify_with_their_kind() {
@@ -82,6 +93,9 @@ fn truncations_and_corruptions_never_panic_or_match() {
         for (i, _) in hash.char_indices().skip(1) {
             let truncated = &hash[..i];
             let result = verify(&v.password, truncated);
+            if v.password.len() <= 72 {
+                assert_consistent(&result, truncated);
+            }
             if prefix_stable && i > last_field + 1 {
                 continue;
             }
@@ -104,6 +118,9 @@ fn truncations_and_corruptions_never_panic_or_match() {
                 let mut corrupted = hash.clone();
                 corrupted.replace_range(i..i + c.len_utf8(), &replacement.to_string());
                 let result = verify(&v.password, &corrupted);
+                if v.password.len() <= 72 {
+                    assert_consistent(&result, &corrupted);
+                }
                 assert!(
                     !matches!(result, Ok(true)),
                     "{} corrupted to {corrupted}",

@@ -19,11 +19,12 @@ proptest! {
     }
 
     #[test]
-    fn verify_never_panics_on_arbitrary_input(
+    fn verify_never_panics_and_agrees_with_check_import(
         encoded in "(\\$(2b|argon2id|pbkdf2-sha256|scrypt|firescrypt|md5-crypt|sha512-crypt|md5|sha1|hmac-sha256)\\$)?[ -~]{0,80}",
     ) {
         // Any outcome but a panic is fine; a match would need the password.
         let result = verify("password", &encoded);
         prop_assert!(!matches!(result, Ok(true)));
+        crate::malformed::assert_consistent(&result, &encoded);
     }
 }
