@@ -128,7 +128,10 @@ mod tests {
         let err = limits
             .check(&json!({"a": "123"}), "/x")
             .expect_err("too big");
-        assert_eq!(err.message, "value is larger than the limit of 10 bytes of JSON");
+        assert_eq!(
+            err.message,
+            "value is larger than the limit of 10 bytes of JSON"
+        );
     }
 
     #[test]

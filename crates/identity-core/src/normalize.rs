@@ -63,12 +63,7 @@ pub fn phone(value: &str) -> Option<String> {
     if !phonenumber::is_valid(&number) {
         return None;
     }
-    Some(
-        number
-            .format()
-            .mode(phonenumber::Mode::E164)
-            .to_string(),
-    )
+    Some(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// Normalises a username-like identifier: trim, NFKC, drop invisible
@@ -122,7 +117,10 @@ mod tests {
     fn emails_fold_case_width_and_invisibles() {
         assert_eq!(email("  Foo@EXAMPLE.com "), "foo@example.com");
         assert_eq!(email("foo\u{200b}@example.com"), "foo@example.com");
-        assert_eq!(email("\u{feff}foo\u{00ad}@exa\u{2060}mple.com"), "foo@example.com");
+        assert_eq!(
+            email("\u{feff}foo\u{00ad}@exa\u{2060}mple.com"),
+            "foo@example.com"
+        );
         assert_eq!(email("\u{202e}foo@example.com\u{202c}"), "foo@example.com");
         assert_eq!(email("ＦＯＯ＠ｅｘａｍｐｌｅ．ｃｏｍ"), "foo@example.com");
         assert_eq!(email("\u{3000}foo@example.com\u{3000}"), "foo@example.com");
@@ -139,7 +137,10 @@ mod tests {
     #[test]
     fn usernames_fold_width_and_case() {
         assert_eq!(username(" Grace_Hopper "), "grace_hopper");
-        assert_eq!(username("\u{ff27}\u{ff32}\u{ff21}\u{ff23}\u{ff25}"), "grace");
+        assert_eq!(
+            username("\u{ff27}\u{ff32}\u{ff21}\u{ff23}\u{ff25}"),
+            "grace"
+        );
         assert_eq!(username("\u{200b}\u{200b}\u{200b}"), "");
     }
 

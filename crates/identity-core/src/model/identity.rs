@@ -12,7 +12,9 @@ use crate::time::Timestamp;
 
 /// The tenant (Kratos' network id, `nid`) an identity lives in. Every lookup
 /// and every uniqueness rule is per tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct TenantId(pub Uuid);
 

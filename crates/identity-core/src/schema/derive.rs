@@ -51,7 +51,10 @@ pub struct Derived {
 impl Derived {
     /// The identifiers derived for one type (empty when none).
     pub fn identifiers_of(&self, kind: CredentialType) -> &[String] {
-        self.identifiers.get(&kind).map(Vec::as_slice).unwrap_or(&[])
+        self.identifiers
+            .get(&kind)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 
@@ -127,6 +130,9 @@ impl IdentitySchema {
             }
         }
         if !violations.is_empty() {
+            // One value under several extension entries reports a problem once.
+            let mut seen = BTreeSet::new();
+            violations.retain(|v| seen.insert((v.instance_path.clone(), v.message.clone())));
             return Err(Error::Validation(violations));
         }
         out.code_addresses.sort();
@@ -196,7 +202,10 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
 }
 
 fn empty_violation(path: &str) -> Violation {
-    Violation::at(path, "the value is empty once normalised (it holds only spaces or invisible characters)")
+    Violation::at(
+        path,
+        "the value is empty once normalised (it holds only spaces or invisible characters)",
+    )
 }
 
 /// Normalises a value on a channel, checking what the channel requires.
@@ -206,8 +215,9 @@ fn on_channel(
     path: &str,
     raw: &str,
     violations: &mut Vec<Violation>,
+    require_phone: bool,
 ) -> Option<String> {
-    let no_validate = site.format.as_deref() == Some("no-validate");
+    let lenient = !require_phone && site.format.as_deref() == Some("no-validate");
     let value = match via {
         AddressVia::Email => {
             if site.format.is_none() && !formats::is_valid_email(raw) {
@@ -221,7 +231,7 @@ fn on_channel(
         }
         AddressVia::Sms => match normalize::phone(raw) {
             Some(e164) => e164,
-            None if no_validate => normalize::username(raw),
+            None if lenient => normalize::username(raw),
             None => {
                 violations.push(Violation::at(
                     path,
@@ -260,7 +270,7 @@ fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut
         }
     }
     if let Some(via) = ext.code_via
-        && let Some(value) = on_channel(site, via, path, raw, violations)
+        && let Some(value) = on_channel(site, via, path, raw, violations, false)
     {
         push_unique(
             out.identifiers.entry(CredentialType::Code).or_default(),
@@ -272,12 +282,14 @@ fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut
         });
     }
     if let Some(via) = ext.verification_via
-        && let Some(value) = on_channel(site, via, path, raw, violations)
+        && let Some(value) = on_channel(site, via, path, raw, violations, false)
     {
         push_unique(&mut out.verifiable_addresses, DerivedAddress { via, value });
     }
+    // A recovery code sent to a number that cannot receive it locks the
+    // user out: recovery via sms always needs a real phone number.
     if let Some(via) = ext.recovery_via
-        && let Some(value) = on_channel(site, via, path, raw, violations)
+        && let Some(value) = on_channel(site, via, path, raw, violations, true)
     {
         push_unique(&mut out.recovery_addresses, DerivedAddress { via, value });
     }

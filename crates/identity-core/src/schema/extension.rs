@@ -100,10 +100,7 @@ impl Walker<'_> {
         };
         if let Some(ext) = obj.get(KEYWORD) {
             let extension = parse(ext, &at)?;
-            let format = obj
-                .get("format")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
             check_format(&extension, format.as_deref(), &at)?;
             self.sites.push(Site {
                 path: path.clone(),
@@ -162,7 +159,12 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn follow_ref(&mut self, reference: &str, path: &mut Vec<Step>, at: &str) -> Result<(), String> {
+    fn follow_ref(
+        &mut self,
+        reference: &str,
+        path: &mut Vec<Step>,
+        at: &str,
+    ) -> Result<(), String> {
         let Some(fragment) = reference.strip_prefix('#') else {
             // A reference to another document cannot be resolved offline; the
             // compiler has already rejected the schema if it needed one.
@@ -288,7 +290,8 @@ fn parse(ext: &Value, at: &str) -> Result<Extension, String> {
 }
 
 fn check_format(ext: &Extension, format: Option<&str>, at: &str) -> Result<(), String> {
-    let sms = ext.verification_via == Some(AddressVia::Sms) || ext.code_via == Some(AddressVia::Sms);
+    let sms =
+        ext.verification_via == Some(AddressVia::Sms) || ext.code_via == Some(AddressVia::Sms);
     if sms && format.is_none() {
         return Err(format!(
             "{KEYWORD} at {at}: a value verified via sms needs `\"format\": \"tel\"` \
@@ -322,7 +325,10 @@ mod tests {
         assert_eq!(sites[0].extension.verification_via, Some(AddressVia::Email));
         assert_eq!(sites[0].format.as_deref(), Some("email"));
         assert_eq!(sites[0].schema_path, "/definitions/mail/ory.sh~1kratos");
-        assert_eq!(sites[1].path, vec![Step::Key("list".into()), Step::EachItem]);
+        assert_eq!(
+            sites[1].path,
+            vec![Step::Key("list".into()), Step::EachItem]
+        );
         assert!(sites[1].extension.password_identifier);
         assert_eq!(sites[2].path, vec![Step::Key("b".into())]);
         assert_eq!(sites[2].extension.recovery_via, Some(AddressVia::Email));

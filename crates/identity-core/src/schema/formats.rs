@@ -51,3 +51,8 @@ pub fn is_valid_email(value: &str) -> bool {
 pub fn is_valid_tel(value: &str) -> bool {
     crate::normalize::phone(value).is_some()
 }
+
+/// The `uuid` format (RFC 4122 hyphenated form), asserted under every draft.
+pub fn is_valid_uuid(value: &str) -> bool {
+    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
+}

@@ -50,7 +50,8 @@ impl IdentitySchema {
     /// `ory.sh/kratos` keyword is misplaced or malformed, is rejected.
     pub fn compile(id: impl Into<String>, raw: Value) -> Result<Self, Error> {
         let id = id.into();
-        let invalid = |why: String| Error::invalid(format!("invalid identity schema {id:?}: {why}"));
+        let invalid =
+            |why: String| Error::invalid(format!("invalid identity schema {id:?}: {why}"));
         if !raw.is_object() {
             return Err(invalid("a schema must be a JSON object".into()));
         }
@@ -64,6 +65,7 @@ impl IdentitySchema {
             .with_pattern_options(jsonschema::PatternOptions::regex())
             .with_format("email", formats::is_valid_email)
             .with_format("tel", formats::is_valid_tel)
+            .with_format("uuid", formats::is_valid_uuid)
             .with_format("no-validate", |_: &str| true);
         if raw.get("$schema").is_none() {
             options = options.with_draft(jsonschema::Draft::Draft7);
@@ -173,14 +175,22 @@ impl SchemaRegistry {
             return Err(Error::invalid("a schema id must not be empty"));
         }
         let compiled = IdentitySchema::compile(id.clone(), schema)?;
-        if self.schemas.insert(id.clone(), Arc::new(compiled)).is_none() {
+        if self
+            .schemas
+            .insert(id.clone(), Arc::new(compiled))
+            .is_none()
+        {
             self.order.push(id);
         }
         Ok(())
     }
 
     /// Reads a schema from a JSON file and registers it.
-    pub fn register_file(&mut self, id: impl Into<String>, path: impl AsRef<Path>) -> Result<(), Error> {
+    pub fn register_file(
+        &mut self,
+        id: impl Into<String>,
+        path: impl AsRef<Path>,
+    ) -> Result<(), Error> {
         let id = id.into();
         let path = path.as_ref();
         let text = std::fs::read(path).map_err(|e| {
@@ -204,10 +214,14 @@ impl SchemaRegistry {
         let id = id.into();
         if let Some(encoded) = url.strip_prefix("base64://") {
             let bytes = decode_base64_lenient(encoded).ok_or_else(|| {
-                Error::invalid(format!("identity schema {id:?}: the base64:// URL is not valid base64"))
+                Error::invalid(format!(
+                    "identity schema {id:?}: the base64:// URL is not valid base64"
+                ))
             })?;
             let value = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::invalid(format!("identity schema {id:?}: the base64:// URL does not hold JSON: {e}"))
+                Error::invalid(format!(
+                    "identity schema {id:?}: the base64:// URL does not hold JSON: {e}"
+                ))
             })?;
             return self.register(id, value);
         }
@@ -234,7 +248,11 @@ impl SchemaRegistry {
     /// Resolves a schema id as create does: empty means the default; an
     /// unknown id is an invalid-input error `Unable to find JSON Schema ID: <id>`.
     pub fn resolve(&self, id: &str) -> Result<&Arc<IdentitySchema>, Error> {
-        let wanted = if id.is_empty() { self.default_id.as_str() } else { id };
+        let wanted = if id.is_empty() {
+            self.default_id.as_str()
+        } else {
+            id
+        };
         self.get(wanted)
             .ok_or_else(|| Error::invalid(format!("Unable to find JSON Schema ID: {wanted}")))
     }

@@ -1,0 +1,8 @@
+//! identity-core integration tests (one binary).
+
+mod addresses;
+mod errors;
+mod json;
+mod schema;
+mod shared_data;
+mod support;
