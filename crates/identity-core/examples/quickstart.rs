@@ -27,7 +27,8 @@ fn main() -> Result<(), identity_core::Error> {
     )?;
     let schema = registry.resolve("")?;
 
-    let mut traits = json!({"email": "Ada.Lovelace@Example.COM", "phone": "+44 20 7946 0958", "name": "Ada"});
+    let mut traits =
+        json!({"email": "Ada.Lovelace@Example.COM", "phone": "+44 20 7946 0958", "name": "Ada"});
     let derived = schema.validate(&mut traits, &Limits::default())?;
     for (kind, identifiers) in &derived.identifiers {
         println!("{kind} identifiers: {identifiers:?}");

@@ -6,6 +6,7 @@ pub mod limits;
 pub mod model;
 pub mod normalize;
 pub mod schema;
+pub mod store;
 pub mod time;
 
 pub use error::{ConflictField, Error, ErrorKind, Violation, WriteOp};
@@ -15,6 +16,10 @@ pub use model::{
     Identity, RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus,
 };
 pub use schema::{Derived, IdentitySchema, SchemaRegistry};
+pub use store::{
+    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery,
+    ValidIdentity,
+};
 pub use time::{Clock, FixedClock, IdGenerator, SequentialIds, SystemClock, Timestamp};
 
 /// Password hashing and verification (re-exported from `identity-password`).

@@ -1,0 +1,282 @@
+//! The storage contract: what every identity store guarantees.
+//!
+//! Stores persist; they do not decide. The core validates an identity,
+//! derives its identifiers and addresses, and hands the store a
+//! [`ValidIdentity`]; the store enforces only what needs atomicity:
+//! uniqueness within a tenant and version checks. `identity-store-tests`
+//! checks every sentence of these contracts against every store.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::error::{ConflictField, Error};
+use crate::model::{CredentialType, Identity, TenantId};
+
+/// An identity the core has validated and derived, ready to be stored.
+///
+/// Only the core constructs it (the `store-testing` feature adds a
+/// constructor for store test suites), so a store cannot be handed traits
+/// that skipped validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidIdentity(Identity);
+
+impl ValidIdentity {
+    #[allow(dead_code)] // used by the manager
+    pub(crate) fn new(identity: Identity) -> Self {
+        ValidIdentity(identity)
+    }
+
+    /// Wraps an identity without validating it. For store conformance tests
+    /// only: the caller vouches that the identity is consistent.
+    #[cfg(feature = "store-testing")]
+    pub fn new_unchecked_for_tests(identity: Identity) -> Self {
+        ValidIdentity(identity)
+    }
+
+    /// The identity.
+    pub fn identity(&self) -> &Identity {
+        &self.0
+    }
+
+    /// The identity, unwrapped.
+    pub fn into_inner(self) -> Identity {
+        self.0
+    }
+
+    /// Every value this identity claims that must be unique within its
+    /// tenant, besides its id: external id, each (credential type,
+    /// identifier), each verifiable and each recovery address.
+    pub fn unique_keys(&self) -> Vec<ConflictField> {
+        let i = &self.0;
+        let mut keys = Vec::new();
+        if let Some(e) = i.external_id.as_deref().filter(|e| !e.is_empty()) {
+            keys.push(ConflictField::ExternalId(e.to_owned()));
+        }
+        for (kind, credential) in &i.credentials {
+            for identifier in &credential.identifiers {
+                keys.push(ConflictField::CredentialIdentifier(
+                    *kind,
+                    identifier.clone(),
+                ));
+            }
+        }
+        for a in &i.verifiable_addresses {
+            keys.push(ConflictField::VerifiableAddress(a.via, a.value.clone()));
+        }
+        for a in &i.recovery_addresses {
+            keys.push(ConflictField::RecoveryAddress(a.via, a.value.clone()));
+        }
+        keys
+    }
+}
+
+/// What a list call selects (one filter at a time).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ListFilter {
+    /// Every identity of the tenant.
+    #[default]
+    All,
+    /// These ids (at most 500).
+    Ids(Vec<Uuid>),
+    /// Identities holding any of these exact (type, identifier) pairs.
+    CredentialIdentifier(Vec<(CredentialType, String)>),
+    /// Identities with an identifier of any type starting with any of these
+    /// prefixes.
+    IdentifierPrefix(Vec<String>),
+    /// Identities of this organization.
+    OrganizationId(Uuid),
+}
+
+/// One page request: identities with ids greater than `after`, in id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// The filter.
+    pub filter: ListFilter,
+    /// Exclusive lower bound on the id (keyset pagination).
+    pub after: Option<Uuid>,
+    /// The most identities to return (at least 1).
+    pub limit: usize,
+}
+
+/// The identities of one page, in ascending id order, and whether more
+/// follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    /// The identities, ascending by id.
+    pub identities: Vec<Identity>,
+    /// Whether identities after the last one match too.
+    pub has_more: bool,
+}
+
+/// A store of identities.
+///
+/// Every method is scoped to one tenant: no call ever sees or touches
+/// another tenant's rows, and every uniqueness rule is per tenant.
+/// Identities returned carry their current [`Identity::version`].
+#[async_trait]
+pub trait IdentityStore: Send + Sync + Debug + 'static {
+    /// Inserts a new identity and returns its version (1).
+    ///
+    /// Atomic: the identity, its credentials, identifiers and addresses are
+    /// all written or none is. Fails with [`Error::Conflict`] (op `Create`),
+    /// writing nothing, when the id, the external id, a (credential type,
+    /// identifier) pair, a (via, value) verifiable address or a (via, value)
+    /// recovery address is already taken in the tenant; the error names the
+    /// first collision found.
+    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error>;
+
+    /// Inserts each identity as [`IdentityStore::create`] does, in order,
+    /// and returns one result per input. A conflict (with a stored identity
+    /// or an earlier entry of the batch) fails that entry only. The outer
+    /// error is for failures of the store itself.
+    async fn batch_create(
+        &self,
+        tenant: TenantId,
+        identities: Vec<ValidIdentity>,
+    ) -> Result<Vec<Result<u64, Error>>, Error>;
+
+    /// The identity with this id; [`Error::NotFound`] when there is none.
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error>;
+
+    /// The identity with this external id; [`Error::NotFound`] when none.
+    async fn get_by_external_id(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Identity, Error>;
+
+    /// The identity holding this exact (already normalised) identifier of
+    /// this credential type; [`Error::NotFound`] when none.
+    async fn find_by_identifier(
+        &self,
+        tenant: TenantId,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, Error>;
+
+    /// Replaces the stored identity of the same id and returns the new
+    /// version (the old one plus 1).
+    ///
+    /// Atomic, and conditional when `expected_version` is given: if the
+    /// stored version differs, fails with [`Error::VersionMismatch`] and
+    /// writes nothing. [`Error::NotFound`] when no identity has the id;
+    /// [`Error::Conflict`] (op `Update`), writing nothing, when a unique
+    /// value is held by another identity. Rows that did not change keep
+    /// their ids.
+    async fn update(
+        &self,
+        tenant: TenantId,
+        identity: ValidIdentity,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error>;
+
+    /// Deletes the identity with its credentials, identifiers and
+    /// addresses, freeing every unique value it held. [`Error::NotFound`]
+    /// when none; [`Error::VersionMismatch`] when `expected_version` is given
+    /// and differs.
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error>;
+
+    /// One page of identities matching the filter, ascending by id,
+    /// starting after `query.after`. Stable under concurrent inserts: an
+    /// identity is never returned twice across pages of one walk.
+    async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error>;
+}
+
+/// A shared, type-erased store.
+pub type DynIdentityStore = Arc<dyn IdentityStore>;
+
+macro_rules! forward {
+    ($ptr:ident) => {
+        #[async_trait]
+        impl<T: IdentityStore + ?Sized> IdentityStore for $ptr<T> {
+            async fn create(&self, t: TenantId, i: ValidIdentity) -> Result<u64, Error> {
+                (**self).create(t, i).await
+            }
+            async fn batch_create(
+                &self,
+                t: TenantId,
+                i: Vec<ValidIdentity>,
+            ) -> Result<Vec<Result<u64, Error>>, Error> {
+                (**self).batch_create(t, i).await
+            }
+            async fn get(&self, t: TenantId, id: Uuid) -> Result<Identity, Error> {
+                (**self).get(t, id).await
+            }
+            async fn get_by_external_id(&self, t: TenantId, e: &str) -> Result<Identity, Error> {
+                (**self).get_by_external_id(t, e).await
+            }
+            async fn find_by_identifier(
+                &self,
+                t: TenantId,
+                k: CredentialType,
+                i: &str,
+            ) -> Result<Identity, Error> {
+                (**self).find_by_identifier(t, k, i).await
+            }
+            async fn update(
+                &self,
+                t: TenantId,
+                i: ValidIdentity,
+                v: Option<u64>,
+            ) -> Result<u64, Error> {
+                (**self).update(t, i, v).await
+            }
+            async fn delete(&self, t: TenantId, id: Uuid, v: Option<u64>) -> Result<(), Error> {
+                (**self).delete(t, id, v).await
+            }
+            async fn list(&self, t: TenantId, q: &ListQuery) -> Result<ListPage, Error> {
+                (**self).list(t, q).await
+            }
+        }
+    };
+}
+
+forward!(Arc);
+forward!(Box);
+
+/// Conveniences over any [`IdentityStore`] (kept out of the trait so that
+/// implementors and wrappers never inherit default bodies).
+#[async_trait]
+pub trait IdentityStoreExt: IdentityStore {
+    /// [`IdentityStore::get`], with `None` for a missing identity.
+    async fn get_opt(&self, tenant: TenantId, id: Uuid) -> Result<Option<Identity>, Error> {
+        match self.get(tenant, id).await {
+            Ok(i) => Ok(Some(i)),
+            Err(Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every identity matching `filter`, walking all pages.
+    async fn list_all(&self, tenant: TenantId, filter: ListFilter) -> Result<Vec<Identity>, Error> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .list(
+                    tenant,
+                    &ListQuery {
+                        filter: filter.clone(),
+                        after,
+                        limit: 500,
+                    },
+                )
+                .await?;
+            after = page.identities.last().map(|i| i.id);
+            out.extend(page.identities);
+            if !page.has_more || after.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl<T: IdentityStore + ?Sized> IdentityStoreExt for T {}
