@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod error;
 pub mod limits;
+pub mod manager;
 pub mod model;
 pub mod normalize;
 pub mod schema;
@@ -11,6 +12,10 @@ pub mod time;
 
 pub use error::{ConflictField, Error, ErrorKind, Violation, WriteOp};
 pub use limits::Limits;
+pub use manager::{
+    BatchEntry, BatchOutcome, CreateIdentityBody, EventKind, EventSink, IdentityEvent,
+    IdentityManager, IdentityPage, ListParams, ManagerConfig, UpdateIdentityBody,
+};
 pub use model::{
     AddressVia, Credential, CredentialConfig, CredentialInclude, CredentialType, Credentials,
     Identity, RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus,

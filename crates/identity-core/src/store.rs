@@ -24,7 +24,6 @@ use crate::model::{CredentialType, Identity, TenantId};
 pub struct ValidIdentity(Identity);
 
 impl ValidIdentity {
-    #[allow(dead_code)] // used by the manager
     pub(crate) fn new(identity: Identity) -> Self {
         ValidIdentity(identity)
     }

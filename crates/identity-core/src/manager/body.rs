@@ -1,0 +1,197 @@
+//! The request bodies of the operations, as Kratos' admin API spells them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::model::{AddressVia, VerificationStatus};
+use crate::time::Timestamp;
+
+/// The body of a create (`POST /admin/identities`). Unknown fields are
+/// rejected.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIdentityBody {
+    /// The schema id; empty means the default schema.
+    #[serde(default)]
+    pub schema_id: String,
+    /// The traits; `{}` when absent.
+    #[serde(default)]
+    pub traits: Option<Value>,
+    /// `active` (default) or `inactive`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Credentials to import, by type (SPEC §6).
+    #[serde(default)]
+    pub credentials: Option<Map<String, Value>>,
+    /// Verifiable addresses to import; kept only if the traits produce them.
+    #[serde(default)]
+    pub verifiable_addresses: Option<Vec<ImportVerifiableAddress>>,
+    /// Recovery addresses to import; kept only if the traits produce them.
+    #[serde(default)]
+    pub recovery_addresses: Option<Vec<ImportRecoveryAddress>>,
+    /// Public metadata.
+    #[serde(default)]
+    pub metadata_public: Option<Value>,
+    /// Admin metadata.
+    #[serde(default)]
+    pub metadata_admin: Option<Value>,
+    /// The organization.
+    #[serde(default)]
+    pub organization_id: Option<Uuid>,
+    /// A caller-chosen id, unique per tenant; `""` means unset.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+impl CreateIdentityBody {
+    /// Reads a create body from JSON; a malformed body or an unknown field is
+    /// an invalid-input error naming the problem.
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        serde_json::from_value(value)
+            .map_err(|e| Error::invalid(format!("invalid create body: {e}")))
+    }
+}
+
+/// An imported verifiable address.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportVerifiableAddress {
+    /// The address.
+    pub value: String,
+    /// The channel.
+    pub via: AddressVia,
+    /// Whether it was verified.
+    #[serde(default)]
+    pub verified: bool,
+    /// Where verification stands; `completed` when verified and absent.
+    #[serde(default)]
+    pub status: Option<VerificationStatus>,
+    /// When it was verified; now when verified and absent.
+    #[serde(default)]
+    pub verified_at: Option<Timestamp>,
+    /// Ignored (ids are generated).
+    #[serde(default, skip_serializing)]
+    pub id: Option<Value>,
+    /// Ignored.
+    #[serde(default, skip_serializing)]
+    pub created_at: Option<Value>,
+    /// Ignored.
+    #[serde(default, skip_serializing)]
+    pub updated_at: Option<Value>,
+}
+
+/// An imported recovery address.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRecoveryAddress {
+    /// The address.
+    pub value: String,
+    /// The channel.
+    pub via: AddressVia,
+    /// Ignored (ids are generated).
+    #[serde(default, skip_serializing)]
+    pub id: Option<Value>,
+    /// Ignored.
+    #[serde(default, skip_serializing)]
+    pub created_at: Option<Value>,
+    /// Ignored.
+    #[serde(default, skip_serializing)]
+    pub updated_at: Option<Value>,
+}
+
+/// The body of an update (`PUT /admin/identities/{id}`): everything but
+/// credentials is replaced. Unknown fields are ignored, as Kratos does.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct UpdateIdentityBody {
+    /// Non-empty replaces the schema; empty keeps it.
+    #[serde(default)]
+    pub schema_id: String,
+    /// Non-empty and different changes the state.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The new traits; absent means `{}`.
+    #[serde(default)]
+    pub traits: Option<Value>,
+    /// Replaced; absent clears it.
+    #[serde(default)]
+    pub metadata_public: Option<Value>,
+    /// Replaced; absent clears it.
+    #[serde(default)]
+    pub metadata_admin: Option<Value>,
+    /// Replaced; absent or `""` clears it.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Absent or null leaves credentials alone; otherwise each type given is
+    /// merged (SPEC §6).
+    #[serde(default)]
+    pub credentials: Option<Map<String, Value>>,
+}
+
+impl UpdateIdentityBody {
+    /// Reads an update body from JSON.
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        serde_json::from_value(value)
+            .map_err(|e| Error::invalid(format!("invalid update body: {e}")))
+    }
+}
+
+/// One entry of a batch create.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchEntry {
+    /// The identity to create.
+    pub create: CreateIdentityBody,
+    /// An id the caller chose, echoed in the result.
+    #[serde(default)]
+    pub patch_id: Option<Uuid>,
+}
+
+/// The outcome of one batch entry.
+#[derive(Debug)]
+pub enum BatchOutcome {
+    /// Created with this id and version.
+    Created {
+        /// The new identity's id.
+        id: Uuid,
+        /// Its version.
+        version: u64,
+        /// The caller's patch id.
+        patch_id: Option<Uuid>,
+    },
+    /// This entry failed; the others are unaffected.
+    Failed {
+        /// Why.
+        error: Error,
+        /// The caller's patch id.
+        patch_id: Option<Uuid>,
+    },
+    /// The input entry was `null`.
+    Skipped,
+}
+
+impl BatchOutcome {
+    /// The Kratos JSON of this outcome: `{"action":"create","identity",
+    /// "patch_id"?}`, `{"action":"error","error",...}` or `null`.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        let patch_id = match self {
+            BatchOutcome::Created { id, patch_id, .. } => {
+                map.insert("action".into(), "create".into());
+                map.insert("identity".into(), Value::String(id.to_string()));
+                patch_id
+            }
+            BatchOutcome::Failed { error, patch_id } => {
+                map.insert("action".into(), "error".into());
+                map.insert("error".into(), error.envelope()["error"].clone());
+                patch_id
+            }
+            BatchOutcome::Skipped => return Value::Null,
+        };
+        if let Some(p) = patch_id {
+            map.insert("patch_id".into(), Value::String(p.to_string()));
+        }
+        Value::Object(map)
+    }
+}

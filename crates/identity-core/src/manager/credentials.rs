@@ -1,0 +1,461 @@
+//! Credential import and merge (SPEC §6), and the identifiers each type
+//! carries.
+
+use identity_password::{Password, PasswordHasher};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::model::{Credential, CredentialConfig, CredentialType, Credentials};
+use crate::time::Timestamp;
+
+/// The reason Kratos gives for a password import it cannot use.
+pub const UNKNOWN_HASH_FORMAT: &str = "The imported password does not match any known hash format.";
+
+/// What the body says about a password.
+#[derive(Debug, Clone)]
+pub(crate) enum PasswordImport {
+    /// A plaintext to hash (it wins over a hash).
+    Plain(Password),
+    /// An encoded hash, already checked by `check_import`.
+    Hashed(String),
+    /// Verify through the migration hook on first login.
+    MigrationHook,
+}
+
+/// One type's import, parsed and checked.
+#[derive(Debug, Clone)]
+pub(crate) enum Import {
+    Password(PasswordImport),
+    Providers(CredentialType, Vec<Value>),
+    Totp(String),
+    Lookup(Vec<Value>),
+    Keys {
+        kind: CredentialType,
+        credentials: Vec<Value>,
+        user_handle: Option<String>,
+    },
+}
+
+fn bad(kind: &str, why: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("credentials.{kind}: {why}"))
+}
+
+fn config_of<'a>(kind: &str, body: &'a Value) -> Result<&'a Map<String, Value>, Error> {
+    let Some(obj) = body.as_object() else {
+        return Err(bad(kind, "must be an object with a `config`"));
+    };
+    if let Some(extra) = obj.keys().find(|k| k.as_str() != "config") {
+        return Err(bad(
+            kind,
+            format!("unknown field `{extra}` (expected `config`)"),
+        ));
+    }
+    match obj.get("config") {
+        Some(Value::Object(config)) => Ok(config),
+        _ => Err(bad(kind, "`config` must be an object")),
+    }
+}
+
+fn only_fields(kind: &str, config: &Map<String, Value>, allowed: &[&str]) -> Result<(), Error> {
+    match config.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(bad(kind, format!("unknown config field `{extra}`"))),
+        None => Ok(()),
+    }
+}
+
+fn opt_str<'a>(
+    kind: &str,
+    config: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, Error> {
+    match config.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(kind, format!("`{field}` must be a string"))),
+    }
+}
+
+/// Parses the `credentials` map of a create or PUT body.
+pub(crate) fn parse_imports(map: &Map<String, Value>) -> Result<Vec<Import>, Error> {
+    let mut out = Vec::new();
+    for (name, body) in map {
+        if body.is_null() {
+            continue;
+        }
+        let Some(kind) = CredentialType::parse(name) else {
+            return Err(Error::invalid(format!(
+                "credentials: unknown credential type `{name}`"
+            )));
+        };
+        let config = config_of(name, body)?;
+        let import = match kind {
+            CredentialType::Password => parse_password(config)?,
+            CredentialType::Oidc | CredentialType::Saml => parse_providers(kind, config)?,
+            CredentialType::Totp => {
+                only_fields(name, config, &["totp_url"])?;
+                let url = opt_str(name, config, "totp_url")?.unwrap_or_default();
+                if !url.starts_with("otpauth://") {
+                    return Err(bad(name, "`totp_url` must be an otpauth:// URL"));
+                }
+                Import::Totp(url.to_owned())
+            }
+            CredentialType::LookupSecret => parse_lookup(config)?,
+            CredentialType::Webauthn | CredentialType::Passkey => parse_keys(kind, config)?,
+            CredentialType::Code => {
+                return Err(bad(
+                    name,
+                    "code credentials cannot be imported: they are derived from the traits",
+                ));
+            }
+        };
+        out.push(import);
+    }
+    Ok(out)
+}
+
+fn parse_password(config: &Map<String, Value>) -> Result<Import, Error> {
+    only_fields(
+        "password",
+        config,
+        &["password", "hashed_password", "use_password_migration_hook"],
+    )?;
+    let plain = opt_str("password", config, "password")?.filter(|p| !p.is_empty());
+    let hashed = opt_str("password", config, "hashed_password")?.filter(|h| !h.is_empty());
+    let hook = match config.get("use_password_migration_hook") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(bad(
+                "password",
+                "`use_password_migration_hook` must be a boolean",
+            ));
+        }
+    };
+    if let Some(p) = plain {
+        return Ok(Import::Password(PasswordImport::Plain(Password::new(p))));
+    }
+    if let Some(h) = hashed {
+        identity_password::check_import(h)
+            .map_err(|e| Error::invalid(format!("{UNKNOWN_HASH_FORMAT} ({e})")))?;
+        return Ok(Import::Password(PasswordImport::Hashed(h.to_owned())));
+    }
+    if hook {
+        return Ok(Import::Password(PasswordImport::MigrationHook));
+    }
+    Err(Error::invalid(UNKNOWN_HASH_FORMAT))
+}
+
+fn parse_providers(kind: CredentialType, config: &Map<String, Value>) -> Result<Import, Error> {
+    let name = kind.as_str();
+    only_fields(name, config, &["providers"])?;
+    let Some(Value::Array(list)) = config.get("providers") else {
+        return Err(bad(name, "`providers` must be an array"));
+    };
+    let mut providers = Vec::with_capacity(list.len());
+    for p in list {
+        let Some(obj) = p.as_object() else {
+            return Err(bad(name, "each provider must be an object"));
+        };
+        let allowed: &[&str] = if kind == CredentialType::Oidc {
+            &["provider", "subject", "organization", "use_auto_link"]
+        } else {
+            &["provider", "subject", "organization"]
+        };
+        only_fields(name, obj, allowed)?;
+        let provider = opt_str(name, obj, "provider")?.unwrap_or_default();
+        let subject = opt_str(name, obj, "subject")?.unwrap_or_default();
+        if provider.is_empty() || subject.is_empty() {
+            return Err(bad(
+                name,
+                "each provider needs a non-empty `provider` and `subject`",
+            ));
+        }
+        if provider.contains(':') {
+            return Err(bad(name, "a provider id must not contain `:`"));
+        }
+        let mut stored = Map::new();
+        stored.insert("provider".into(), json!(provider));
+        stored.insert("subject".into(), json!(subject));
+        if let Some(org) = opt_str(name, obj, "organization")?.filter(|o| !o.is_empty()) {
+            stored.insert("organization".into(), json!(org));
+        }
+        match obj.get("use_auto_link") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => {
+                stored.insert("use_auto_link".into(), json!(b));
+            }
+            Some(_) => return Err(bad(name, "`use_auto_link` must be a boolean")),
+        }
+        providers.push(Value::Object(stored));
+    }
+    Ok(Import::Providers(kind, providers))
+}
+
+fn parse_lookup(config: &Map<String, Value>) -> Result<Import, Error> {
+    only_fields("lookup_secret", config, &["codes"])?;
+    let Some(Value::Array(list)) = config.get("codes") else {
+        return Err(bad("lookup_secret", "`codes` must be an array"));
+    };
+    let mut codes = Vec::with_capacity(list.len());
+    for c in list {
+        let Some(obj) = c.as_object() else {
+            return Err(bad("lookup_secret", "each code must be an object"));
+        };
+        only_fields("lookup_secret", obj, &["code", "used_at"])?;
+        let code = opt_str("lookup_secret", obj, "code")?.unwrap_or_default();
+        if code.is_empty() {
+            return Err(bad("lookup_secret", "each code needs a non-empty `code`"));
+        }
+        let mut stored = Map::new();
+        stored.insert("code".into(), json!(code));
+        if let Some(used) = opt_str("lookup_secret", obj, "used_at")? {
+            let at = Timestamp::parse(used)
+                .ok_or_else(|| bad("lookup_secret", "`used_at` must be an RFC 3339 timestamp"))?;
+            stored.insert("used_at".into(), json!(at));
+        }
+        codes.push(Value::Object(stored));
+    }
+    Ok(Import::Lookup(codes))
+}
+
+fn parse_keys(kind: CredentialType, config: &Map<String, Value>) -> Result<Import, Error> {
+    let name = kind.as_str();
+    only_fields(name, config, &["credentials", "user_handle"])?;
+    let credentials = match config.get("credentials") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.clone(),
+        Some(_) => return Err(bad(name, "`credentials` must be an array")),
+    };
+    for c in &credentials {
+        match c.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => {}
+            _ => return Err(bad(name, "each key needs a non-empty string `id`")),
+        }
+    }
+    let user_handle = opt_str(name, config, "user_handle")?
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned);
+    Ok(Import::Keys {
+        kind,
+        credentials,
+        user_handle,
+    })
+}
+
+/// Hashes plaintext passwords on a blocking thread (when inside a Tokio
+/// runtime), replacing them by their hashes.
+pub(crate) async fn hash_passwords(
+    imports: &mut [Import],
+    hasher: &PasswordHasher,
+) -> Result<(), Error> {
+    for import in imports.iter_mut() {
+        if let Import::Password(PasswordImport::Plain(p)) = import {
+            let hash = hash_blocking(hasher, p.clone()).await?;
+            *import = Import::Password(PasswordImport::Hashed(hash));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the CPU-heavy hash off the async executor's threads.
+pub(crate) async fn hash_blocking(
+    hasher: &PasswordHasher,
+    password: Password,
+) -> Result<String, Error> {
+    let hasher = hasher.clone();
+    let job = move || hasher.hash_password(&password);
+    let result = match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(job)
+            .await
+            .map_err(|e| Error::internal("the password hashing task failed", e))?,
+        Err(_) => job(),
+    };
+    result.map_err(|e| Error::invalid(format!("credentials.password: {e}")))
+}
+
+/// The format version each type's config is written in.
+fn config_version(kind: CredentialType) -> i64 {
+    match kind {
+        CredentialType::Password => 1,
+        _ => 0,
+    }
+}
+
+/// Puts `config` (and `identifiers`) as the credential of `kind`, creating it
+/// or bumping `updated_at` only when something changed.
+pub(crate) fn put(
+    creds: &mut Credentials,
+    kind: CredentialType,
+    config: Value,
+    identifiers: Option<Vec<String>>,
+    now: Timestamp,
+) {
+    match creds.get_mut(&kind) {
+        Some(c) => {
+            let mut changed = false;
+            if c.config.expose() != &config {
+                c.config = CredentialConfig::new(config);
+                changed = true;
+            }
+            if let Some(ids) = identifiers
+                && c.identifiers != ids
+            {
+                c.identifiers = ids;
+                changed = true;
+            }
+            if changed {
+                c.updated_at = now;
+            }
+        }
+        None => {
+            creds.insert(
+                kind,
+                Credential {
+                    kind,
+                    identifiers: identifiers.unwrap_or_default(),
+                    config: CredentialConfig::new(config),
+                    version: config_version(kind),
+                    created_at: now,
+                    updated_at: now,
+                },
+            );
+        }
+    }
+}
+
+fn existing_array(creds: &Credentials, kind: CredentialType, field: &str) -> Vec<Value> {
+    creds
+        .get(&kind)
+        .and_then(|c| c.config.expose().get(field))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Merges parsed imports into `creds` by the rules of SPEC §6.
+/// Passwords must have been hashed already.
+pub(crate) fn merge(
+    creds: &mut Credentials,
+    imports: Vec<Import>,
+    identity_id: Uuid,
+    now: Timestamp,
+) -> Result<(), Error> {
+    for import in imports {
+        match import {
+            Import::Password(p) => {
+                let config = match p {
+                    PasswordImport::Hashed(h) => json!({"hashed_password": h}),
+                    PasswordImport::MigrationHook => json!({"use_password_migration_hook": true}),
+                    PasswordImport::Plain(_) => {
+                        return Err(Error::Internal {
+                            message: "a plaintext password reached the merge unhashed".into(),
+                            source: None,
+                        });
+                    }
+                };
+                put(creds, CredentialType::Password, config, None, now);
+            }
+            Import::Providers(kind, providers) => {
+                let mut merged = existing_array(creds, kind, "providers");
+                for p in providers {
+                    let same = |q: &Value| {
+                        q.get("provider") == p.get("provider")
+                            && q.get("subject") == p.get("subject")
+                    };
+                    if !merged.iter().any(same) {
+                        merged.push(p);
+                    }
+                }
+                let identifiers = merged
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}:{}",
+                            p.get("provider")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default(),
+                            p.get("subject").and_then(Value::as_str).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                put(
+                    creds,
+                    kind,
+                    json!({"providers": merged}),
+                    Some(identifiers),
+                    now,
+                );
+            }
+            Import::Totp(url) => {
+                put(
+                    creds,
+                    CredentialType::Totp,
+                    json!({"totp_url": url}),
+                    Some(vec![identity_id.to_string()]),
+                    now,
+                );
+            }
+            Import::Lookup(codes) => {
+                let mut merged =
+                    existing_array(creds, CredentialType::LookupSecret, "recovery_codes");
+                merged.extend(codes);
+                put(
+                    creds,
+                    CredentialType::LookupSecret,
+                    json!({"recovery_codes": merged}),
+                    Some(vec![identity_id.to_string()]),
+                    now,
+                );
+            }
+            Import::Keys {
+                kind,
+                credentials,
+                user_handle,
+            } => {
+                let mut merged = existing_array(creds, kind, "credentials");
+                for key in credentials {
+                    match merged.iter_mut().find(|k| k.get("id") == key.get("id")) {
+                        Some(slot) => *slot = key,
+                        None => merged.push(key),
+                    }
+                }
+                let stored_handle = creds
+                    .get(&kind)
+                    .and_then(|c| c.config.expose().get("user_handle"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let handle = user_handle.or(stored_handle);
+                let mut config = Map::new();
+                config.insert("credentials".into(), Value::Array(merged.clone()));
+                if let Some(h) = &handle {
+                    config.insert("user_handle".into(), json!(h));
+                }
+                let identifiers = if kind == CredentialType::Passkey {
+                    let Some(h) = handle else {
+                        return Err(bad(
+                            "passkey",
+                            "a passkey needs a `user_handle` (given or already stored)",
+                        ));
+                    };
+                    if merged.is_empty() {
+                        return Err(bad("passkey", "a passkey needs at least one credential"));
+                    }
+                    Some(vec![h])
+                } else {
+                    None
+                };
+                put(creds, kind, Value::Object(config), identifiers, now);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a body imports more than zero plaintext passwords.
+pub(crate) fn has_plaintext(imports: &[Import]) -> bool {
+    imports
+        .iter()
+        .any(|i| matches!(i, Import::Password(PasswordImport::Plain(_))))
+}
