@@ -74,12 +74,15 @@ fn tokens(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Kratos-friendly forms of `add` and `replace`: missing or null parent
-/// objects are created, and `replace` of a missing member acts as `add`.
+/// Kratos-friendly forms of the writing operations: missing or null parent
+/// objects of the target are created (for `add`, `replace`, `copy` and
+/// `move`), and `replace` of a missing member acts as `add`.
 fn prepare(doc: &mut Value, op: &PatchOperation) -> Option<PatchOperation> {
-    let (path, value, is_replace) = match op {
-        PatchOperation::Add(a) => (&a.path, &a.value, false),
-        PatchOperation::Replace(r) => (&r.path, &r.value, true),
+    let path = match op {
+        PatchOperation::Add(a) => &a.path,
+        PatchOperation::Replace(r) => &r.path,
+        PatchOperation::Copy(c) => &c.path,
+        PatchOperation::Move(m) => &m.path,
         _ => return None,
     };
     let toks = tokens(path.as_str());
@@ -98,13 +101,13 @@ fn prepare(doc: &mut Value, op: &PatchOperation) -> Option<PatchOperation> {
             _ => return None,
         };
     }
-    if is_replace
+    if let PatchOperation::Replace(r) = op
         && let Value::Object(map) = cur
         && !map.contains_key(last)
     {
         return Some(PatchOperation::Add(AddOperation {
-            path: path.clone(),
-            value: value.clone(),
+            path: r.path.clone(),
+            value: r.value.clone(),
         }));
     }
     None

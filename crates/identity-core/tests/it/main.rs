@@ -3,6 +3,11 @@
 mod addresses;
 mod errors;
 mod json;
+mod ops_batch;
+mod ops_create;
+mod ops_patch;
+mod ops_support;
+mod ops_update;
 mod schema;
 mod shared_data;
 mod support;

@@ -1,0 +1,301 @@
+//! Batch create, list, delete and events.
+
+use identity_core::manager::{BatchEntry, EventKind};
+use identity_core::{ErrorKind, ListParams};
+use serde_json::{Value, json};
+
+use crate::ops_support::{TENANT, env, id};
+
+fn entry(v: Value) -> Option<BatchEntry> {
+    Some(serde_json::from_value(v).expect("entry"))
+}
+
+#[tokio::test]
+async fn batch_results_are_per_entry_in_order_and_the_first_wins() {
+    let env = env();
+    env.create(json!({"traits": {"email": "taken@x.example"}}))
+        .await
+        .expect("stored");
+    let p = |n: u128| uuid::Uuid::from_u128(0xff00 + n);
+    let outcomes = env
+        .manager
+        .batch_create(
+            TENANT,
+            vec![
+                entry(json!({"create": {"traits": {"email": "one@x.example"}}, "patch_id": p(1)})),
+                entry(json!({"create": {"traits": {"email": "bad"}}, "patch_id": p(2)})),
+                None,
+                entry(json!({"create": {"traits": {"email": "ONE@x.example"}}})),
+                entry(
+                    json!({"create": {"traits": {"email": "taken@x.example"}}, "patch_id": p(5)}),
+                ),
+                entry(json!({"create": {"traits": {"email": "two@x.example"}}})),
+            ],
+        )
+        .await
+        .expect("batch");
+    let json: Vec<Value> = outcomes.iter().map(|o| o.to_json()).collect();
+    assert_eq!(
+        json[0],
+        json!({"action": "create", "identity": id(4).to_string(), "patch_id": p(1).to_string()})
+    );
+    assert_eq!(json[1]["action"], "error");
+    assert_eq!(json[1]["patch_id"], p(2).to_string());
+    assert_eq!(json[1]["error"]["code"], 400);
+    assert_eq!(json[2], Value::Null);
+    assert_eq!(json[3]["action"], "error");
+    assert_eq!(json[3]["error"]["code"], 409);
+    assert_eq!(json[3].get("patch_id"), None);
+    assert_eq!(json[4]["error"]["code"], 409);
+    assert_eq!(json[5]["action"], "create");
+    let page = env
+        .manager
+        .list(TENANT, ListParams::default())
+        .await
+        .expect("list");
+    assert_eq!(page.identities.len(), 3);
+}
+
+#[tokio::test]
+async fn batch_limits_apply_to_the_whole_request() {
+    let env = env();
+    let many: Vec<_> = (0..1001).map(|_| None).collect();
+    let e = env
+        .manager
+        .batch_create(TENANT, many)
+        .await
+        .expect_err("too many");
+    assert_eq!(
+        e.to_string(),
+        "a batch may hold at most 1000 identities, not 1001"
+    );
+    let plain: Vec<_> = (0..201)
+        .map(|i| {
+            entry(
+                json!({"create": {"traits": {"email": format!("u{i}@x.example")},
+            "credentials": {"password": {"config": {"password": "pw"}}}}}),
+            )
+        })
+        .collect();
+    let e = env
+        .manager
+        .batch_create(TENANT, plain)
+        .await
+        .expect_err("too many plaintexts");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        e.to_string(),
+        "a batch may hold at most 200 identities with a plaintext password, not 201"
+    );
+    let page = env
+        .manager
+        .list(TENANT, ListParams::default())
+        .await
+        .expect("list");
+    assert!(page.identities.is_empty());
+}
+
+#[tokio::test]
+async fn list_pages_and_filters() {
+    let env = env();
+    let org = uuid::Uuid::from_u128(77);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut body = json!({"traits": {"email": format!("user{i}@x.example")}});
+        if i % 2 == 0 {
+            body["organization_id"] = json!(org);
+        }
+        ids.push(env.create(body).await.expect("created").id);
+    }
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = env
+            .manager
+            .list(
+                TENANT,
+                ListParams {
+                    page_size: Some(2),
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("page");
+        assert!(page.identities.len() <= 2);
+        seen.extend(page.identities.iter().map(|i| i.id));
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids);
+    let by = |p: ListParams| {
+        let m = env.manager.clone();
+        async move {
+            m.list(TENANT, p)
+                .await
+                .map(|p| p.identities.into_iter().map(|i| i.id).collect::<Vec<_>>())
+        }
+    };
+    assert_eq!(
+        by(ListParams {
+            credentials_identifier: Some(" USER3@x.example".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("ci"),
+        [ids[3]]
+    );
+    assert_eq!(
+        by(ListParams {
+            identifier_prefix: Some("USER".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("prefix"),
+        ids
+    );
+    assert_eq!(
+        by(ListParams {
+            organization_id: Some(org),
+            ..Default::default()
+        })
+        .await
+        .expect("org"),
+        [ids[0], ids[2], ids[4]]
+    );
+    assert_eq!(
+        by(ListParams {
+            ids: vec![ids[4], ids[1]],
+            ..Default::default()
+        })
+        .await
+        .expect("ids"),
+        [ids[1], ids[4]]
+    );
+    let e = by(ListParams {
+        ids: vec![ids[0]],
+        organization_id: Some(org),
+        ..Default::default()
+    })
+    .await
+    .expect_err("two filters");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    let e = by(ListParams {
+        page_token: Some("garbage".into()),
+        ..Default::default()
+    })
+    .await
+    .expect_err("token");
+    assert_eq!(e.to_string(), "the page token is malformed");
+    let e = by(ListParams {
+        ids: vec![ids[0]; 501],
+        ..Default::default()
+    })
+    .await
+    .expect_err("too many ids");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn delete_frees_identifiers_and_events_follow_every_commit() {
+    let env = env();
+    let who = env
+        .create(json!({"traits": {"email": "d@x.example"}, "external_id": "x1"}))
+        .await
+        .expect("created");
+    env.manager
+        .update(TENANT, who.id, identity_core::UpdateIdentityBody::from_json(json!({"traits": {"email": "d@x.example"}, "state": "inactive", "external_id": "x1"})).expect("body"), None)
+        .await
+        .expect("updated");
+    let e = env
+        .manager
+        .delete(TENANT, who.id, Some(1))
+        .await
+        .expect_err("stale");
+    assert_eq!(e.kind(), ErrorKind::VersionMismatch);
+    env.manager
+        .delete(TENANT, who.id, None)
+        .await
+        .expect("deleted");
+    let e = env.manager.get(TENANT, who.id).await.expect_err("gone");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = env
+        .manager
+        .delete(TENANT, who.id, None)
+        .await
+        .expect_err("gone");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = env
+        .manager
+        .get_by_external_id(TENANT, "x1")
+        .await
+        .expect_err("gone");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    env.create(json!({"traits": {"email": "d@x.example"}, "external_id": "x1"}))
+        .await
+        .expect("reuse");
+
+    let events = env.events.0.lock().expect("lock").clone();
+    let summary: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.kind,
+                e.id == who.id,
+                e.changed_fields.clone(),
+                e.old_version,
+                e.new_version,
+                e.state,
+            )
+        })
+        .collect();
+    use identity_core::State::{Active, Inactive};
+    assert_eq!(
+        summary,
+        vec![
+            (
+                EventKind::Created,
+                true,
+                vec![
+                    "schema_id",
+                    "state",
+                    "traits",
+                    "credentials",
+                    "verifiable_addresses",
+                    "recovery_addresses",
+                    "external_id"
+                ],
+                None,
+                Some(1),
+                Active
+            ),
+            (
+                EventKind::Updated,
+                true,
+                vec!["state"],
+                Some(1),
+                Some(2),
+                Inactive
+            ),
+            (EventKind::Deleted, true, vec![], Some(2), None, Inactive),
+            (
+                EventKind::Created,
+                false,
+                vec![
+                    "schema_id",
+                    "state",
+                    "traits",
+                    "credentials",
+                    "verifiable_addresses",
+                    "recovery_addresses",
+                    "external_id"
+                ],
+                None,
+                Some(1),
+                Active
+            ),
+        ]
+    );
+}

@@ -1,0 +1,90 @@
+//! A manager over the memory store with a fixed clock and sequential ids.
+
+use std::sync::{Arc, Mutex};
+
+use identity_core::manager::{EventSink, IdentityEvent};
+use identity_core::password::PasswordHasher;
+use identity_core::{
+    CreateIdentityBody, CredentialInclude, FixedClock, Identity, IdentityManager, SchemaRegistry,
+    SequentialIds, TenantId, Timestamp,
+};
+use identity_store_memory::MemoryStore;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::shared_registry;
+
+pub const T0: &str = "2026-11-27T10:00:00.000000Z";
+pub const T1: &str = "2026-11-27T10:00:01.000000Z";
+pub const TENANT: TenantId = TenantId::DEFAULT;
+
+#[derive(Debug, Default)]
+pub struct Recorder(pub Mutex<Vec<IdentityEvent>>);
+
+impl EventSink for Recorder {
+    fn identity_event(&self, event: &IdentityEvent) {
+        self.0.lock().expect("lock").push(event.clone());
+    }
+}
+
+pub struct Env {
+    pub manager: IdentityManager,
+    pub clock: Arc<FixedClock>,
+    pub events: Arc<Recorder>,
+}
+
+pub fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | n)
+}
+
+pub fn ts(s: &str) -> Timestamp {
+    Timestamp::parse(s).expect("timestamp")
+}
+
+/// The shared schemas plus `two-emails` (primary and secondary, both
+/// verifiable) and `org` (an email with organisations).
+pub fn registry() -> SchemaRegistry {
+    let mut r = shared_registry();
+    let mail = json!({"type": "string", "format": "email", "ory.sh/kratos": {
+        "credentials": {"password": {"identifier": true}},
+        "verification": {"via": "email"}}});
+    r.register(
+        "two-emails",
+        json!({"properties": {"traits": {"type": "object",
+            "properties": {"primary": mail, "secondary": mail}}}}),
+    )
+    .expect("two-emails");
+    r
+}
+
+pub fn env() -> Env {
+    let clock = Arc::new(FixedClock::new(ts(T0)));
+    let events = Arc::new(Recorder::default());
+    let manager = IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry()))
+        .hasher(PasswordHasher::insecure_fast_for_tests())
+        .clock(clock.clone())
+        .ids(Arc::new(SequentialIds::new()))
+        .events(events.clone())
+        .build();
+    Env {
+        manager,
+        clock,
+        events,
+    }
+}
+
+impl Env {
+    pub async fn create(&self, body: Value) -> Result<Identity, identity_core::Error> {
+        self.manager
+            .create(TENANT, CreateIdentityBody::from_json(body)?)
+            .await
+    }
+
+    pub fn json(&self, identity: &Identity) -> Value {
+        self.manager.to_json(identity, CredentialInclude::None)
+    }
+
+    pub fn admin_json(&self, identity: &Identity) -> Value {
+        self.manager.to_json(identity, CredentialInclude::All)
+    }
+}

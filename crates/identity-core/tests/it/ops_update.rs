@@ -1,0 +1,384 @@
+//! Update (PUT, SPEC §5), merges (§6) and the Kratos incidents they prevent.
+
+use identity_core::{CredentialInclude, CredentialType, ErrorKind, State, UpdateIdentityBody};
+use serde_json::{Value, json};
+
+use crate::ops_support::{T0, T1, TENANT, env, ts};
+
+fn body(v: Value) -> UpdateIdentityBody {
+    UpdateIdentityBody::from_json(v).expect("body")
+}
+
+#[tokio::test]
+async fn put_replaces_everything_but_credentials_and_organization() {
+    let env = env();
+    let org = uuid::Uuid::from_u128(99);
+    let created = env
+        .create(
+            json!({"traits": {"email": "a@x.example", "newsletter": true}, "organization_id": org,
+            "metadata_public": {"a": 1}, "metadata_admin": {"b": 2}, "external_id": "e1",
+            "credentials": {"password": {"config": {"password": "pw-1"}}}}),
+        )
+        .await
+        .expect("created");
+    env.clock.set(ts(T1));
+    let updated = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "a@x.example"}, "state": "active", "unknown": 1})),
+            None,
+        )
+        .await
+        .expect("updated");
+    assert_eq!(updated.traits, json!({"email": "a@x.example"}));
+    assert_eq!(
+        (
+            updated.metadata_public.clone(),
+            updated.metadata_admin.clone(),
+            updated.external_id.clone()
+        ),
+        (None, None, None)
+    );
+    assert_eq!(updated.organization_id, Some(org));
+    assert_eq!(
+        updated.state_changed_at.map(|t| t.to_string()).as_deref(),
+        Some(T0)
+    );
+    assert_eq!(updated.updated_at.to_string(), T1);
+    assert_eq!(updated.version, 2);
+    // Credentials untouched: the hash is still there.
+    assert_eq!(
+        env.admin_json(&updated)["credentials"]["password"],
+        env.admin_json(&created)["credentials"]["password"]
+    );
+    let inactive = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "a@x.example"}, "state": "inactive"})),
+            None,
+        )
+        .await
+        .expect("state");
+    assert_eq!(inactive.state, State::Inactive);
+    assert_eq!(
+        inactive.state_changed_at.map(|t| t.to_string()).as_deref(),
+        Some(T1)
+    );
+    let e = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "a@x.example"}, "state": "gone"})),
+            None,
+        )
+        .await
+        .expect_err("bad state");
+    assert_eq!(e.to_string(), "identity state is not valid");
+    // Omitted traits become {} and must pass the schema: email is required.
+    let e = env
+        .manager
+        .update(TENANT, created.id, body(json!({})), None)
+        .await
+        .expect_err("no traits");
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    assert_eq!(
+        env.manager.get(TENANT, created.id).await.expect("get"),
+        inactive
+    );
+}
+
+#[tokio::test]
+async fn a_changed_email_no_longer_logs_in() {
+    let env = env();
+    let created = env
+        .create(json!({"traits": {"email": "old@x.example"}}))
+        .await
+        .expect("created");
+    env.manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "new@x.example"}})),
+            None,
+        )
+        .await
+        .expect("updated");
+    for kind in [
+        CredentialType::Password,
+        CredentialType::Webauthn,
+        CredentialType::Code,
+    ] {
+        let e = env
+            .manager
+            .find_by_identifier(TENANT, kind, "old@x.example")
+            .await
+            .expect_err("old");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{kind}");
+        let found = env
+            .manager
+            .find_by_identifier(TENANT, kind, "new@x.example")
+            .await
+            .expect("new");
+        assert_eq!(found.id, created.id);
+    }
+    // The old address is free for someone else.
+    env.create(json!({"traits": {"email": "old@x.example"}}))
+        .await
+        .expect("reuse");
+}
+
+#[tokio::test]
+async fn removing_the_identifier_trait_removes_the_identifiers() {
+    let env = env();
+    let created = env
+        .create(json!({"schema_id": "two-emails", "traits": {"primary": "p@x.example", "secondary": "s@x.example"},
+            "credentials": {"password": {"config": {"password": "pw"}}}}))
+        .await
+        .expect("created");
+    assert_eq!(
+        created.identifiers(CredentialType::Password),
+        ["p@x.example", "s@x.example"]
+    );
+    let updated = env
+        .manager
+        .update(TENANT, created.id, body(json!({"traits": {}})), None)
+        .await
+        .expect("updated");
+    // Kratos would keep both; we keep the hash but no identifier logs in.
+    assert_eq!(
+        updated.identifiers(CredentialType::Password),
+        [] as [String; 0]
+    );
+    assert!(updated.verifiable_addresses.is_empty());
+}
+
+#[tokio::test]
+async fn verification_survives_moving_an_address_between_fields() {
+    let env = env();
+    let created = env
+        .create(
+            json!({"schema_id": "two-emails", "traits": {"primary": "Me@X.example"},
+            "verifiable_addresses": [{"value": "me@x.example", "via": "email", "verified": true}]}),
+        )
+        .await
+        .expect("created");
+    let before = created.verifiable_addresses[0].clone();
+    assert!(before.verified);
+    env.clock.set(ts(T1));
+    let moved = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"schema_id": "two-emails", "traits": {"secondary": "ME@x.example"}})),
+            None,
+        )
+        .await
+        .expect("moved");
+    assert_eq!(moved.verifiable_addresses, vec![before]);
+}
+
+#[tokio::test]
+async fn a_no_op_put_changes_only_updated_at_and_version() {
+    let env = env();
+    let created = env
+        .create(json!({"traits": {"email": "n@x.example"}, "metadata_public": {"k": "v"},
+            "credentials": {"oidc": {"config": {"providers": [{"provider": "g", "subject": "1"}]}}}}))
+        .await
+        .expect("created");
+    env.clock.set(ts(T1));
+    let same = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"schema_id": "default", "state": "active",
+            "traits": {"email": "n@x.example"}, "metadata_public": {"k": "v"}})),
+            None,
+        )
+        .await
+        .expect("updated");
+    let mut expected = created.clone();
+    expected.updated_at = ts(T1);
+    expected.version = 2;
+    assert_eq!(same, expected);
+    assert_eq!(
+        env.admin_json(&same)["credentials"],
+        env.admin_json(&created)["credentials"]
+    );
+}
+
+#[tokio::test]
+async fn stale_versions_are_rejected_and_nothing_is_written() {
+    let env = env();
+    let created = env
+        .create(json!({"traits": {"email": "v@x.example"}}))
+        .await
+        .expect("created");
+    env.manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "v@x.example"}, "metadata_admin": 1})),
+            Some(1),
+        )
+        .await
+        .expect("first writer");
+    let e = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "w@x.example"}})),
+            Some(1),
+        )
+        .await
+        .expect_err("stale");
+    assert_eq!(e.kind(), ErrorKind::VersionMismatch);
+    assert_eq!(e.status(), 412);
+    let stored = env.manager.get(TENANT, created.id).await.expect("get");
+    assert_eq!(
+        (stored.version, stored.traits["email"].as_str()),
+        (2, Some("v@x.example"))
+    );
+    let e = env
+        .manager
+        .update(
+            TENANT,
+            uuid::Uuid::from_u128(12345),
+            body(json!({"traits": {"email": "x@x.example"}})),
+            None,
+        )
+        .await
+        .expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn credential_merges_on_put() {
+    let env = env();
+    let created = env
+        .create(json!({"traits": {"email": "c@x.example"}, "credentials": {
+            "oidc": {"config": {"providers": [{"provider": "google", "subject": "1"}]}},
+            "lookup_secret": {"config": {"codes": [{"code": "a"}]}},
+            "webauthn": {"config": {"credentials": [{"id": "k1", "v": 1}], "user_handle": "h"}}}}))
+        .await
+        .expect("created");
+    env.clock.set(ts(T1));
+    // Re-importing the same OIDC pair is a no-op, not a conflict.
+    let same = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "c@x.example"}, "credentials": {
+            "oidc": {"config": {"providers": [{"provider": "google", "subject": "1"}]}}}})),
+            None,
+        )
+        .await
+        .expect("idempotent");
+    assert_eq!(
+        env.admin_json(&same)["credentials"]["oidc"],
+        env.admin_json(&created)["credentials"]["oidc"]
+    );
+    let merged = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "c@x.example"}, "credentials": {
+            "oidc": {"config": {"providers": [{"provider": "google", "subject": "2"}]}},
+            "lookup_secret": {"config": {"codes": [{"code": "b"}]}},
+            "webauthn": {"config": {"credentials": [{"id": "k1", "v": 2}, {"id": "k2"}]}},
+            "password": {"config": {"password": "new-pw"}}}})),
+            None,
+        )
+        .await
+        .expect("merged");
+    assert_eq!(
+        merged.identifiers(CredentialType::Oidc),
+        ["google:1", "google:2"]
+    );
+    let admin = env.admin_json(&merged);
+    assert_eq!(
+        admin["credentials"]["lookup_secret"]["config"],
+        json!({"recovery_codes": [{"code": "a"}, {"code": "b"}]})
+    );
+    assert_eq!(
+        admin["credentials"]["webauthn"]["config"],
+        json!({"credentials": [{"id": "k1", "v": 2}, {"id": "k2"}], "user_handle": "h"})
+    );
+    assert_eq!(admin["credentials"]["webauthn"]["created_at"], json!(T0));
+    assert_eq!(admin["credentials"]["webauthn"]["updated_at"], json!(T1));
+    assert_eq!(
+        admin["credentials"]["password"]["identifiers"],
+        json!(["c@x.example"])
+    );
+    let hash = admin["credentials"]["password"]["config"]["hashed_password"]
+        .as_str()
+        .expect("hash");
+    assert!(identity_core::password::verify("new-pw", hash).expect("verifies"));
+    // Null credentials leave everything alone.
+    let untouched = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "c@x.example"}, "credentials": null})),
+            None,
+        )
+        .await
+        .expect("untouched");
+    assert_eq!(
+        env.admin_json(&untouched)["credentials"],
+        admin["credentials"]
+    );
+    assert_eq!(
+        env.manager
+            .to_json(&untouched, CredentialInclude::None)
+            .get("credentials")
+            .map(|c| c.as_object().map(|o| o.len())),
+        Some(Some(5))
+    );
+}
+
+#[tokio::test]
+async fn a_new_schema_re_validates_and_re_derives() {
+    let env = env();
+    let created = env
+        .create(json!({"traits": {"email": "s@x.example"}}))
+        .await
+        .expect("created");
+    let e = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"schema_id": "username-phone", "traits": {"email": "s@x.example"}})),
+            None,
+        )
+        .await
+        .expect_err("username required");
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    let moved = env
+        .manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"schema_id": "username-phone",
+            "traits": {"username": "Sam", "phone": "+1 650 253 0000"}})),
+            None,
+        )
+        .await
+        .expect("moved");
+    assert_eq!(moved.schema_id, "username-phone");
+    assert_eq!(moved.identifiers(CredentialType::Password), ["sam"]);
+    assert_eq!(moved.identifiers(CredentialType::Code), ["+16502530000"]);
+    assert!(!moved.credentials.contains_key(&CredentialType::Webauthn));
+    assert_eq!(moved.recovery_addresses[0].value, "+16502530000");
+}
