@@ -8,6 +8,7 @@ mod ops_create;
 mod ops_patch;
 mod ops_support;
 mod ops_update;
+mod props;
 mod schema;
 mod shared_data;
 mod support;

@@ -238,7 +238,10 @@ async fn other_credential_imports() {
         ["google:Abc123", "github:77"]
     );
     assert_eq!(created.identifiers(CredentialType::Saml), ["okta:u1"]);
-    assert_eq!(created.identifiers(CredentialType::Totp), std::slice::from_ref(&me));
+    assert_eq!(
+        created.identifiers(CredentialType::Totp),
+        std::slice::from_ref(&me)
+    );
     assert_eq!(created.identifiers(CredentialType::LookupSecret), [me]);
     assert_eq!(created.identifiers(CredentialType::Passkey), ["dXNlcg"]);
     let admin = env.admin_json(&created);
