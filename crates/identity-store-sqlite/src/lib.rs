@@ -1,0 +1,56 @@
+//! A durable [`IdentityStore`](identity_core::IdentityStore) on SQLite.
+//!
+//! ```
+//! use identity_core::{IdentityStore, TenantId};
+//! use identity_store_sqlite::{SqliteOptions, SqliteStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), identity_core::Error> {
+//! // A file path or `sqlite://path` opens (or creates) a database file.
+//! let store = SqliteStore::open("sqlite::memory:", SqliteOptions::default())?;
+//! let missing = store.get(TenantId::DEFAULT, uuid::Uuid::nil()).await;
+//! assert!(matches!(missing, Err(identity_core::Error::NotFound)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - Every logical write (create, a whole batch, update, delete) is one
+//!   `BEGIN IMMEDIATE` transaction on the one writer connection; a batch
+//!   gives each entry a savepoint, so a conflict undoes that entry only.
+//! - WAL mode, `synchronous=FULL` by default ([`Synchronous`]), a busy
+//!   timeout: a write acknowledged is on disk.
+//! - Every uniqueness rule of the storage contract is a UNIQUE index led by
+//!   the tenant; a write that breaks one fails with
+//!   [`Error::Conflict`](identity_core::Error::Conflict) naming the value
+//!   that collided, and writes nothing.
+//! - An update rewrites the identity row and only the child rows that
+//!   changed: unchanged credentials, identifiers and addresses keep their
+//!   rows.
+//! - Reads run in one snapshot, so an identity is never seen half-written.
+//! - Busy past the timeout, a full disk, a read-only or unopenable file are
+//!   [`Error::Unavailable`](identity_core::Error::Unavailable); other driver
+//!   failures are [`Error::Internal`](identity_core::Error::Internal) with
+//!   the driver error as the source.
+//!
+//! # Schema
+//!
+//! Versioned migrations (`PRAGMA user_version`) run when a database is
+//! opened; a file made by a newer version of this library is refused.
+//! Tables: `identities`, `credentials`, `credential_identifiers`,
+//! `verifiable_addresses`, `recovery_addresses`. UUIDs are 16-byte blobs,
+//! timestamps integer microseconds, traits, metadata and credential configs
+//! JSON text.
+
+mod error;
+mod options;
+mod rows;
+mod schema;
+mod store;
+
+pub use options::{SqliteOptions, Synchronous};
+pub use store::SqliteStore;
+
+/// The schema version this library writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: u32 = schema::MIGRATIONS.len() as u32;

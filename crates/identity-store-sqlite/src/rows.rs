@@ -1,0 +1,750 @@
+//! Row mapping: an identity to its rows and back, the row diff of an
+//! update, and the search for the value a failed write collided on.
+//!
+//! Everything here is synchronous and runs inside a transaction the caller
+//! opened; errors stay driver errors so the caller can tell a unique
+//! violation from the rest.
+
+use std::collections::HashMap;
+
+use identity_core::{
+    AddressVia, ConflictField, Credential, CredentialConfig, CredentialType, Identity,
+    RecoveryAddress, State, TenantId, Timestamp, ValidIdentity, VerifiableAddress,
+    VerificationStatus,
+};
+use rusqlite::types::{FromSql, FromSqlError, Type, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The identity columns every read selects, in [`identity_from_row`] order.
+macro_rules! identity_columns {
+    () => {
+        "pk, id, schema_id, state, state_changed_at, traits, metadata_public, \
+         metadata_admin, organization_id, external_id, created_at, updated_at, version"
+    };
+}
+pub(crate) use identity_columns;
+
+/// A tenant as stored: its UUID bytes.
+pub(crate) fn nid(tenant: TenantId) -> [u8; 16] {
+    *tenant.0.as_bytes()
+}
+
+/// A UUID column value.
+struct Id(Uuid);
+
+impl FromSql for Id {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+        let bytes = value.as_blob()?;
+        Uuid::from_slice(bytes)
+            .map(Id)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// A timestamp column value (integer microseconds).
+struct Micros(Timestamp);
+
+impl FromSql for Micros {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+        let micros = value.as_i64()?;
+        Timestamp::from_unix_micros(micros)
+            .map(Micros)
+            .ok_or(FromSqlError::OutOfRange(micros))
+    }
+}
+
+/// A JSON text column value.
+struct Json(Value);
+
+impl FromSql for Json {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+        let text = value.as_str()?;
+        serde_json::from_str(text)
+            .map(Json)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+fn bad_text(column: usize, what: &str, text: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        Type::Text,
+        format!("unknown {what} {text:?}").into(),
+    )
+}
+
+fn json_text(value: &Value) -> String {
+    // A `Value` always serializes: its map keys are strings.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn version_column(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+fn credential_type(column: usize, text: &str) -> rusqlite::Result<CredentialType> {
+    CredentialType::parse(text).ok_or_else(|| bad_text(column, "credential type", text))
+}
+
+fn address_via(column: usize, text: &str) -> rusqlite::Result<AddressVia> {
+    AddressVia::parse(text).ok_or_else(|| bad_text(column, "address via", text))
+}
+
+/// An identity row without its children, and its row key.
+pub(crate) fn identity_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Identity)> {
+    let state: String = row.get(3)?;
+    let state = State::parse(&state).ok_or_else(|| bad_text(3, "state", &state))?;
+    let identity = Identity {
+        id: row.get::<_, Id>(1)?.0,
+        schema_id: row.get(2)?,
+        state,
+        state_changed_at: row.get::<_, Option<Micros>>(4)?.map(|m| m.0),
+        traits: row.get::<_, Json>(5)?.0,
+        credentials: Default::default(),
+        verifiable_addresses: Vec::new(),
+        recovery_addresses: Vec::new(),
+        metadata_public: row.get::<_, Option<Json>>(6)?.map(|j| j.0),
+        metadata_admin: row.get::<_, Option<Json>>(7)?.map(|j| j.0),
+        organization_id: row.get::<_, Option<Id>>(8)?.map(|i| i.0),
+        external_id: row.get(9)?,
+        created_at: row.get::<_, Micros>(10)?.0,
+        updated_at: row.get::<_, Micros>(11)?.0,
+        version: u64::try_from(row.get::<_, i64>(12)?).unwrap_or(0),
+    };
+    Ok((row.get(0)?, identity))
+}
+
+/// Loads one identity by a query on `identities` selecting
+/// [`identity_columns`], with its children.
+pub(crate) fn load_one<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<Option<Identity>> {
+    let found = conn
+        .prepare_cached(sql)?
+        .query_row(params, identity_from_row)
+        .optional()?;
+    match found {
+        Some((pk, mut identity)) => {
+            load_children(conn, pk, &mut identity)?;
+            Ok(Some(identity))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Fills in the credentials, identifiers and addresses of an identity.
+pub(crate) fn load_children(
+    conn: &Connection,
+    pk: i64,
+    identity: &mut Identity,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT type, config, version, created_at, updated_at \
+         FROM credentials WHERE identity_pk = ?1",
+    )?;
+    let mut rows = stmt.query([pk])?;
+    while let Some(row) = rows.next()? {
+        let kind = credential_type(0, row.get_ref(0)?.as_str()?)?;
+        identity.credentials.insert(
+            kind,
+            Credential {
+                kind,
+                identifiers: Vec::new(),
+                config: CredentialConfig::new(row.get::<_, Json>(1)?.0),
+                version: row.get(2)?,
+                created_at: row.get::<_, Micros>(3)?.0,
+                updated_at: row.get::<_, Micros>(4)?.0,
+            },
+        );
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT type, identifier FROM credential_identifiers \
+         WHERE identity_pk = ?1 ORDER BY type, position",
+    )?;
+    let mut rows = stmt.query([pk])?;
+    while let Some(row) = rows.next()? {
+        let kind = credential_type(0, row.get_ref(0)?.as_str()?)?;
+        if let Some(credential) = identity.credentials.get_mut(&kind) {
+            credential.identifiers.push(row.get(1)?);
+        }
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, via, value, verified, status, verified_at, created_at, updated_at \
+         FROM verifiable_addresses WHERE identity_pk = ?1 ORDER BY position",
+    )?;
+    let mut rows = stmt.query([pk])?;
+    while let Some(row) = rows.next()? {
+        let status = row.get_ref(4)?.as_str()?;
+        identity.verifiable_addresses.push(VerifiableAddress {
+            id: row.get::<_, Id>(0)?.0,
+            via: address_via(1, row.get_ref(1)?.as_str()?)?,
+            value: row.get(2)?,
+            verified: row.get(3)?,
+            status: VerificationStatus::parse(status)
+                .ok_or_else(|| bad_text(4, "verification status", status))?,
+            verified_at: row.get::<_, Option<Micros>>(5)?.map(|m| m.0),
+            created_at: row.get::<_, Micros>(6)?.0,
+            updated_at: row.get::<_, Micros>(7)?.0,
+        });
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, via, value, created_at, updated_at \
+         FROM recovery_addresses WHERE identity_pk = ?1 ORDER BY position",
+    )?;
+    let mut rows = stmt.query([pk])?;
+    while let Some(row) = rows.next()? {
+        identity.recovery_addresses.push(RecoveryAddress {
+            id: row.get::<_, Id>(0)?.0,
+            via: address_via(1, row.get_ref(1)?.as_str()?)?,
+            value: row.get(2)?,
+            created_at: row.get::<_, Micros>(3)?.0,
+            updated_at: row.get::<_, Micros>(4)?.0,
+        });
+    }
+    Ok(())
+}
+
+/// The row key and version of an identity.
+pub(crate) fn head(
+    conn: &Connection,
+    nid: &[u8; 16],
+    id: Uuid,
+) -> rusqlite::Result<Option<(i64, u64)>> {
+    conn.prepare_cached("SELECT pk, version FROM identities WHERE nid = ?1 AND id = ?2")?
+        .query_row(params![nid, id.as_bytes()], |r| {
+            Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+        })
+        .optional()
+}
+
+/// Inserts an identity with all its children; returns its row key through
+/// `pk` as soon as the identity row exists (so that a failure further on
+/// can still tell its own rows from others').
+pub(crate) fn insert(
+    conn: &Connection,
+    nid: &[u8; 16],
+    identity: &Identity,
+    pk: &mut Option<i64>,
+) -> rusqlite::Result<()> {
+    let i = identity;
+    conn.prepare_cached(
+        "INSERT INTO identities (nid, id, schema_id, state, state_changed_at, traits, \
+         metadata_public, metadata_admin, organization_id, external_id, created_at, \
+         updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+    )?
+    .execute(params![
+        nid,
+        i.id.as_bytes(),
+        i.schema_id,
+        i.state.as_str(),
+        i.state_changed_at.map(Timestamp::unix_micros),
+        json_text(&i.traits),
+        i.metadata_public.as_ref().map(json_text),
+        i.metadata_admin.as_ref().map(json_text),
+        i.organization_id.as_ref().map(Uuid::as_bytes),
+        i.external_id,
+        i.created_at.unix_micros(),
+        i.updated_at.unix_micros(),
+    ])?;
+    let row = conn.last_insert_rowid();
+    *pk = Some(row);
+    for credential in i.credentials.values() {
+        insert_credential(conn, row, credential)?;
+        for (position, identifier) in credential.identifiers.iter().enumerate() {
+            insert_identifier(conn, nid, row, credential.kind, identifier, position)?;
+        }
+    }
+    for (position, a) in i.verifiable_addresses.iter().enumerate() {
+        insert_verifiable(conn, nid, row, a, position)?;
+    }
+    for (position, a) in i.recovery_addresses.iter().enumerate() {
+        insert_recovery(conn, nid, row, a, position)?;
+    }
+    Ok(())
+}
+
+fn insert_credential(conn: &Connection, pk: i64, c: &Credential) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO credentials (identity_pk, type, config, version, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        pk,
+        c.kind.as_str(),
+        json_text(c.config.expose()),
+        c.version,
+        c.created_at.unix_micros(),
+        c.updated_at.unix_micros(),
+    ])?;
+    Ok(())
+}
+
+fn insert_identifier(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    kind: CredentialType,
+    identifier: &str,
+    position: usize,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO credential_identifiers (nid, identity_pk, type, identifier, position) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![nid, pk, kind.as_str(), identifier, position as i64])?;
+    Ok(())
+}
+
+fn insert_verifiable(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    a: &VerifiableAddress,
+    position: usize,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO verifiable_addresses (identity_pk, nid, id, position, via, value, verified, \
+         status, verified_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        pk,
+        nid,
+        a.id.as_bytes(),
+        position as i64,
+        a.via.as_str(),
+        a.value,
+        a.verified,
+        a.status.as_str(),
+        a.verified_at.map(Timestamp::unix_micros),
+        a.created_at.unix_micros(),
+        a.updated_at.unix_micros(),
+    ])?;
+    Ok(())
+}
+
+fn insert_recovery(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    a: &RecoveryAddress,
+    position: usize,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO recovery_addresses (identity_pk, nid, id, position, via, value, \
+         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        pk,
+        nid,
+        a.id.as_bytes(),
+        position as i64,
+        a.via.as_str(),
+        a.value,
+        a.created_at.unix_micros(),
+        a.updated_at.unix_micros(),
+    ])?;
+    Ok(())
+}
+
+/// A stored credential row, as the diff compares it.
+#[derive(PartialEq, Eq)]
+struct CredentialRow {
+    config: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A stored verifiable address row (without its key and id).
+#[derive(PartialEq, Eq)]
+struct VerifiableRow {
+    position: i64,
+    via: String,
+    value: String,
+    verified: bool,
+    status: String,
+    verified_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl VerifiableRow {
+    fn of(a: &VerifiableAddress, position: usize) -> Self {
+        VerifiableRow {
+            position: position as i64,
+            via: a.via.as_str().to_owned(),
+            value: a.value.clone(),
+            verified: a.verified,
+            status: a.status.as_str().to_owned(),
+            verified_at: a.verified_at.map(Timestamp::unix_micros),
+            created_at: a.created_at.unix_micros(),
+            updated_at: a.updated_at.unix_micros(),
+        }
+    }
+}
+
+/// A stored recovery address row (without its key and id).
+#[derive(PartialEq, Eq)]
+struct RecoveryRow {
+    position: i64,
+    via: String,
+    value: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl RecoveryRow {
+    fn of(a: &RecoveryAddress, position: usize) -> Self {
+        RecoveryRow {
+            position: position as i64,
+            via: a.via.as_str().to_owned(),
+            value: a.value.clone(),
+            created_at: a.created_at.unix_micros(),
+            updated_at: a.updated_at.unix_micros(),
+        }
+    }
+}
+
+/// Rewrites the identity row `pk` (bumping its version to `version`) and
+/// changes only the child rows that differ from `identity`: unchanged
+/// credentials, identifiers and addresses keep their rows.
+///
+/// Rows that lose a unique value are deleted before any row claims one, so
+/// that values moving within the identity never collide with themselves.
+pub(crate) fn update(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    identity: &Identity,
+    version: u64,
+) -> rusqlite::Result<()> {
+    let i = identity;
+    conn.prepare_cached(
+        "UPDATE identities SET schema_id = ?2, state = ?3, state_changed_at = ?4, traits = ?5, \
+         metadata_public = ?6, metadata_admin = ?7, organization_id = ?8, external_id = ?9, \
+         created_at = ?10, updated_at = ?11, version = ?12 WHERE pk = ?1",
+    )?
+    .execute(params![
+        pk,
+        i.schema_id,
+        i.state.as_str(),
+        i.state_changed_at.map(Timestamp::unix_micros),
+        json_text(&i.traits),
+        i.metadata_public.as_ref().map(json_text),
+        i.metadata_admin.as_ref().map(json_text),
+        i.organization_id.as_ref().map(Uuid::as_bytes),
+        i.external_id,
+        i.created_at.unix_micros(),
+        i.updated_at.unix_micros(),
+        version_column(version),
+    ])?;
+    update_credentials(conn, nid, pk, i)?;
+    update_verifiable(conn, nid, pk, &i.verifiable_addresses)?;
+    update_recovery(conn, nid, pk, &i.recovery_addresses)?;
+    Ok(())
+}
+
+fn update_credentials(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    identity: &Identity,
+) -> rusqlite::Result<()> {
+    // Stored credentials by type.
+    let mut stored: HashMap<CredentialType, (i64, CredentialRow)> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pk, type, config, version, created_at, updated_at \
+             FROM credentials WHERE identity_pk = ?1",
+        )?;
+        let mut rows = stmt.query([pk])?;
+        while let Some(row) = rows.next()? {
+            let kind = credential_type(1, row.get_ref(1)?.as_str()?)?;
+            let value = CredentialRow {
+                config: row.get(2)?,
+                version: row.get(3)?,
+                created_at: row.get(4)?,
+                updated_at: row.get(5)?,
+            };
+            stored.insert(kind, (row.get(0)?, value));
+        }
+    }
+    // Stored identifiers by (type, identifier).
+    let mut stored_ids: HashMap<(CredentialType, String), (i64, i64)> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pk, type, identifier, position FROM credential_identifiers \
+             WHERE identity_pk = ?1",
+        )?;
+        let mut rows = stmt.query([pk])?;
+        while let Some(row) = rows.next()? {
+            let kind = credential_type(1, row.get_ref(1)?.as_str()?)?;
+            stored_ids.insert((kind, row.get(2)?), (row.get(0)?, row.get(3)?));
+        }
+    }
+
+    let mut new_credentials = Vec::new();
+    let mut changed_credentials = Vec::new();
+    let mut new_identifiers = Vec::new();
+    let mut moved_identifiers = Vec::new();
+    for (kind, credential) in &identity.credentials {
+        let row = CredentialRow {
+            config: json_text(credential.config.expose()),
+            version: credential.version,
+            created_at: credential.created_at.unix_micros(),
+            updated_at: credential.updated_at.unix_micros(),
+        };
+        match stored.remove(kind) {
+            Some((_, old)) if old == row => {}
+            Some((cpk, _)) => changed_credentials.push((cpk, row)),
+            None => new_credentials.push(credential),
+        }
+        for (position, identifier) in credential.identifiers.iter().enumerate() {
+            let position = position as i64;
+            match stored_ids.remove(&(*kind, identifier.clone())) {
+                Some((_, old)) if old == position => {}
+                Some((ipk, _)) => moved_identifiers.push((ipk, position)),
+                None => new_identifiers.push((*kind, identifier, position)),
+            }
+        }
+    }
+
+    // Deletions first: credentials gone (their identifiers cascade), then
+    // identifiers gone from credentials that stay.
+    for (cpk, _) in stored.values() {
+        conn.prepare_cached("DELETE FROM credentials WHERE pk = ?1")?
+            .execute([cpk])?;
+    }
+    for ((kind, _), (ipk, _)) in &stored_ids {
+        if !stored.contains_key(kind) {
+            conn.prepare_cached("DELETE FROM credential_identifiers WHERE pk = ?1")?
+                .execute([ipk])?;
+        }
+    }
+    for (cpk, row) in changed_credentials {
+        conn.prepare_cached(
+            "UPDATE credentials SET config = ?2, version = ?3, created_at = ?4, \
+             updated_at = ?5 WHERE pk = ?1",
+        )?
+        .execute(params![
+            cpk,
+            row.config,
+            row.version,
+            row.created_at,
+            row.updated_at
+        ])?;
+    }
+    for (ipk, position) in moved_identifiers {
+        conn.prepare_cached("UPDATE credential_identifiers SET position = ?2 WHERE pk = ?1")?
+            .execute([ipk, position])?;
+    }
+    for credential in new_credentials {
+        insert_credential(conn, pk, credential)?;
+    }
+    for (kind, identifier, position) in new_identifiers {
+        insert_identifier(conn, nid, pk, kind, identifier, position as usize)?;
+    }
+    Ok(())
+}
+
+fn update_verifiable(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    addresses: &[VerifiableAddress],
+) -> rusqlite::Result<()> {
+    let mut stored: HashMap<Uuid, (i64, VerifiableRow)> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pk, id, position, via, value, verified, status, verified_at, created_at, \
+             updated_at FROM verifiable_addresses WHERE identity_pk = ?1",
+        )?;
+        let mut rows = stmt.query([pk])?;
+        while let Some(row) = rows.next()? {
+            let value = VerifiableRow {
+                position: row.get(2)?,
+                via: row.get(3)?,
+                value: row.get(4)?,
+                verified: row.get(5)?,
+                status: row.get(6)?,
+                verified_at: row.get(7)?,
+                created_at: row.get(8)?,
+                updated_at: row.get(9)?,
+            };
+            stored.insert(row.get::<_, Id>(1)?.0, (row.get(0)?, value));
+        }
+    }
+    let mut deleted = Vec::new();
+    let mut changed = Vec::new();
+    let mut inserted = Vec::new();
+    for (position, address) in addresses.iter().enumerate() {
+        let row = VerifiableRow::of(address, position);
+        match stored.remove(&address.id) {
+            Some((_, old)) if old == row => {}
+            // Same address, other details: change the row in place.
+            Some((apk, old)) if old.via == row.via && old.value == row.value => {
+                changed.push((apk, row));
+            }
+            // Same id, another address: a new row replaces the old one.
+            Some((apk, _)) => {
+                deleted.push(apk);
+                inserted.push((address, position));
+            }
+            None => inserted.push((address, position)),
+        }
+    }
+    deleted.extend(stored.values().map(|(apk, _)| *apk));
+    for apk in deleted {
+        conn.prepare_cached("DELETE FROM verifiable_addresses WHERE pk = ?1")?
+            .execute([apk])?;
+    }
+    for (apk, row) in changed {
+        conn.prepare_cached(
+            "UPDATE verifiable_addresses SET position = ?2, verified = ?3, status = ?4, \
+             verified_at = ?5, created_at = ?6, updated_at = ?7 WHERE pk = ?1",
+        )?
+        .execute(params![
+            apk,
+            row.position,
+            row.verified,
+            row.status,
+            row.verified_at,
+            row.created_at,
+            row.updated_at
+        ])?;
+    }
+    for (address, position) in inserted {
+        insert_verifiable(conn, nid, pk, address, position)?;
+    }
+    Ok(())
+}
+
+fn update_recovery(
+    conn: &Connection,
+    nid: &[u8; 16],
+    pk: i64,
+    addresses: &[RecoveryAddress],
+) -> rusqlite::Result<()> {
+    let mut stored: HashMap<Uuid, (i64, RecoveryRow)> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pk, id, position, via, value, created_at, updated_at \
+             FROM recovery_addresses WHERE identity_pk = ?1",
+        )?;
+        let mut rows = stmt.query([pk])?;
+        while let Some(row) = rows.next()? {
+            let value = RecoveryRow {
+                position: row.get(2)?,
+                via: row.get(3)?,
+                value: row.get(4)?,
+                created_at: row.get(5)?,
+                updated_at: row.get(6)?,
+            };
+            stored.insert(row.get::<_, Id>(1)?.0, (row.get(0)?, value));
+        }
+    }
+    let mut deleted = Vec::new();
+    let mut changed = Vec::new();
+    let mut inserted = Vec::new();
+    for (position, address) in addresses.iter().enumerate() {
+        let row = RecoveryRow::of(address, position);
+        match stored.remove(&address.id) {
+            Some((_, old)) if old == row => {}
+            Some((apk, old)) if old.via == row.via && old.value == row.value => {
+                changed.push((apk, row));
+            }
+            Some((apk, _)) => {
+                deleted.push(apk);
+                inserted.push((address, position));
+            }
+            None => inserted.push((address, position)),
+        }
+    }
+    deleted.extend(stored.values().map(|(apk, _)| *apk));
+    for apk in deleted {
+        conn.prepare_cached("DELETE FROM recovery_addresses WHERE pk = ?1")?
+            .execute([apk])?;
+    }
+    for (apk, row) in changed {
+        conn.prepare_cached(
+            "UPDATE recovery_addresses SET position = ?2, created_at = ?3, updated_at = ?4 \
+             WHERE pk = ?1",
+        )?
+        .execute(params![apk, row.position, row.created_at, row.updated_at])?;
+    }
+    for (address, position) in inserted {
+        insert_recovery(conn, nid, pk, address, position)?;
+    }
+    Ok(())
+}
+
+/// After a unique violation: the first unique value of `identity` (its id
+/// when `check_id`, then [`ValidIdentity::unique_keys`] in order) that
+/// another identity of the tenant holds, or that the identity claims twice.
+pub(crate) fn find_conflict(
+    conn: &Connection,
+    nid: &[u8; 16],
+    identity: &ValidIdentity,
+    own_pk: Option<i64>,
+    check_id: bool,
+) -> rusqlite::Result<Option<ConflictField>> {
+    let other = |holder: Option<i64>| holder.is_some() && holder != own_pk;
+    if check_id {
+        let holder = head(conn, nid, identity.identity().id)?.map(|(pk, _)| pk);
+        if other(holder) {
+            return Ok(Some(ConflictField::Id));
+        }
+    }
+    let keys = identity.unique_keys();
+    for key in &keys {
+        let holder: Option<i64> = match key {
+            ConflictField::Id => None,
+            ConflictField::ExternalId(e) => conn
+                .prepare_cached(
+                    "SELECT pk FROM identities WHERE nid = ?1 AND external_id = ?2 \
+                     AND external_id IS NOT NULL AND external_id <> ''",
+                )?
+                .query_row(params![nid, e], |r| r.get(0))
+                .optional()?,
+            ConflictField::CredentialIdentifier(kind, value) => conn
+                .prepare_cached(
+                    "SELECT identity_pk FROM credential_identifiers \
+                     WHERE nid = ?1 AND type = ?2 AND identifier = ?3",
+                )?
+                .query_row(params![nid, kind.as_str(), value], |r| r.get(0))
+                .optional()?,
+            ConflictField::VerifiableAddress(via, value) => conn
+                .prepare_cached(
+                    "SELECT identity_pk FROM verifiable_addresses \
+                     WHERE nid = ?1 AND via = ?2 AND value = ?3",
+                )?
+                .query_row(params![nid, via.as_str(), value], |r| r.get(0))
+                .optional()?,
+            ConflictField::RecoveryAddress(via, value) => conn
+                .prepare_cached(
+                    "SELECT identity_pk FROM recovery_addresses \
+                     WHERE nid = ?1 AND via = ?2 AND value = ?3",
+                )?
+                .query_row(params![nid, via.as_str(), value], |r| r.get(0))
+                .optional()?,
+        };
+        if other(holder) {
+            return Ok(Some(key.clone()));
+        }
+    }
+    // A value the identity itself claims twice collides with itself.
+    for (index, key) in keys.iter().enumerate() {
+        if keys[..index].contains(key) {
+            return Ok(Some(key.clone()));
+        }
+    }
+    Ok(None)
+}

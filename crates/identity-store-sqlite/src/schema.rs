@@ -1,0 +1,187 @@
+//! The schema, its versioned migrations, and connection setup.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. Opening a
+//! database applies the missing ones in one `BEGIN IMMEDIATE` transaction
+//! (so two processes opening a new file at once do not both migrate it),
+//! and refuses a file whose version is newer than this library knows.
+
+use std::time::Duration;
+
+use identity_core::Error;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::ResultExt;
+use crate::options::{SqliteOptions, Synchronous};
+
+/// `PRAGMA application_id` of an identity store ("IDST").
+pub(crate) const APPLICATION_ID: i32 = 0x4944_5354;
+
+/// The migrations, in order; `MIGRATIONS[n]` takes the schema from version
+/// `n` to `n + 1`. Never edit one that has shipped: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1. Every uniqueness rule of the storage contract is a UNIQUE
+/// index led by the tenant (`nid`); child rows hang off `identities.pk` with
+/// cascading deletes. UUIDs are 16-byte blobs (so `ORDER BY id` is UUID
+/// order), timestamps integer microseconds since the Unix epoch, JSON text.
+const V1: &str = r#"
+CREATE TABLE identities (
+    pk               INTEGER PRIMARY KEY,
+    nid              BLOB    NOT NULL,
+    id               BLOB    NOT NULL,
+    schema_id        TEXT    NOT NULL,
+    state            TEXT    NOT NULL,
+    state_changed_at INTEGER,
+    traits           TEXT    NOT NULL,
+    metadata_public  TEXT,
+    metadata_admin   TEXT,
+    organization_id  BLOB,
+    external_id      TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    version          INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX identities_id_key ON identities (nid, id);
+CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
+    WHERE external_id IS NOT NULL AND external_id <> '';
+CREATE INDEX identities_organization_idx ON identities (nid, organization_id, id)
+    WHERE organization_id IS NOT NULL;
+
+CREATE TABLE credentials (
+    pk          INTEGER PRIMARY KEY,
+    identity_pk INTEGER NOT NULL REFERENCES identities (pk) ON DELETE CASCADE,
+    type        TEXT    NOT NULL,
+    config      TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX credentials_type_key ON credentials (identity_pk, type);
+
+CREATE TABLE credential_identifiers (
+    pk          INTEGER PRIMARY KEY,
+    nid         BLOB    NOT NULL,
+    identity_pk INTEGER NOT NULL,
+    type        TEXT    NOT NULL,
+    identifier  TEXT    NOT NULL,
+    position    INTEGER NOT NULL,
+    FOREIGN KEY (identity_pk, type) REFERENCES credentials (identity_pk, type) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX credential_identifiers_key ON credential_identifiers (nid, type, identifier);
+CREATE INDEX credential_identifiers_owner_idx ON credential_identifiers (identity_pk, type, position);
+
+CREATE TABLE verifiable_addresses (
+    pk          INTEGER PRIMARY KEY,
+    identity_pk INTEGER NOT NULL REFERENCES identities (pk) ON DELETE CASCADE,
+    nid         BLOB    NOT NULL,
+    id          BLOB    NOT NULL,
+    position    INTEGER NOT NULL,
+    via         TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    verified    INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    verified_at INTEGER,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX verifiable_addresses_key ON verifiable_addresses (nid, via, value);
+CREATE INDEX verifiable_addresses_owner_idx ON verifiable_addresses (identity_pk, position);
+
+CREATE TABLE recovery_addresses (
+    pk          INTEGER PRIMARY KEY,
+    identity_pk INTEGER NOT NULL REFERENCES identities (pk) ON DELETE CASCADE,
+    nid         BLOB    NOT NULL,
+    id          BLOB    NOT NULL,
+    position    INTEGER NOT NULL,
+    via         TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX recovery_addresses_key ON recovery_addresses (nid, via, value);
+CREATE INDEX recovery_addresses_owner_idx ON recovery_addresses (identity_pk, position);
+"#;
+
+/// Per-connection settings shared by the writer and the readers.
+pub(crate) fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), Error> {
+    conn.busy_timeout(options.busy_timeout)
+        .ctx("set busy timeout")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "foreign_keys", true)
+        .ctx("enable foreign keys")?;
+    Ok(())
+}
+
+/// Writer setup: WAL, synchronous, then the migrations.
+pub(crate) fn prepare_writer(
+    conn: &mut Connection,
+    options: &SqliteOptions,
+    in_memory: bool,
+) -> Result<(), Error> {
+    configure(conn, options)?;
+    if !in_memory {
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
+            .ctx("enable WAL")?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Internal {
+                message: format!("the database refused WAL mode (journal_mode={mode})"),
+                source: None,
+            });
+        }
+    }
+    let level = match options.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
+        Synchronous::Extra => "EXTRA",
+    };
+    conn.pragma_update(None, "synchronous", level)
+        .ctx("set synchronous")?;
+    migrate(conn)
+}
+
+/// Applies the missing migrations.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("begin migration")?;
+    let application_id: i32 = tx
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .ctx("read application id")?;
+    if application_id != 0 && application_id != APPLICATION_ID {
+        return Err(Error::Internal {
+            message: format!(
+                "the file is not an identity store (application_id {application_id:#x})"
+            ),
+            source: None,
+        });
+    }
+    let current: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx("read schema version")?;
+    let latest = MIGRATIONS.len() as i64;
+    if current > latest {
+        return Err(Error::Internal {
+            message: format!(
+                "the database has schema version {current}, made by a newer identity-store-sqlite; \
+                 this version knows versions up to {latest}: upgrade the library to open it"
+            ),
+            source: None,
+        });
+    }
+    if current == latest {
+        return tx.commit().ctx("end migration");
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)
+            .ctx(&format!("apply migration {}", index + 1))?;
+    }
+    tx.pragma_update(None, "user_version", latest)
+        .ctx("write schema version")?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .ctx("write application id")?;
+    tx.commit().ctx("commit migration")
+}
+
+/// The busy timeout to use when nothing is configured.
+pub(crate) const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,580 @@
+//! [`SqliteStore`]: connections, the blocking bridge, and the
+//! [`IdentityStore`] implementation.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use identity_core::{
+    CredentialType, Error, Identity, IdentityStore, ListFilter, ListPage, ListQuery, TenantId,
+    ValidIdentity, WriteOp,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::{self, ResultExt, conflict_backstop, unique_violation};
+use crate::options::{Location, SqliteOptions, parse_location};
+use crate::rows::{self, identity_columns, nid};
+use crate::schema;
+
+/// An [`IdentityStore`] on SQLite.
+///
+/// One writer connection behind a mutex takes every write, each in one
+/// `BEGIN IMMEDIATE` transaction; reads of a file database go through a
+/// small pool of reader connections, each read in one snapshot (WAL lets
+/// them run while the writer writes). All database work runs on tokio's
+/// blocking pool (`spawn_blocking`), so callers need a tokio runtime and
+/// their executor is never blocked. A call whose future is dropped still
+/// finishes (or rolls back) its transaction as a whole.
+///
+/// Cloning is cheap and shares the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    location: Location,
+    options: SqliteOptions,
+    writer: Mutex<Connection>,
+    /// Idle reader connections (file databases only).
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("location", &self.inner.location)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it if it does not exist) the database at
+    /// `path_or_url`: a file path, `sqlite://path` (parameters after `?`
+    /// are passed to SQLite as a `file:` URI, e.g. `?mode=ro`), a `file:`
+    /// URI, or `sqlite::memory:` for a private in-memory database.
+    ///
+    /// Sets WAL mode and the synchronous level, and applies the schema
+    /// migrations this version is missing. Fails with
+    /// [`Error::Unavailable`] when the file cannot be opened or stays
+    /// locked past the busy timeout, and with [`Error::Internal`] when the
+    /// file is not an identity store or was made by a newer version of
+    /// this library.
+    ///
+    /// This call blocks while it opens and migrates the file; from an
+    /// async context, call it at startup or inside `spawn_blocking`.
+    pub fn open(path_or_url: &str, options: SqliteOptions) -> Result<SqliteStore, Error> {
+        let location = parse_location(path_or_url)?;
+        let mut writer = match &location {
+            Location::Memory => Connection::open_in_memory(),
+            Location::File(path) => Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ),
+        }
+        .ctx("open database")?;
+        schema::prepare_writer(&mut writer, &options, location == Location::Memory)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                location,
+                options,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` on the writer connection, on the blocking pool (unit tests
+    /// reach behind the store with it).
+    #[cfg(test)]
+    pub(crate) async fn with_writer<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking("raw access", move || {
+            f(&mut inner.writer()).ctx("raw access")
+        })
+        .await
+    }
+
+    async fn read<T, F>(&self, context: &'static str, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(context, move || inner.read(context, f)).await
+    }
+
+    async fn write<T, F>(&self, context: &'static str, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(context, move || f(&mut inner.writer())).await
+    }
+}
+
+impl Inner {
+    /// The writer, never left inside a transaction.
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held unwound through the transaction
+        // guard, which rolled back: the connection is still sound.
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn
+    }
+
+    fn read<T>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, Error> {
+        let Location::File(path) = &self.location else {
+            return snapshot(&mut self.writer(), context, f);
+        };
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.open_reader(path)?,
+        };
+        let result = snapshot(&mut conn, context, f);
+        if conn.is_autocommit() {
+            let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < self.options.max_readers {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    fn open_reader(&self, path: &std::path::Path) -> Result<Connection, Error> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx("open reader")?;
+        schema::configure(&conn, &self.options)?;
+        conn.pragma_update(None, "query_only", true)
+            .ctx("open reader")?;
+        Ok(conn)
+    }
+}
+
+/// Runs `f` in one read transaction: every query sees the same snapshot.
+fn snapshot<T>(
+    conn: &mut Connection,
+    context: &str,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T, Error> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Deferred)
+        .ctx(context)?;
+    let value = f(&tx).ctx(context)?;
+    tx.commit().ctx(context)?;
+    Ok(value)
+}
+
+/// Runs `f` on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    context: &'static str,
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => Err(Error::internal(
+            format!("{context}: the database task failed"),
+            e,
+        )),
+    }
+}
+
+fn begin<'c>(conn: &'c mut Connection, context: &str) -> Result<rusqlite::Transaction<'c>, Error> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(context)
+}
+
+/// The error of a failed write: a unique violation becomes a conflict
+/// naming the value that collided; anything else goes through
+/// [`error::map`].
+fn write_failure(
+    conn: &Connection,
+    tenant: &[u8; 16],
+    identity: &ValidIdentity,
+    own_pk: Option<i64>,
+    op: WriteOp,
+    e: rusqlite::Error,
+) -> Error {
+    let context = match op {
+        WriteOp::Create => "create identity",
+        WriteOp::Update => "update identity",
+    };
+    let Some(index) = unique_violation(&e) else {
+        return error::map(context, e);
+    };
+    let check_id = op == WriteOp::Create;
+    match rows::find_conflict(conn, tenant, identity, own_pk, check_id) {
+        Ok(Some(field)) => Error::Conflict { field, op },
+        Ok(None) => conflict_backstop(index, identity.unique_keys(), op, e),
+        Err(lookup) => error::map(context, lookup),
+    }
+}
+
+/// Inserts one identity inside the caller's transaction.
+fn insert(conn: &Connection, tenant: &[u8; 16], identity: &ValidIdentity) -> Result<(), Error> {
+    let mut pk = None;
+    rows::insert(conn, tenant, identity.identity(), &mut pk)
+        .map_err(|e| write_failure(conn, tenant, identity, pk, WriteOp::Create, e))
+}
+
+const GET_BY_ID: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE nid = ?1 AND id = ?2"
+);
+const GET_BY_PK: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE pk = ?1"
+);
+const GET_BY_EXTERNAL_ID: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE nid = ?1 AND external_id = ?2 \
+     AND external_id IS NOT NULL AND external_id <> ''"
+);
+const LIST_ALL: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE nid = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+);
+const LIST_ORGANIZATION: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE nid = ?1 AND organization_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3"
+);
+const LIST_IDS: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE nid = ?1 AND id > ?2 \
+     AND id IN (SELECT unhex(value) FROM json_each(?4)) ORDER BY id LIMIT ?3"
+);
+const LIST_IDENTIFIERS: &str = concat!(
+    "SELECT ",
+    identity_columns!(),
+    " FROM identities WHERE nid = ?1 AND id > ?2 AND pk IN (\
+       SELECT ci.identity_pk FROM json_each(?4) AS j \
+       JOIN credential_identifiers AS ci ON ci.nid = ?1 \
+         AND ci.type = json_extract(j.value, '$[0]') \
+         AND ci.identifier = json_extract(j.value, '$[1]')) \
+     ORDER BY id LIMIT ?3"
+);
+/// Every type is listed so that the (nid, type, identifier) index serves a
+/// range scan per type.
+static LIST_PREFIXES: LazyLock<String> = LazyLock::new(|| {
+    let types = CredentialType::ALL
+        .iter()
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {} FROM identities WHERE nid = ?1 AND id > ?2 AND pk IN (\
+           SELECT ci.identity_pk FROM json_each(?4) AS j \
+           JOIN credential_identifiers AS ci ON ci.nid = ?1 AND ci.type IN ({types}) \
+             AND ci.identifier >= json_extract(j.value, '$[0]') \
+             AND (json_extract(j.value, '$[1]') IS NULL \
+                  OR ci.identifier < json_extract(j.value, '$[1]'))) \
+         ORDER BY id LIMIT ?3",
+        identity_columns!()
+    )
+});
+
+/// The least string greater than every string that starts with `prefix`
+/// (in code point order, which is SQLite's BINARY order on UTF-8), or none
+/// when no such string exists.
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) + 1 {
+            0xD800 => 0xE000,
+            n => n,
+        };
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The JSON argument and statement of a list filter, if it has one.
+fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
+    match filter {
+        ListFilter::All => (LIST_ALL, None),
+        ListFilter::OrganizationId(org) => (
+            LIST_ORGANIZATION,
+            Some(SqlValue::Blob(org.as_bytes().to_vec())),
+        ),
+        ListFilter::Ids(ids) => {
+            let hex = ids.iter().map(|id| json!(id.simple().to_string()));
+            (LIST_IDS, Some(SqlValue::Text(json_array(hex.collect()))))
+        }
+        ListFilter::CredentialIdentifier(pairs) => {
+            let pairs = pairs
+                .iter()
+                .map(|(kind, value)| json!([kind.as_str(), value]));
+            (
+                LIST_IDENTIFIERS,
+                Some(SqlValue::Text(json_array(pairs.collect()))),
+            )
+        }
+        ListFilter::IdentifierPrefix(prefixes) => {
+            let bounds = prefixes.iter().map(|p| json!([p, prefix_upper_bound(p)]));
+            (
+                LIST_PREFIXES.as_str(),
+                Some(SqlValue::Text(json_array(bounds.collect()))),
+            )
+        }
+    }
+}
+
+fn json_array(items: Vec<serde_json::Value>) -> String {
+    serde_json::Value::Array(items).to_string()
+}
+
+fn list_page(
+    conn: &Connection,
+    tenant: &[u8; 16],
+    query: &ListQuery,
+) -> rusqlite::Result<ListPage> {
+    let after = query
+        .after
+        .map(|id| id.as_bytes().to_vec())
+        .unwrap_or_default();
+    let limit = query.limit.max(1);
+    // One more than asked tells whether more follow.
+    let take = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let (sql, argument) = filter_statement(&query.filter);
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut heads = match argument {
+        None => stmt
+            .query_map(params![tenant, after, take], rows::identity_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(argument) => stmt
+            .query_map(
+                params![tenant, after, take, argument],
+                rows::identity_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    let has_more = heads.len() > limit;
+    heads.truncate(limit);
+    let mut identities = Vec::with_capacity(heads.len());
+    for (pk, mut identity) in heads {
+        rows::load_children(conn, pk, &mut identity)?;
+        identities.push(identity);
+    }
+    Ok(ListPage {
+        identities,
+        has_more,
+    })
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error> {
+        let tenant = nid(tenant);
+        self.write("create identity", move |conn| {
+            let tx = begin(conn, "begin create")?;
+            insert(&tx, &tenant, &identity)?;
+            tx.commit().ctx("commit create")?;
+            Ok(1)
+        })
+        .await
+    }
+
+    async fn batch_create(
+        &self,
+        tenant: TenantId,
+        identities: Vec<ValidIdentity>,
+    ) -> Result<Vec<Result<u64, Error>>, Error> {
+        let tenant = nid(tenant);
+        self.write("batch create", move |conn| {
+            // One transaction for the batch, a savepoint per entry: a
+            // conflict undoes its own entry only.
+            let mut tx = begin(conn, "begin batch")?;
+            let mut results = Vec::with_capacity(identities.len());
+            for identity in &identities {
+                let sp = tx.savepoint().ctx("batch entry")?;
+                match insert(&sp, &tenant, identity) {
+                    Ok(()) => {
+                        sp.commit().ctx("batch entry")?;
+                        results.push(Ok(1));
+                    }
+                    Err(e @ Error::Conflict { .. }) => {
+                        sp.finish().ctx("batch entry")?;
+                        results.push(Err(e));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            tx.commit().ctx("commit batch")?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+        let tenant = nid(tenant);
+        self.read("get identity", move |conn| {
+            rows::load_one(conn, GET_BY_ID, params![tenant, id.as_bytes()])
+        })
+        .await?
+        .ok_or(Error::NotFound)
+    }
+
+    async fn get_by_external_id(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Identity, Error> {
+        let tenant = nid(tenant);
+        let external_id = external_id.to_owned();
+        self.read("get identity by external id", move |conn| {
+            rows::load_one(conn, GET_BY_EXTERNAL_ID, params![tenant, external_id])
+        })
+        .await?
+        .ok_or(Error::NotFound)
+    }
+
+    async fn find_by_identifier(
+        &self,
+        tenant: TenantId,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, Error> {
+        let tenant = nid(tenant);
+        let identifier = identifier.to_owned();
+        self.read("find identity by identifier", move |conn| {
+            // Two statements, not a JOIN: the bundled SQLite (STAT4)
+            // re-prepares the JOIN on every call (see benches/README.md).
+            let owner: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT identity_pk FROM credential_identifiers \
+                     WHERE nid = ?1 AND type = ?2 AND identifier = ?3",
+                )?
+                .query_row(params![tenant, kind.as_str(), identifier], |r| r.get(0))
+                .optional()?;
+            match owner {
+                Some(pk) => rows::load_one(conn, GET_BY_PK, [pk]),
+                None => Ok(None),
+            }
+        })
+        .await?
+        .ok_or(Error::NotFound)
+    }
+
+    async fn update(
+        &self,
+        tenant: TenantId,
+        identity: ValidIdentity,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error> {
+        let tenant = nid(tenant);
+        self.write("update identity", move |conn| {
+            let tx = begin(conn, "begin update")?;
+            let (pk, current) = rows::head(&tx, &tenant, identity.identity().id)
+                .ctx("update identity")?
+                .ok_or(Error::NotFound)?;
+            if let Some(expected) = expected_version.filter(|v| *v != current) {
+                return Err(Error::VersionMismatch {
+                    expected,
+                    actual: current,
+                });
+            }
+            let version = current + 1;
+            rows::update(&tx, &tenant, pk, identity.identity(), version).map_err(|e| {
+                write_failure(&tx, &tenant, &identity, Some(pk), WriteOp::Update, e)
+            })?;
+            tx.commit().ctx("commit update")?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
+        let tenant = nid(tenant);
+        self.write("delete identity", move |conn| {
+            let tx = begin(conn, "begin delete")?;
+            let (pk, current) = rows::head(&tx, &tenant, id)
+                .ctx("delete identity")?
+                .ok_or(Error::NotFound)?;
+            if let Some(expected) = expected_version.filter(|v| *v != current) {
+                return Err(Error::VersionMismatch {
+                    expected,
+                    actual: current,
+                });
+            }
+            tx.prepare_cached("DELETE FROM identities WHERE pk = ?1")
+                .and_then(|mut s| s.execute([pk]))
+                .ctx("delete identity")?;
+            tx.commit().ctx("commit delete")
+        })
+        .await
+    }
+
+    async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
+        let tenant = nid(tenant);
+        let query = query.clone();
+        self.read("list identities", move |conn| {
+            list_page(conn, &tenant, &query)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_upper_bounds() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper_bound("").as_deref(), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}").as_deref(), None);
+        assert_eq!(
+            prefix_upper_bound("x\u{D7FF}").as_deref(),
+            Some("x\u{E000}")
+        );
+        // Everything with the prefix sorts below the bound, byte-wise too.
+        let bound = prefix_upper_bound("ab").unwrap_or_default();
+        for s in ["ab", "ab\u{10FFFF}\u{10FFFF}", "abzzz"] {
+            assert!(s.as_bytes() < bound.as_bytes(), "{s:?}");
+        }
+        assert!("ac".as_bytes() >= bound.as_bytes());
+    }
+}
