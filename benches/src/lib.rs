@@ -1,3 +1,1 @@
 //! Criterion benchmarks of the identity stores live in `benches/`.
-
-pub mod corpus;
