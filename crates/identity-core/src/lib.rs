@@ -29,3 +29,8 @@ pub use time::{Clock, FixedClock, IdGenerator, SequentialIds, SystemClock, Times
 
 /// Password hashing and verification (re-exported from `identity-password`).
 pub use identity_password as password;
+
+/// The code blocks of the project README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ProjectReadmeDoctests;

@@ -1,0 +1,4 @@
+#![no_main]
+//! Fuzz target: see `identity_fuzz_checks::check_validate`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| identity_fuzz_checks::check_validate(data));
