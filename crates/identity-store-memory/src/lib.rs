@@ -1,0 +1,417 @@
+//! The reference identity store: everything in memory, behind one lock.
+//!
+//! [`MemoryStore`] implements [`IdentityStore`] as plainly as possible so
+//! that it can serve as the model the other stores are compared with. It
+//! holds an `Arc<RwLock<State>>`: per tenant, one `BTreeMap` of rows keyed by
+//! id and one `BTreeMap` per uniqueness index (external id, (credential
+//! type, identifier), verifiable (via, value), recovery (via, value)), each
+//! mapping a unique value to the id of the identity holding it.
+//!
+//! Every mutating call takes the write lock once, checks every condition
+//! (existence, expected version, every unique value) before changing
+//! anything, then writes; so a call is atomic and a failed call writes
+//! nothing. No call awaits while holding the lock. Reads clone what they
+//! return. Nothing survives the process: this store is for tests,
+//! examples and embedding where persistence is not wanted.
+//!
+//! ```
+//! use identity_core::{IdentityStore, TenantId};
+//! use identity_store_memory::MemoryStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let missing = store.get(TenantId::DEFAULT, uuid::Uuid::nil()).await;
+//! assert_eq!(missing.unwrap_err().kind(), identity_core::ErrorKind::NotFound);
+//! # });
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use identity_core::{
+    AddressVia, ConflictField, CredentialType, Error, Identity, IdentityStore, ListFilter,
+    ListPage, ListQuery, TenantId, ValidIdentity, WriteOp,
+};
+use uuid::Uuid;
+
+/// An identity store kept in memory.
+///
+/// Clones share the same state (the store is an `Arc` inside), so a clone
+/// handed to another task sees every write.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<RwLock<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, State>, Error> {
+        self.state.read().map_err(poisoned)
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, State>, Error> {
+        self.state.write().map_err(poisoned)
+    }
+}
+
+/// A panic while the write lock was held. Every write checks all its
+/// conditions before its first change, so this takes a bug; the state may be
+/// half-written, and serving it would be worse than failing every call.
+fn poisoned<T>(_: PoisonError<T>) -> Error {
+    Error::Internal {
+        message: "memory store lock poisoned by an earlier panic".to_owned(),
+        source: None,
+    }
+}
+
+/// Every tenant's rows and indexes.
+#[derive(Debug, Default)]
+struct State {
+    tenants: BTreeMap<TenantId, Tenant>,
+}
+
+/// One stored identity: what the core handed over, and its version.
+#[derive(Debug)]
+struct Row {
+    identity: ValidIdentity,
+    version: u64,
+}
+
+impl Row {
+    /// The identity as readers see it, carrying its version.
+    fn to_identity(&self) -> Identity {
+        let mut identity = self.identity.identity().clone();
+        identity.version = self.version;
+        identity
+    }
+}
+
+/// One tenant's rows and uniqueness indexes. Each index maps a unique value
+/// to the id of the identity that holds it.
+#[derive(Debug, Default)]
+struct Tenant {
+    rows: BTreeMap<Uuid, Row>,
+    external_ids: BTreeMap<String, Uuid>,
+    identifiers: BTreeMap<(CredentialType, String), Uuid>,
+    verifiable: BTreeMap<(AddressVia, String), Uuid>,
+    recovery: BTreeMap<(AddressVia, String), Uuid>,
+}
+
+impl Tenant {
+    /// The id of the identity holding `key`, if any.
+    fn holder(&self, key: &ConflictField) -> Option<Uuid> {
+        match key {
+            ConflictField::Id => None,
+            ConflictField::ExternalId(e) => self.external_ids.get(e).copied(),
+            ConflictField::CredentialIdentifier(t, v) => {
+                self.identifiers.get(&(*t, v.clone())).copied()
+            }
+            ConflictField::VerifiableAddress(via, v) => {
+                self.verifiable.get(&(*via, v.clone())).copied()
+            }
+            ConflictField::RecoveryAddress(via, v) => {
+                self.recovery.get(&(*via, v.clone())).copied()
+            }
+        }
+    }
+
+    /// Records that `id` holds `key`.
+    fn claim(&mut self, key: ConflictField, id: Uuid) {
+        match key {
+            ConflictField::Id => {}
+            ConflictField::ExternalId(e) => {
+                self.external_ids.insert(e, id);
+            }
+            ConflictField::CredentialIdentifier(t, v) => {
+                self.identifiers.insert((t, v), id);
+            }
+            ConflictField::VerifiableAddress(via, v) => {
+                self.verifiable.insert((via, v), id);
+            }
+            ConflictField::RecoveryAddress(via, v) => {
+                self.recovery.insert((via, v), id);
+            }
+        }
+    }
+
+    /// Frees `key` if `id` holds it (and only then: a key is never taken
+    /// from another identity).
+    fn release(&mut self, key: ConflictField, id: Uuid) {
+        fn remove_if<K: Ord>(map: &mut BTreeMap<K, Uuid>, key: K, id: Uuid) {
+            if map.get(&key) == Some(&id) {
+                map.remove(&key);
+            }
+        }
+        match key {
+            ConflictField::Id => {}
+            ConflictField::ExternalId(e) => remove_if(&mut self.external_ids, e, id),
+            ConflictField::CredentialIdentifier(t, v) => {
+                remove_if(&mut self.identifiers, (t, v), id);
+            }
+            ConflictField::VerifiableAddress(via, v) => {
+                remove_if(&mut self.verifiable, (via, v), id);
+            }
+            ConflictField::RecoveryAddress(via, v) => remove_if(&mut self.recovery, (via, v), id),
+        }
+    }
+
+    /// The first unique value of `identity` held by another identity, as a
+    /// conflict error for `op`.
+    fn check_keys(&self, identity: &ValidIdentity, op: WriteOp) -> Result<(), Error> {
+        let id = identity.identity().id;
+        for field in identity.unique_keys() {
+            if self.holder(&field).is_some_and(|holder| holder != id) {
+                return Err(Error::Conflict { field, op });
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored row with this id, checked against the expected version.
+    fn row_at(&self, id: Uuid, expected_version: Option<u64>) -> Result<&Row, Error> {
+        let row = self.rows.get(&id).ok_or(Error::NotFound)?;
+        match expected_version {
+            Some(expected) if expected != row.version => Err(Error::VersionMismatch {
+                expected,
+                actual: row.version,
+            }),
+            _ => Ok(row),
+        }
+    }
+
+    /// Inserts a new identity (the body of `create`).
+    fn insert(&mut self, identity: ValidIdentity) -> Result<u64, Error> {
+        let id = identity.identity().id;
+        if self.rows.contains_key(&id) {
+            return Err(Error::Conflict {
+                field: ConflictField::Id,
+                op: WriteOp::Create,
+            });
+        }
+        self.check_keys(&identity, WriteOp::Create)?;
+        // Every check passed: from here on nothing fails.
+        for key in identity.unique_keys() {
+            self.claim(key, id);
+        }
+        let version = 1;
+        self.rows.insert(id, Row { identity, version });
+        Ok(version)
+    }
+
+    /// Replaces a stored identity (the body of `update`).
+    fn replace(
+        &mut self,
+        identity: ValidIdentity,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error> {
+        let id = identity.identity().id;
+        let old_version = self.row_at(id, expected_version)?.version;
+        // Keys the identity already holds are held by `id`, so they pass.
+        self.check_keys(&identity, WriteOp::Update)?;
+        if let Some(old) = self.rows.remove(&id) {
+            for key in old.identity.unique_keys() {
+                self.release(key, id);
+            }
+        }
+        for key in identity.unique_keys() {
+            self.claim(key, id);
+        }
+        let version = old_version + 1;
+        self.rows.insert(id, Row { identity, version });
+        Ok(version)
+    }
+
+    /// Removes an identity and frees its keys (the body of `delete`).
+    fn remove(&mut self, id: Uuid, expected_version: Option<u64>) -> Result<(), Error> {
+        self.row_at(id, expected_version)?;
+        if let Some(old) = self.rows.remove(&id) {
+            for key in old.identity.unique_keys() {
+                self.release(key, id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The identity holding `key`, as readers see it.
+    fn identity_holding(&self, key: &ConflictField) -> Result<Identity, Error> {
+        self.holder(key)
+            .and_then(|id| self.rows.get(&id))
+            .map(Row::to_identity)
+            .ok_or(Error::NotFound)
+    }
+
+    /// The ids of identities holding an identifier (of any type) that starts
+    /// with one of `prefixes`.
+    fn ids_with_identifier_prefix(&self, prefixes: &[String]) -> BTreeSet<Uuid> {
+        let mut ids = BTreeSet::new();
+        for kind in CredentialType::ALL {
+            for prefix in prefixes {
+                // The identifiers of one type starting with `prefix` sit
+                // together, from (kind, prefix) on.
+                let from = (kind, prefix.clone());
+                let matching = self
+                    .identifiers
+                    .range(from..)
+                    .take_while(|((k, value), _)| *k == kind && value.starts_with(prefix.as_str()));
+                ids.extend(matching.map(|(_, id)| *id));
+            }
+        }
+        ids
+    }
+
+    /// One page of `query`.
+    fn page(&self, query: &ListQuery) -> ListPage {
+        let lower = query.after.map_or(Bound::Unbounded, Bound::Excluded);
+        let range = (lower, Bound::Unbounded);
+        // One more than asked tells whether more follow.
+        let take = query.limit.max(1).saturating_add(1);
+        let rows: Vec<&Row> = match &query.filter {
+            ListFilter::All => self.rows.range(range).map(|(_, r)| r).take(take).collect(),
+            ListFilter::OrganizationId(org) => self
+                .rows
+                .range(range)
+                .map(|(_, r)| r)
+                .filter(|r| r.identity.identity().organization_id == Some(*org))
+                .take(take)
+                .collect(),
+            ListFilter::Ids(ids) => self.rows_among(ids.iter().copied().collect(), range, take),
+            ListFilter::CredentialIdentifier(pairs) => {
+                let ids = pairs
+                    .iter()
+                    .filter_map(|pair| self.identifiers.get(pair).copied())
+                    .collect();
+                self.rows_among(ids, range, take)
+            }
+            ListFilter::IdentifierPrefix(prefixes) => {
+                self.rows_among(self.ids_with_identifier_prefix(prefixes), range, take)
+            }
+        };
+        let has_more = rows.len() == take;
+        let identities = rows
+            .into_iter()
+            .take(take - 1)
+            .map(Row::to_identity)
+            .collect();
+        ListPage {
+            identities,
+            has_more,
+        }
+    }
+
+    /// The stored rows among `ids` within `range`, ascending, at most `take`.
+    fn rows_among(
+        &self,
+        ids: BTreeSet<Uuid>,
+        range: (Bound<Uuid>, Bound<Uuid>),
+        take: usize,
+    ) -> Vec<&Row> {
+        ids.range(range)
+            .filter_map(|id| self.rows.get(id))
+            .take(take)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl IdentityStore for MemoryStore {
+    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error> {
+        let mut state = self.write()?;
+        state.tenants.entry(tenant).or_default().insert(identity)
+    }
+
+    async fn batch_create(
+        &self,
+        tenant: TenantId,
+        identities: Vec<ValidIdentity>,
+    ) -> Result<Vec<Result<u64, Error>>, Error> {
+        // One lock for the batch: entries go in order, so an earlier entry
+        // claims a value before a later one can.
+        let mut state = self.write()?;
+        let rows = state.tenants.entry(tenant).or_default();
+        Ok(identities.into_iter().map(|i| rows.insert(i)).collect())
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+        let state = self.read()?;
+        state
+            .tenants
+            .get(&tenant)
+            .and_then(|t| t.rows.get(&id))
+            .map(Row::to_identity)
+            .ok_or(Error::NotFound)
+    }
+
+    async fn get_by_external_id(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Identity, Error> {
+        let state = self.read()?;
+        let key = ConflictField::ExternalId(external_id.to_owned());
+        state
+            .tenants
+            .get(&tenant)
+            .ok_or(Error::NotFound)?
+            .identity_holding(&key)
+    }
+
+    async fn find_by_identifier(
+        &self,
+        tenant: TenantId,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, Error> {
+        let state = self.read()?;
+        let key = ConflictField::CredentialIdentifier(kind, identifier.to_owned());
+        state
+            .tenants
+            .get(&tenant)
+            .ok_or(Error::NotFound)?
+            .identity_holding(&key)
+    }
+
+    async fn update(
+        &self,
+        tenant: TenantId,
+        identity: ValidIdentity,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error> {
+        let mut state = self.write()?;
+        state
+            .tenants
+            .get_mut(&tenant)
+            .ok_or(Error::NotFound)?
+            .replace(identity, expected_version)
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
+        let mut state = self.write()?;
+        state
+            .tenants
+            .get_mut(&tenant)
+            .ok_or(Error::NotFound)?
+            .remove(id, expected_version)
+    }
+
+    async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
+        let state = self.read()?;
+        Ok(match state.tenants.get(&tenant) {
+            Some(t) => t.page(query),
+            None => ListPage {
+                identities: Vec::new(),
+                has_more: false,
+            },
+        })
+    }
+}

@@ -1,0 +1,7 @@
+//! The checks, one module per part of the contract.
+
+pub mod batch;
+pub mod concurrency;
+pub mod crud;
+pub mod list;
+pub mod unique;
