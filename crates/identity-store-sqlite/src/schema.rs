@@ -142,10 +142,33 @@ pub(crate) fn prepare_writer(
 
 /// Applies the missing migrations.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    // An up-to-date file needs no write lock (and may be read-only).
+    if check_version(conn)? == latest() {
+        return Ok(());
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx("begin migration")?;
-    let application_id: i32 = tx
+    // Another process may have migrated meanwhile: read again under the lock.
+    let current = check_version(&tx)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)
+            .ctx(&format!("apply migration {}", index + 1))?;
+    }
+    tx.pragma_update(None, "user_version", latest())
+        .ctx("write schema version")?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .ctx("write application id")?;
+    tx.commit().ctx("commit migration")
+}
+
+fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// The schema version of the file, refusing foreign and newer files.
+fn check_version(conn: &Connection) -> Result<i64, Error> {
+    let application_id: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .ctx("read application id")?;
     if application_id != 0 && application_id != APPLICATION_ID {
@@ -156,31 +179,21 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
             source: None,
         });
     }
-    let current: i64 = tx
+    let current: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .ctx("read schema version")?;
-    let latest = MIGRATIONS.len() as i64;
-    if current > latest {
+    if current > latest() {
         return Err(Error::Internal {
             message: format!(
-                "the database has schema version {current}, made by a newer identity-store-sqlite; \
-                 this version knows versions up to {latest}: upgrade the library to open it"
+                "the database has schema version {current}, made by a newer \
+                 identity-store-sqlite; this version knows versions up to {}: \
+                 upgrade the library to open it",
+                latest()
             ),
             source: None,
         });
     }
-    if current == latest {
-        return tx.commit().ctx("end migration");
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql)
-            .ctx(&format!("apply migration {}", index + 1))?;
-    }
-    tx.pragma_update(None, "user_version", latest)
-        .ctx("write schema version")?;
-    tx.pragma_update(None, "application_id", APPLICATION_ID)
-        .ctx("write application id")?;
-    tx.commit().ctx("commit migration")
+    Ok(current.max(0))
 }
 
 /// The busy timeout to use when nothing is configured.

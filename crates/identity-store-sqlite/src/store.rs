@@ -558,7 +558,43 @@ impl IdentityStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use identity_core::ErrorKind;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_database_is_unavailable_and_keeps_working() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("full.db");
+        let store = SqliteStore::open(path.to_str().expect("utf-8"), SqliteOptions::default())
+            .expect("open");
+        store
+            .with_writer(|c| {
+                let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                c.pragma_update(None, "max_page_count", pages + 2)
+            })
+            .await
+            .expect("cap the file");
+        let big = |id: Uuid, size: usize| {
+            let identity: Identity = serde_json::from_value(json!({
+                "id": id,
+                "schema_id": "default",
+                "traits": {"blob": "x".repeat(size)},
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z"
+            }))
+            .expect("identity");
+            ValidIdentity::new_unchecked_for_tests(identity)
+        };
+        let e = store
+            .create(TenantId::DEFAULT, big(Uuid::new_v4(), 1 << 20))
+            .await
+            .expect_err("the file is full");
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
+        // The failed write left nothing behind and the store still works.
+        let small = big(Uuid::new_v4(), 10);
+        assert_eq!(store.create(TenantId::DEFAULT, small).await.ok(), Some(1));
+    }
 
     #[test]
     fn prefix_upper_bounds() {

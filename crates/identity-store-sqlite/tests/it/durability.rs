@@ -1,0 +1,254 @@
+//! What SQLite adds: the file survives reopening, migrations guard the
+//! schema, updates touch only changed rows, and lock or file trouble is a
+//! typed error.
+
+use std::path::Path;
+use std::time::Duration;
+
+use identity_core::{ErrorKind, IdentityStore, TenantId};
+use identity_store_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
+use uuid::Uuid;
+
+use crate::support::*;
+
+const T: TenantId = TenantId::DEFAULT;
+
+#[tokio::test]
+async fn reopening_reads_back_everything_written() {
+    let (store, _dir, path) = file_store();
+    let mut written = Vec::new();
+    for n in 0..20 {
+        let identity = if n % 2 == 0 {
+            rich(Uuid::new_v4(), &format!("r{n}"))
+        } else {
+            person(Uuid::new_v4(), &format!("p{n}@example.com"))
+        };
+        store.create(T, valid(&identity)).await.expect("create");
+        written.push(at(&identity, 1));
+    }
+    let batch: Vec<_> = (0..5)
+        .map(|n| person(Uuid::new_v4(), &format!("b{n}@example.com")))
+        .collect();
+    store
+        .batch_create(T, batch.iter().map(valid).collect())
+        .await
+        .expect("batch");
+    written.extend(batch.iter().map(|i| at(i, 1)));
+    let changed = moved(&written[1], "changed@example.com", T1);
+    store
+        .update(T, valid(&changed), Some(1))
+        .await
+        .expect("update");
+    written[1] = at(&changed, 2);
+    let gone = written.remove(3);
+    store.delete(T, gone.id, None).await.expect("delete");
+    drop(store);
+
+    for synchronous in [Synchronous::Normal, Synchronous::Full, Synchronous::Extra] {
+        let options = SqliteOptions::default().with_synchronous(synchronous);
+        let reopened = SqliteStore::open(path.to_str().expect("utf-8"), options).expect("reopen");
+        let mut everything = all(&reopened).await;
+        everything.sort_by_key(|i| i.id);
+        let mut expected = written.clone();
+        expected.sort_by_key(|i| i.id);
+        assert_eq!(everything, expected);
+        assert!(matches!(
+            reopened.get(T, gone.id).await,
+            Err(identity_core::Error::NotFound)
+        ));
+    }
+    assert_file_sound(&path);
+}
+
+fn raw(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("raw connection")
+}
+
+#[tokio::test]
+async fn a_file_from_a_newer_library_is_refused() {
+    let (store, _dir, path) = file_store();
+    drop(store);
+    let user_version: u32 = raw(&path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(user_version, SCHEMA_VERSION);
+    raw(&path)
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .expect("bump");
+    let e = SqliteStore::open(path.to_str().expect("utf-8"), SqliteOptions::default())
+        .expect_err("newer file refused");
+    assert_eq!(e.kind(), ErrorKind::Internal);
+    assert!(e.to_string().contains("newer"), "{e}");
+}
+
+#[tokio::test]
+async fn a_foreign_database_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("other.db");
+    raw(&path)
+        .pragma_update(None, "application_id", 0x1234)
+        .expect("foreign");
+    let e = SqliteStore::open(path.to_str().expect("utf-8"), SqliteOptions::default())
+        .expect_err("foreign file refused");
+    assert!(e.to_string().contains("not an identity store"), "{e}");
+}
+
+/// Every child row's key, by table, in key order.
+fn row_keys(path: &Path) -> Vec<(String, Vec<i64>)> {
+    let conn = raw(path);
+    [
+        "credentials",
+        "credential_identifiers",
+        "verifiable_addresses",
+        "recovery_addresses",
+    ]
+    .into_iter()
+    .map(|table| {
+        let mut stmt = conn
+            .prepare(&format!("SELECT pk FROM {table} ORDER BY pk"))
+            .expect("prepare");
+        let keys = stmt
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<Vec<i64>, _>>()
+            .expect("keys");
+        (table.to_owned(), keys)
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn updates_rewrite_only_the_rows_that_changed() {
+    let (store, _dir, path) = file_store();
+    let identity = rich(Uuid::new_v4(), "ada");
+    store.create(T, valid(&identity)).await.expect("create");
+    let before = row_keys(&path);
+
+    // A no-op update bumps the version and recreates nothing.
+    assert_eq!(
+        store.update(T, valid(&identity), Some(1)).await.ok(),
+        Some(2)
+    );
+    assert_eq!(row_keys(&path), before);
+    assert_eq!(get(&store, identity.id).await, at(&identity, 2));
+
+    // Details of kept rows change in place; keys stay.
+    let mut tweaked = identity.clone();
+    tweaked.verifiable_addresses[1].status = identity_core::VerificationStatus::Completed;
+    tweaked.verifiable_addresses[1].verified = true;
+    tweaked.recovery_addresses.swap(0, 1);
+    if let Some(c) = tweaked
+        .credentials
+        .get_mut(&identity_core::CredentialType::Code)
+    {
+        c.identifiers.reverse();
+    }
+    if let Some(c) = tweaked
+        .credentials
+        .get_mut(&identity_core::CredentialType::Totp)
+    {
+        c.config =
+            identity_core::CredentialConfig::new(serde_json::json!({"totp_url": "otpauth://new"}));
+    }
+    tweaked.metadata_admin = None;
+    assert_eq!(
+        store.update(T, valid(&tweaked), Some(2)).await.ok(),
+        Some(3)
+    );
+    assert_eq!(row_keys(&path), before);
+    assert_eq!(get(&store, identity.id).await, at(&tweaked, 3));
+
+    // Removing and adding rows leaves the others alone.
+    let mut trimmed = tweaked.clone();
+    trimmed
+        .credentials
+        .remove(&identity_core::CredentialType::Oidc);
+    let dropped = trimmed.verifiable_addresses.remove(0);
+    assert_eq!(
+        store.update(T, valid(&trimmed), Some(3)).await.ok(),
+        Some(4)
+    );
+    let after = row_keys(&path);
+    for ((table, old), (_, new)) in before.iter().zip(&after) {
+        assert!(new.iter().all(|k| old.contains(k)), "{table}: no new rows");
+    }
+    assert_eq!(get(&store, identity.id).await, at(&trimmed, 4));
+    // The dropped address is free for another identity.
+    let mut other = person(Uuid::new_v4(), &dropped.value);
+    other.credentials.clear();
+    other.recovery_addresses.clear();
+    assert_eq!(store.create(T, valid(&other)).await.ok(), Some(1));
+    assert_file_sound(&path);
+}
+
+#[tokio::test]
+async fn a_lock_held_past_the_busy_timeout_is_unavailable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("busy.db");
+    let options = SqliteOptions::default().with_busy_timeout(Duration::from_millis(50));
+    let store = SqliteStore::open(path.to_str().expect("utf-8"), options).expect("open");
+    let p = person(Uuid::new_v4(), "a@example.com");
+    store.create(T, valid(&p)).await.expect("create");
+
+    let holder = raw(&path);
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let q = person(Uuid::new_v4(), "b@example.com");
+    let e = store.create(T, valid(&q)).await.expect_err("busy");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
+    assert!(std::error::Error::source(&e).is_some());
+    // Readers are not blocked by a writer (WAL).
+    assert_eq!(get(&store, p.id).await, at(&p, 1));
+    holder.execute_batch("ROLLBACK").expect("release");
+    assert_eq!(store.create(T, valid(&q)).await.ok(), Some(1));
+}
+
+#[tokio::test]
+async fn a_read_only_file_reads_but_refuses_writes_as_unavailable() {
+    let (store, _dir, path) = file_store();
+    let p = person(Uuid::new_v4(), "a@example.com");
+    store.create(T, valid(&p)).await.expect("create");
+    drop(store);
+    let url = format!("sqlite://{}?mode=ro", path.to_str().expect("utf-8"));
+    let ro = SqliteStore::open(&url, SqliteOptions::default()).expect("open read-only");
+    assert_eq!(get(&ro, p.id).await, at(&p, 1));
+    let e = ro
+        .create(T, valid(&person(Uuid::new_v4(), "b@example.com")))
+        .await
+        .expect_err("read-only");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
+}
+
+#[tokio::test]
+async fn readers_never_see_half_an_update() {
+    let (store, _dir, _) = file_store();
+    let mut current = person(Uuid::new_v4(), "v0@example.com");
+    store.create(T, valid(&current)).await.expect("create");
+    let writer = {
+        let store = store.clone();
+        let first = current.clone();
+        tokio::spawn(async move {
+            let mut current = first;
+            for n in 1..60 {
+                current = moved(&current, &format!("v{n}@example.com"), T1);
+                store
+                    .update(T, valid(&current), None)
+                    .await
+                    .expect("update");
+            }
+        })
+    };
+    let mut seen = 0;
+    while !writer.is_finished() {
+        let got = get(&store, current.id).await;
+        assert_whole(&got);
+        seen += 1;
+        tokio::task::yield_now().await;
+    }
+    writer.await.expect("writer");
+    current = get(&store, current.id).await;
+    assert_whole(&current);
+    assert_eq!(current.version, 60);
+    assert!(seen > 0);
+}
