@@ -40,6 +40,8 @@ use uuid::Uuid;
 ///
 /// Clones share the same state (the store is an `Arc` inside), so a clone
 /// handed to another task sees every write.
+///
+/// A list query with `limit` 0 is answered as if it asked for 1.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<RwLock<State>>,

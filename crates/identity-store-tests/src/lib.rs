@@ -7,13 +7,20 @@
 //! one `#[tokio::test]` per check for a store factory, so a store crate runs
 //! the whole suite, and every new check, with two lines:
 //!
-//! ```ignore
+//! ```
 //! // tests/it/main.rs of a store crate (dev-dependencies:
 //! // identity-store-tests and tokio).
-//! async fn make_store() -> (identity_core::DynIdentityStore, Box<dyn std::any::Any + Send>) {
-//!     (std::sync::Arc::new(MyStore::open_temp().await), Box::new(()))
+//! use std::any::Any;
+//!
+//! use identity_core::DynIdentityStore;
+//!
+//! /// A fresh, empty store, and a guard that cleans it up when dropped.
+//! async fn make_store() -> (DynIdentityStore, Box<dyn Any + Send>) {
+//!     unimplemented!("open a fresh store, e.g. in a temporary directory")
 //! }
+//!
 //! identity_store_tests::store_suite!(make_store);
+//! # fn main() {}
 //! ```
 //!
 //! The factory's second value is a guard the test keeps alive until the

@@ -3,8 +3,7 @@
 use std::fmt::Debug;
 
 use identity_core::{
-    ConflictField, DynIdentityStore, Error, ErrorKind, Identity, IdentityStoreExt, ListFilter,
-    TenantId, WriteOp,
+    ConflictField, DynIdentityStore, Error, ErrorKind, Identity, ListFilter, TenantId, WriteOp,
 };
 
 use crate::fixtures::{valid, with_version};
@@ -84,10 +83,7 @@ pub(crate) async fn get(store: &DynIdentityStore, tenant: TenantId, id: uuid::Uu
 
 /// Every identity of the tenant, walking all pages.
 pub(crate) async fn all(store: &DynIdentityStore, tenant: TenantId) -> Vec<Identity> {
-    store
-        .list_all(tenant, ListFilter::All)
-        .await
-        .expect("listing every identity")
+    walk(store, tenant, ListFilter::All, 500).await
 }
 
 /// Every identity matching `filter`, walking pages of `limit`.
@@ -106,6 +102,7 @@ pub(crate) async fn walk(
             limit,
         };
         let page = store.list(tenant, &query).await.expect("listing a page");
+        assert_ascending_after(&page.identities, after);
         assert!(
             page.identities.len() <= limit,
             "a page holds at most limit identities"
@@ -122,6 +119,23 @@ pub(crate) async fn walk(
         if !page.has_more {
             return out;
         }
+    }
+}
+
+/// Asserts a page's ids ascend strictly and start after `after` (so a walk
+/// always advances and never loops).
+#[track_caller]
+pub(crate) fn assert_ascending_after(identities: &[Identity], after: Option<uuid::Uuid>) {
+    let ids = ids(identities);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "a page ascends strictly by id: {ids:?}"
+    );
+    if let (Some(after), Some(first)) = (after, ids.first()) {
+        assert!(
+            *first > after,
+            "a page starts strictly after {after}: {ids:?}"
+        );
     }
 }
 

@@ -1,10 +1,10 @@
 //! Concurrent writers.
 
-use identity_core::{DynIdentityStore, Error, ErrorKind, IdentityStoreExt, ListFilter, WriteOp};
+use identity_core::{DynIdentityStore, Error, ErrorKind, WriteOp};
 use serde_json::json;
 
-use crate::fixtures::{TENANT, address_id, email, id, identity, valid, with_version};
-use crate::support::{create_ok, get};
+use crate::fixtures::{TENANT, email, id, identity, valid, with_version};
+use crate::support::{all, create_ok, get};
 
 const TASKS: u64 = 8;
 const INCREMENTS: u64 = 50;
@@ -74,8 +74,7 @@ pub async fn check_concurrent_creates_one_email(store: DynIdentityStore) {
             let store = store.clone();
             let barrier = barrier.clone();
             tokio::spawn(async move {
-                let mut candidate = identity(seed, "race@example.com");
-                candidate.verifiable_addresses[0].id = address_id(seed, 0);
+                let candidate = identity(seed, "race@example.com");
                 barrier.wait().await;
                 (seed, store.create(TENANT, valid(candidate)).await)
             })
@@ -106,7 +105,7 @@ pub async fn check_concurrent_creates_one_email(store: DynIdentityStore) {
     assert_eq!(winners.len(), 1, "exactly one create wins: {winners:?}");
     assert_eq!(losers, CREATORS - 1);
     let winner = winners[0];
-    let everyone = store.list_all(TENANT, ListFilter::All).await.expect("list");
+    let everyone = all(&store, TENANT).await;
     assert_eq!(
         everyone,
         vec![with_version(&identity(winner, "race@example.com"), 1)]

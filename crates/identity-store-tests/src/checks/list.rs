@@ -10,7 +10,7 @@ use crate::fixtures::{
     OTHER_TENANT, TENANT, credential, email, full_identity, id, identity, phone, valid,
     with_version,
 };
-use crate::support::{all, create_ok, ids, walk};
+use crate::support::{all, assert_ascending_after, create_ok, ids, walk};
 
 /// The seed of a fixture id.
 fn seed_of(id: Uuid) -> u64 {
@@ -31,6 +31,7 @@ async fn page(
         limit,
     };
     let page = store.list(tenant, &query).await.expect("list a page");
+    assert_ascending_after(&page.identities, after);
     (
         page.identities.iter().map(|i| seed_of(i.id)).collect(),
         page.has_more,

@@ -12,6 +12,10 @@ use crate::fixtures::{
 };
 use crate::support::{all, create_ok, expect_conflict, expect_kind, get};
 
+/// Makes a candidate (first argument) take one value of a stored identity
+/// (second argument) and returns the conflict that must name it.
+type Collide = fn(&mut Identity, &Identity) -> ConflictField;
+
 /// An identity of `seed` that only has the values given: a password
 /// credential with `identifier` (if any), a verifiable and a recovery
 /// address (if any), an external id (if any).
@@ -235,7 +239,7 @@ pub async fn check_create_conflict_on_recovery_address(store: DynIdentityStore) 
 pub async fn check_failed_create_writes_nothing(store: DynIdentityStore) {
     let holder = create_ok(&store, TENANT, &full_identity(1, &email(1))).await;
     let rejected = |seed: u64| full_identity(seed, &email(seed));
-    let collisions: [(&str, fn(&mut Identity, &Identity) -> ConflictField); 4] = [
+    let collisions: [(&str, Collide); 4] = [
         ("external id", |i, h| {
             i.external_id = h.external_id.clone();
             ConflictField::ExternalId(h.external_id.clone().unwrap_or_default())
@@ -292,7 +296,7 @@ pub async fn check_failed_create_writes_nothing(store: DynIdentityStore) {
 pub async fn check_update_conflicts_write_nothing(store: DynIdentityStore) {
     let a = create_ok(&store, TENANT, &full_identity(1, &email(1))).await;
     let b = create_ok(&store, TENANT, &full_identity(2, &email(2))).await;
-    let cases: [(&str, fn(&mut Identity, &Identity) -> ConflictField); 5] = [
+    let cases: [(&str, Collide); 5] = [
         ("external id", |i, h| {
             i.external_id = h.external_id.clone();
             ConflictField::ExternalId(h.external_id.clone().unwrap_or_default())
