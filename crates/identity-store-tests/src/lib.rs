@@ -42,6 +42,7 @@ pub use checks::batch::*;
 pub use checks::concurrency::*;
 pub use checks::crud::*;
 pub use checks::list::*;
+pub use checks::model::*;
 pub use checks::unique::*;
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`
@@ -94,6 +95,7 @@ macro_rules! __with_checks {
             check_batch_create,
             check_concurrent_increments,
             check_concurrent_creates_one_email,
+            check_model_sequences,
         }
     };
 }

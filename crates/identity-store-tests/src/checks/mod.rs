@@ -4,4 +4,5 @@ pub mod batch;
 pub mod concurrency;
 pub mod crud;
 pub mod list;
+pub mod model;
 pub mod unique;
