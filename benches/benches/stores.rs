@@ -1,1 +1,610 @@
-fn main() {}
+//! Store throughput: create, get, update, find-by-identifier and batch
+//! create, for the memory store, the SQLite store, and a raw rusqlite
+//! baseline that runs the same SQL (same schema and indexes, same
+//! transaction shape: `BEGIN IMMEDIATE` per write, one read transaction
+//! per read) with none of the library's logic (no conflict diagnosis, no
+//! row diff, no JSON parsing on reads, no blocking-pool hop).
+//!
+//! `cargo bench -p identity-benches --bench stores`; figures in
+//! `benches/README.md`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use identity_core::{CredentialType, Identity, IdentityStore, TenantId, ValidIdentity};
+use identity_store_memory::MemoryStore;
+use identity_store_sqlite::{SqliteOptions, SqliteStore};
+use rusqlite::{Connection, OptionalExtension, StatementStatus, TransactionBehavior, params};
+use serde_json::json;
+use uuid::Uuid;
+
+const T: TenantId = TenantId::DEFAULT;
+const NID: [u8; 16] = [0; 16];
+const NOW: &str = "2026-03-04T05:06:07.123456Z";
+/// Identities stored before reads are measured.
+const PRELOAD: u64 = 2_000;
+const BATCH: u64 = 100;
+
+/// A typical identity: email trait, password and code credentials, one
+/// verifiable and one recovery address.
+fn person(n: u64, email: &str) -> Identity {
+    serde_json::from_value(json!({
+        "id": Uuid::from_u128(u128::from(n) << 64 | 0xbeef),
+        "schema_id": "default",
+        "state": "active",
+        "state_changed_at": NOW,
+        "traits": {"email": email, "name": {"first": "Ada", "last": "Lovelace"}},
+        "credentials": {
+            "password": {"type": "password", "identifiers": [email],
+                "config": {"hashed_password": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"},
+                "version": 0, "created_at": NOW, "updated_at": NOW},
+            "code": {"type": "code", "identifiers": [email],
+                "config": {"addresses": [{"channel": "email", "address": email}]},
+                "version": 1, "created_at": NOW, "updated_at": NOW}
+        },
+        "verifiable_addresses": [{"id": Uuid::from_u128(u128::from(n) << 64 | 1), "value": email,
+            "verified": false, "via": "email", "status": "pending", "created_at": NOW, "updated_at": NOW}],
+        "recovery_addresses": [{"id": Uuid::from_u128(u128::from(n) << 64 | 2), "value": email,
+            "via": "email", "created_at": NOW, "updated_at": NOW}],
+        "metadata_public": {"plan": "pro"},
+        "created_at": NOW,
+        "updated_at": NOW
+    }))
+    .expect("fixture")
+}
+
+fn email(n: u64) -> String {
+    format!("user{n}@example.com")
+}
+
+fn valid(i: &Identity) -> ValidIdentity {
+    ValidIdentity::new_unchecked_for_tests(i.clone())
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+/// The raw baseline: a connection tuned as the store's writer.
+fn raw_connection(path: &Path) -> Connection {
+    // Opening the store once lays out the very same schema and indexes.
+    drop(
+        SqliteStore::open(path.to_str().expect("utf-8"), SqliteOptions::default()).expect("schema"),
+    );
+    let c = Connection::open(path).expect("raw open");
+    c.busy_timeout(Duration::from_secs(5)).expect("busy");
+    c.set_prepared_statement_cache_capacity(64);
+    c.pragma_update(None, "foreign_keys", true).expect("fk");
+    c.pragma_update(None, "synchronous", "FULL").expect("sync");
+    c
+}
+
+fn raw_insert(c: &Connection, i: &Identity) {
+    c.prepare_cached(
+        "INSERT INTO identities (nid, id, schema_id, state, state_changed_at, traits, \
+         metadata_public, metadata_admin, organization_id, external_id, created_at, \
+         updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            NID,
+            i.id.as_bytes(),
+            i.schema_id,
+            i.state.as_str(),
+            i.state_changed_at.map(|t| t.unix_micros()),
+            json_text(&i.traits),
+            i.metadata_public.as_ref().map(json_text),
+            i.metadata_admin.as_ref().map(json_text),
+            i.organization_id.as_ref().map(Uuid::as_bytes),
+            i.external_id,
+            i.created_at.unix_micros(),
+            i.updated_at.unix_micros(),
+        ])
+    })
+    .expect("identity row");
+    let pk = c.last_insert_rowid();
+    for cred in i.credentials.values() {
+        c.prepare_cached(
+            "INSERT INTO credentials (identity_pk, type, config, version, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                pk,
+                cred.kind.as_str(),
+                json_text(cred.config.expose()),
+                cred.version,
+                cred.created_at.unix_micros(),
+                cred.updated_at.unix_micros()
+            ])
+        })
+        .expect("credential");
+        for (position, identifier) in cred.identifiers.iter().enumerate() {
+            raw_identifier(c, pk, cred.kind, identifier, position);
+        }
+    }
+    for (position, a) in i.verifiable_addresses.iter().enumerate() {
+        raw_verifiable(c, pk, a, position);
+    }
+    for (position, a) in i.recovery_addresses.iter().enumerate() {
+        raw_recovery(c, pk, a, position);
+    }
+}
+
+fn raw_identifier(
+    c: &Connection,
+    pk: i64,
+    kind: CredentialType,
+    identifier: &str,
+    position: usize,
+) {
+    c.prepare_cached(
+        "INSERT INTO credential_identifiers (nid, identity_pk, type, identifier, position) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| s.execute(params![NID, pk, kind.as_str(), identifier, position as i64]))
+    .expect("identifier");
+}
+
+fn raw_verifiable(c: &Connection, pk: i64, a: &identity_core::VerifiableAddress, position: usize) {
+    c.prepare_cached(
+        "INSERT INTO verifiable_addresses (identity_pk, nid, id, position, via, value, verified, \
+         status, verified_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            pk,
+            NID,
+            a.id.as_bytes(),
+            position as i64,
+            a.via.as_str(),
+            a.value,
+            a.verified,
+            a.status.as_str(),
+            a.verified_at.map(|t| t.unix_micros()),
+            a.created_at.unix_micros(),
+            a.updated_at.unix_micros()
+        ])
+    })
+    .expect("verifiable");
+}
+
+fn raw_recovery(c: &Connection, pk: i64, a: &identity_core::RecoveryAddress, position: usize) {
+    c.prepare_cached(
+        "INSERT INTO recovery_addresses (identity_pk, nid, id, position, via, value, \
+         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            pk,
+            NID,
+            a.id.as_bytes(),
+            position as i64,
+            a.via.as_str(),
+            a.value,
+            a.created_at.unix_micros(),
+            a.updated_at.unix_micros()
+        ])
+    })
+    .expect("recovery");
+}
+
+fn raw_create(c: &mut Connection, i: &Identity) {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("begin");
+    raw_insert(&tx, i);
+    tx.commit().expect("commit");
+}
+
+/// What the raw baseline reads: the rows, as owned column values.
+type RawRows = (
+    Vec<(String, String, i64)>,
+    Vec<(String, String)>,
+    Vec<(Vec<u8>, String)>,
+    usize,
+);
+
+fn raw_children(c: &Connection, pk: i64) -> RawRows {
+    let creds = c
+        .prepare_cached(
+            "SELECT type, config, version, created_at, updated_at FROM credentials WHERE identity_pk = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("credentials");
+    let identifiers = c
+        .prepare_cached(
+            "SELECT type, identifier FROM credential_identifiers WHERE identity_pk = ?1 ORDER BY type, position",
+        )
+        .and_then(|mut s| {
+            s.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("identifiers");
+    let verifiable = c
+        .prepare_cached(
+            "SELECT id, via, value, verified, status, verified_at, created_at, updated_at \
+             FROM verifiable_addresses WHERE identity_pk = ?1 ORDER BY position",
+        )
+        .and_then(|mut s| {
+            s.query_map([pk], |r| Ok((r.get(0)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("verifiable");
+    let recovery = c
+        .prepare_cached(
+            "SELECT id, via, value, created_at, updated_at FROM recovery_addresses \
+             WHERE identity_pk = ?1 ORDER BY position",
+        )
+        .and_then(|mut s| {
+            s.query_map([pk], |r| r.get::<_, String>(2))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("recovery");
+    (creds, identifiers, verifiable, recovery.len())
+}
+
+const RAW_IDENTITY: &str = "SELECT pk, id, schema_id, state, state_changed_at, traits, metadata_public, \
+     metadata_admin, organization_id, external_id, created_at, updated_at, version FROM identities";
+
+type RawHead = (i64, Vec<u8>, String, String);
+
+fn raw_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawHead> {
+    Ok((r.get(0)?, r.get(1)?, r.get(5)?, r.get(2)?))
+}
+
+fn raw_get(c: &mut Connection, id: Uuid) -> (RawHead, RawRows) {
+    let tx = c.transaction().expect("begin read");
+    let head = tx
+        .prepare_cached(&format!("{RAW_IDENTITY} WHERE nid = ?1 AND id = ?2"))
+        .and_then(|mut s| s.query_row(params![NID, id.as_bytes()], raw_head))
+        .expect("identity");
+    let rows = raw_children(&tx, head.0);
+    tx.commit().expect("end read");
+    (head, rows)
+}
+
+const FIND_TWO_STEP: &str = "SELECT identity_pk FROM credential_identifiers WHERE nid = ?1 AND type = ?2 AND identifier = ?3";
+const FIND_JOIN: &str = "SELECT i.pk, i.id, i.schema_id, i.state, i.state_changed_at, i.traits, \
+     i.metadata_public, i.metadata_admin, i.organization_id, i.external_id, i.created_at, \
+     i.updated_at, i.version FROM credential_identifiers AS ci JOIN identities AS i \
+     ON i.pk = ci.identity_pk WHERE ci.nid = ?1 AND ci.type = ?2 AND ci.identifier = ?3";
+
+fn raw_find_two_step(c: &mut Connection, identifier: &str) -> (RawHead, RawRows) {
+    let tx = c.transaction().expect("begin read");
+    let pk: i64 = tx
+        .prepare_cached(FIND_TWO_STEP)
+        .and_then(|mut s| s.query_row(params![NID, "password", identifier], |r| r.get(0)))
+        .expect("owner");
+    let head = tx
+        .prepare_cached(&format!("{RAW_IDENTITY} WHERE pk = ?1"))
+        .and_then(|mut s| s.query_row([pk], raw_head))
+        .expect("identity");
+    let rows = raw_children(&tx, head.0);
+    tx.commit().expect("end read");
+    (head, rows)
+}
+
+fn raw_find_join(c: &mut Connection, identifier: &str) -> (RawHead, RawRows) {
+    let tx = c.transaction().expect("begin read");
+    let head = tx
+        .prepare_cached(FIND_JOIN)
+        .and_then(|mut s| s.query_row(params![NID, "password", identifier], raw_head))
+        .expect("identity");
+    let rows = raw_children(&tx, head.0);
+    tx.commit().expect("end read");
+    (head, rows)
+}
+
+/// The raw update of `next` over the stored identity: check the version,
+/// rewrite the identity row, replace the identifier and address rows and
+/// the code credential's config (what moving to another email changes).
+fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("begin");
+    let (pk, version): (i64, i64) = tx
+        .prepare_cached("SELECT pk, version FROM identities WHERE nid = ?1 AND id = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![NID, next.id.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+        .expect("head")
+        .expect("exists");
+    assert_eq!(version as u64, expected);
+    let i = next;
+    tx.prepare_cached(
+        "UPDATE identities SET schema_id = ?2, state = ?3, state_changed_at = ?4, traits = ?5, \
+         metadata_public = ?6, metadata_admin = ?7, organization_id = ?8, external_id = ?9, \
+         created_at = ?10, updated_at = ?11, version = ?12 WHERE pk = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            pk,
+            i.schema_id,
+            i.state.as_str(),
+            i.state_changed_at.map(|t| t.unix_micros()),
+            json_text(&i.traits),
+            i.metadata_public.as_ref().map(json_text),
+            i.metadata_admin.as_ref().map(json_text),
+            i.organization_id.as_ref().map(Uuid::as_bytes),
+            i.external_id,
+            i.created_at.unix_micros(),
+            i.updated_at.unix_micros(),
+            version + 1
+        ])
+    })
+    .expect("identity row");
+    for sql in [
+        "DELETE FROM credential_identifiers WHERE identity_pk = ?1",
+        "DELETE FROM verifiable_addresses WHERE identity_pk = ?1",
+        "DELETE FROM recovery_addresses WHERE identity_pk = ?1",
+    ] {
+        tx.prepare_cached(sql)
+            .and_then(|mut s| s.execute([pk]))
+            .expect("delete");
+    }
+    let code = &i.credentials[&CredentialType::Code];
+    tx.prepare_cached("UPDATE credentials SET config = ?3 WHERE identity_pk = ?1 AND type = ?2")
+        .and_then(|mut s| s.execute(params![pk, "code", json_text(code.config.expose())]))
+        .expect("config");
+    for cred in i.credentials.values() {
+        for (position, identifier) in cred.identifiers.iter().enumerate() {
+            raw_identifier(&tx, pk, cred.kind, identifier, position);
+        }
+    }
+    raw_verifiable(&tx, pk, &i.verifiable_addresses[0], 0);
+    raw_recovery(&tx, pk, &i.recovery_addresses[0], 0);
+    tx.commit().expect("commit");
+    version as u64 + 1
+}
+
+/// `base` moved to `email` (the addresses get ids of their own).
+fn moved(base: &Identity, n: u64, email: &str) -> Identity {
+    let mut next = base.clone();
+    next.traits["email"] = json!(email);
+    for cred in next.credentials.values_mut() {
+        cred.identifiers = vec![email.to_owned()];
+    }
+    if let Some(code) = next.credentials.get_mut(&CredentialType::Code) {
+        code.config = identity_core::CredentialConfig::new(
+            json!({"addresses": [{"channel": "email", "address": email}]}),
+        );
+    }
+    next.verifiable_addresses[0].value = email.to_owned();
+    next.verifiable_addresses[0].id = Uuid::from_u128(u128::from(n) << 64 | 0xa1);
+    next.recovery_addresses[0].value = email.to_owned();
+    next.recovery_addresses[0].id = Uuid::from_u128(u128::from(n) << 64 | 0xa2);
+    next
+}
+
+/// Reports how often each shape of find-by-identifier was re-prepared
+/// over 1,000 calls on one connection (SQLITE_STMTSTATUS_REPREPARE).
+fn report_reprepares(c: &mut Connection) {
+    for _ in 0..1_000 {
+        black_box(raw_find_two_step(c, &email(7)));
+        black_box(raw_find_join(c, &email(7)));
+    }
+    let count = |sql: &str| {
+        c.prepare_cached(sql)
+            .map(|s| s.get_status(StatementStatus::RePrepare))
+            .unwrap_or(-1)
+    };
+    eprintln!(
+        "re-prepares over 1000 find-by-identifier calls: two-step {}, join {}",
+        count(FIND_TWO_STEP),
+        count(FIND_JOIN)
+    );
+}
+
+fn stores(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let memory: Arc<dyn IdentityStore> = Arc::new(MemoryStore::new());
+    let sqlite_path = dir.path().join("store.db");
+    let sqlite: Arc<dyn IdentityStore> = Arc::new(
+        SqliteStore::open(
+            sqlite_path.to_str().expect("utf-8"),
+            SqliteOptions::default(),
+        )
+        .expect("sqlite"),
+    );
+    let mut raw = raw_connection(&dir.path().join("raw.db"));
+
+    // The same preloaded identities everywhere (one transaction each for
+    // the raw file, one batch per 100 for the stores).
+    let preload: Vec<Identity> = (0..PRELOAD).map(|n| person(n, &email(n))).collect();
+    for chunk in preload.chunks(BATCH as usize) {
+        let batch: Vec<_> = chunk.iter().map(valid).collect();
+        for store in [&memory, &sqlite] {
+            let results = rt
+                .block_on(store.batch_create(T, batch.clone()))
+                .expect("preload");
+            assert!(results.iter().all(Result::is_ok));
+        }
+        let tx = raw
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .expect("begin");
+        for i in chunk {
+            raw_insert(&tx, i);
+        }
+        tx.commit().expect("commit");
+    }
+    report_reprepares(&mut raw);
+    let stores = [("memory", &memory), ("sqlite", &sqlite)];
+    // Fresh ids and emails for every created identity.
+    let next = AtomicU64::new(1_000_000);
+    let fresh = || {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        person(n, &email(n))
+    };
+
+    let mut group = c.benchmark_group("create");
+    group.throughput(Throughput::Elements(1));
+    for (name, store) in stores {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(store.create(T, valid(&fresh())))
+                    .expect("create")
+            })
+        });
+    }
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| raw_create(&mut raw, &fresh()))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("batch_create_100");
+    group.throughput(Throughput::Elements(BATCH));
+    for (name, store) in stores {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let batch: Vec<_> = (0..BATCH).map(|_| valid(&fresh())).collect();
+                rt.block_on(store.batch_create(T, batch)).expect("batch")
+            })
+        });
+    }
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            let batch: Vec<_> = (0..BATCH).map(|_| fresh()).collect();
+            let tx = raw
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .expect("begin");
+            for i in &batch {
+                raw_insert(&tx, i);
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    // The same with a savepoint per entry, as the store needs so that a
+    // conflict undoes its own entry only.
+    group.bench_function("raw_rusqlite_savepoints", |b| {
+        b.iter(|| {
+            let batch: Vec<_> = (0..BATCH).map(|_| fresh()).collect();
+            let mut tx = raw
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .expect("begin");
+            for i in &batch {
+                let sp = tx.savepoint().expect("savepoint");
+                raw_insert(&sp, i);
+                sp.commit().expect("release");
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    group.finish();
+
+    // What the store pays to keep the executor free: one round trip
+    // through tokio's blocking pool.
+    let mut group = c.benchmark_group("blocking_pool_hop");
+    group.bench_function("spawn_blocking", |b| {
+        b.iter(|| {
+            rt.block_on(async { tokio::task::spawn_blocking(|| black_box(1)).await })
+                .expect("hop")
+        })
+    });
+    group.finish();
+
+    let target = |k: u64| preload[(k * 7_919 % PRELOAD) as usize].id;
+    let mut group = c.benchmark_group("get");
+    group.throughput(Throughput::Elements(1));
+    for (name, store) in stores {
+        let mut k = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                k += 1;
+                rt.block_on(store.get(T, target(k))).expect("get")
+            })
+        });
+    }
+    let mut k = 0;
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            k += 1;
+            raw_get(&mut raw, target(k))
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("find_by_identifier");
+    group.throughput(Throughput::Elements(1));
+    let who = |k: u64| email(k * 7_919 % PRELOAD);
+    for (name, store) in stores {
+        let mut k = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                k += 1;
+                rt.block_on(store.find_by_identifier(T, CredentialType::Password, &who(k)))
+                    .expect("find")
+            })
+        });
+    }
+    let mut k = 0;
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| {
+            k += 1;
+            raw_find_two_step(&mut raw, &who(k))
+        })
+    });
+    let mut k = 0;
+    group.bench_function("raw_rusqlite_join", |b| {
+        b.iter(|| {
+            k += 1;
+            raw_find_join(&mut raw, &who(k))
+        })
+    });
+    group.finish();
+
+    // Each update moves one identity to the other of two emails.
+    let mut group = c.benchmark_group("update");
+    group.throughput(Throughput::Elements(1));
+    let base = person(42, &email(42));
+    let flip = [
+        moved(&base, 1, "flip@example.com"),
+        moved(&base, 2, "flop@example.com"),
+    ];
+    for (name, store) in stores {
+        let mut version = rt.block_on(store.get(T, base.id)).expect("base").version;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let next = valid(&flip[(version % 2) as usize]);
+                version = rt
+                    .block_on(store.update(T, next, Some(version)))
+                    .expect("update");
+            })
+        });
+    }
+    let mut version = 1;
+    group.bench_function("raw_rusqlite", |b| {
+        b.iter(|| version = raw_update(&mut raw, &flip[(version % 2) as usize], version))
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = stores
+}
+criterion_main!(benches);
