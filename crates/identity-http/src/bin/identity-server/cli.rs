@@ -1,0 +1,132 @@
+//! Flags and their environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// The Kratos-compatible identity admin API.
+#[derive(Debug, clap::Parser)]
+#[command(name = "identity-server", version, about)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "IDENTITY_LISTEN", default_value = "127.0.0.1:4434")]
+    pub listen: SocketAddr,
+
+    /// Where identities live: `sqlite://PATH` (created if missing),
+    /// `memory:` (lost on exit); `postgres://...` is not available yet.
+    #[arg(
+        long,
+        env = "IDENTITY_DATABASE",
+        default_value = "sqlite://identities.db"
+    )]
+    pub database: String,
+
+    /// An identity schema as `ID=PATH` (repeatable; the first is the
+    /// default). Without any, a built-in schema with an email identifier,
+    /// verification and recovery is used. The variable takes a
+    /// comma-separated list.
+    #[arg(
+        long = "schema",
+        env = "IDENTITY_SCHEMAS",
+        value_name = "ID=PATH",
+        value_delimiter = ','
+    )]
+    pub schemas: Vec<SchemaArg>,
+
+    /// Public base URL, the prefix of every `schema_url` and `Location`
+    /// (default: `http://` + the listening address).
+    #[arg(long, env = "IDENTITY_BASE_URL")]
+    pub base_url: Option<String>,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "IDENTITY_BODY_LIMIT", default_value_t = identity_http::DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+}
+
+/// `ID=PATH`.
+#[derive(Debug, Clone)]
+pub struct SchemaArg {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl FromStr for SchemaArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('=') {
+            Some((id, path)) if !id.is_empty() && !path.is_empty() => Ok(SchemaArg {
+                id: id.to_owned(),
+                path: PathBuf::from(path),
+            }),
+            _ => Err(format!("expected ID=PATH, got {s:?}")),
+        }
+    }
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Memory,
+    Sqlite(PathBuf),
+    Postgres,
+}
+
+impl FromStr for Database {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "memory:" || s == "memory://" {
+            return Ok(Database::Memory);
+        }
+        if let Some(rest) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
+            // Connection-string options (`?mode=rwc`) are not ours to read.
+            let path = rest.split('?').next().unwrap_or("");
+            if path.is_empty() {
+                return Err(format!("{s:?}: the SQLite URL names no file"));
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Database::Postgres);
+        }
+        Err(format!(
+            "{s:?}: expected sqlite://PATH, memory: or postgres://..."
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!("memory:".parse(), Ok(Database::Memory));
+        assert_eq!(
+            "sqlite://identities.db".parse(),
+            Ok(Database::Sqlite("identities.db".into()))
+        );
+        assert_eq!(
+            "sqlite:///var/lib/id.db?mode=rwc".parse(),
+            Ok(Database::Sqlite("/var/lib/id.db".into()))
+        );
+        assert_eq!("postgres://u@h/db".parse(), Ok(Database::Postgres));
+        assert!("sqlite://".parse::<Database>().is_err());
+        assert!("mysql://x".parse::<Database>().is_err());
+    }
+
+    #[test]
+    fn schema_args() {
+        let s: SchemaArg = "customer=./c.json".parse().expect("valid");
+        assert_eq!(
+            (s.id.as_str(), s.path.to_str()),
+            ("customer", Some("./c.json"))
+        );
+        assert!("nopath".parse::<SchemaArg>().is_err());
+        assert!("=x".parse::<SchemaArg>().is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! `identity-server`: the Kratos-compatible identity admin API over a
+//! SQLite file (or memory), with a request log and graceful shutdown.
+//!
+//! ```text
+//! identity-server --listen 127.0.0.1:4434 --database sqlite://identities.db \
+//!     --schema default=./default.schema.json --base-url https://id.example.com
+//! ```
+//!
+//! Every flag has an environment variable (`IDENTITY_LISTEN`, ...); see
+//! `--help`. The log filter is `RUST_LOG` (default `info`).
+
+mod cli;
+mod store;
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser as _;
+use identity_core::{IdentityManager, ManagerConfig, SchemaRegistry};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+
+/// The schema used when no `--schema` is given: an email identifier for
+/// password, webauthn and code login, verification and recovery by email.
+const DEFAULT_SCHEMA: &str = include_str!("../../../schemas/default.schema.json");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let schemas = schemas(&cli)?;
+    let store = store::open(&cli.database).await?;
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let base_url = cli
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let manager = IdentityManager::builder(store, Arc::new(schemas))
+        .config(ManagerConfig {
+            base_url: base_url.clone(),
+            ..ManagerConfig::default()
+        })
+        .build();
+    let app = identity_http::AdminApi::new(manager)
+        .body_limit(cli.body_limit)
+        .into_router()
+        // One line per request: the span (method, URI) and its outcome.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        );
+    tracing::info!(
+        address = %local,
+        base_url = %base_url,
+        database = %cli.database,
+        "identity-server listening"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("the server failed: {e}"))?;
+    tracing::info!("identity-server stopped");
+    Ok(())
+}
+
+/// The registry of `--schema ID=PATH` (the first is the default), or the
+/// built-in schema as `default`.
+fn schemas(cli: &Cli) -> Result<SchemaRegistry, String> {
+    let mut registry = SchemaRegistry::new();
+    if cli.schemas.is_empty() {
+        let value = serde_json::from_str(DEFAULT_SCHEMA)
+            .map_err(|e| format!("the built-in schema is not JSON: {e}"))?;
+        registry
+            .register("default", value)
+            .map_err(|e| format!("the built-in schema is invalid: {e}"))?;
+        return Ok(registry);
+    }
+    for (i, s) in cli.schemas.iter().enumerate() {
+        registry
+            .register_file(s.id.clone(), &s.path)
+            .map_err(|e| format!("schema {:?}: {e}", s.id))?;
+        if i == 0 {
+            registry.set_default_id(s.id.clone());
+        }
+    }
+    Ok(registry)
+}
+
+/// Resolves on SIGTERM or Ctrl-C; axum then stops accepting and finishes
+/// the requests in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    // Keep-alive connections that stay idle do not hold the shutdown up;
+    // this bounds how long a stuck request can.
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        tracing::error!("requests still in flight after 30 s; exiting");
+        std::process::exit(1);
+    });
+}

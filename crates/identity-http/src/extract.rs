@@ -1,0 +1,248 @@
+//! Request extractors that answer with the Kratos envelope when they refuse
+//! a request: the JSON body, the identity id in the path, `If-Match`, and
+//! the raw query pairs.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use identity_core::{
+    CredentialInclude, CredentialType, Error, Identity, IdentityManager, TenantId,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON request body, read as a [`Value`] (the core parses it into its
+/// typed bodies, so unknown fields and type errors are reported by the same
+/// rules everywhere).
+///
+/// Refuses with the Kratos envelope: 415 when the content type is not JSON,
+/// 413 when the body exceeds the router's limit, 400 when it is empty or not
+/// JSON.
+#[derive(Debug)]
+pub(crate) struct JsonBody(pub(crate) Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::Http {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "The request's Content-Type is not supported",
+                reason: "Expected a request body with Content-Type: application/json".to_owned(),
+            });
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::Http {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    message: "The request body is too large",
+                    reason: "The request body exceeds the configured size limit".to_owned(),
+                }
+            } else {
+                ApiError::Http {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "The request was malformed or contained invalid parameters",
+                    reason: format!("Unable to read the request body: {}", rejection.body_text()),
+                }
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "Unable to decode the request body as JSON: the body is empty",
+            ));
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::bad_request(format!("Unable to decode the request body as JSON: {e}"))
+        })
+    }
+}
+
+/// `application/json`, `application/json; charset=utf-8`, and the
+/// `+json` types (`application/json-patch+json`, ...).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The `{id}` of an identity route. A value that is not a UUID is "not
+/// found" (404), as in Kratos (SPEC §8).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IdentityId(pub(crate) Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdentityId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        Uuid::parse_str(&raw)
+            .map(IdentityId)
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// The strong entity tag of an identity version: `"<version>"`.
+pub(crate) fn etag(identity: &Identity) -> HeaderValue {
+    // Digits and quotes are always a valid header value.
+    HeaderValue::from_str(&format!("\"{}\"", identity.version))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The `If-Match` precondition of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IfMatch {
+    /// No header, or `*`: Kratos' behaviour, the last writer wins.
+    Any,
+    /// The versions of the entity tags given. Tags that are not ours (weak
+    /// tags, which never match strongly, or foreign values) are dropped, so
+    /// this may be empty: then nothing can match.
+    Versions(Vec<u64>),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut versions = Vec::new();
+        let mut any_header = false;
+        for value in parts.headers.get_all(header::IF_MATCH) {
+            any_header = true;
+            let text = value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("The If-Match header is not valid text"))?;
+            for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                if tag == "*" {
+                    return Ok(IfMatch::Any);
+                }
+                if let Some(v) = tag
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse::<u64>().ok())
+                {
+                    versions.push(v);
+                }
+            }
+        }
+        Ok(if any_header {
+            IfMatch::Versions(versions)
+        } else {
+            IfMatch::Any
+        })
+    }
+}
+
+impl IfMatch {
+    /// The version a conditional write expects: `None` for no condition.
+    /// With several tags, the one matching the stored version is chosen
+    /// (the write itself stays conditional on it, so this is race-free).
+    pub(crate) async fn expected_version(
+        &self,
+        manager: &IdentityManager,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<u64>, ApiError> {
+        match self {
+            IfMatch::Any => Ok(None),
+            IfMatch::Versions(v) if v.len() == 1 => Ok(Some(v[0])),
+            IfMatch::Versions(v) => {
+                let stored = manager.get(tenant, id).await?;
+                if v.contains(&stored.version) {
+                    Ok(Some(stored.version))
+                } else {
+                    Err(ApiError::Core(Error::VersionMismatch {
+                        expected: v.first().copied().unwrap_or(0),
+                        actual: stored.version,
+                    }))
+                }
+            }
+        }
+    }
+}
+
+/// The decoded pairs of the query string, in order, repeated keys kept.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueryPairs(pub(crate) Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        Ok(QueryPairs(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+impl QueryPairs {
+    /// Every value of `key`.
+    pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `key`, as Go's `Query().Get` reads it.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `key` is present at all.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    /// The `include_credential` values as a [`CredentialInclude`]; an
+    /// unknown type is a 400.
+    pub(crate) fn include_credential(&self) -> Result<CredentialInclude, ApiError> {
+        let mut kinds = std::collections::BTreeSet::new();
+        for value in self.all("include_credential") {
+            let kind = CredentialType::parse(value).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid value {value:?} for parameter include_credential"
+                ))
+            })?;
+            kinds.insert(kind);
+        }
+        Ok(if kinds.is_empty() {
+            CredentialInclude::None
+        } else {
+            CredentialInclude::Only(kinds)
+        })
+    }
+
+    /// A non-negative integer parameter; a malformed one is a 400.
+    pub(crate) fn integer(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "The parameter {key} must be a non-negative integer, not {v:?}"
+                ))
+            }),
+        }
+    }
+}
