@@ -553,7 +553,7 @@ async fn ory_client_against_the_binary_and_a_restart() {
     });
     // Wait until the server has the request (its log shows no request line
     // until the response, so give the connection time to be accepted).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let status = tokio::task::block_in_place(|| server.terminate());
     let late = in_flight.await.unwrap().unwrap();
     assert!(status.success(), "exit {status}:\n{}", server.logs());
