@@ -1,0 +1,69 @@
+//! An [`IdentityStore`](identity_core::IdentityStore) on PostgreSQL, with
+//! SQL that CockroachDB accepts too.
+//!
+//! ```no_run
+//! use identity_core::{IdentityStore, TenantId};
+//! use identity_store_postgres::{PostgresOptions, PostgresStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), identity_core::Error> {
+//! let store = PostgresStore::connect(
+//!     "postgres://postgres@127.0.0.1:5432/identities",
+//!     PostgresOptions::default(),
+//! )
+//! .await?;
+//! let missing = store.get(TenantId::DEFAULT, uuid::Uuid::nil()).await;
+//! assert!(matches!(missing, Err(identity_core::Error::NotFound)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - Every logical write (create, a whole batch, update, delete) is one
+//!   transaction; a batch gives each entry a savepoint, so a conflict
+//!   undoes that entry only. A transaction that fails with a serialization
+//!   failure (SQLSTATE 40001) or a deadlock (40P01) is re-run from the
+//!   start with the same input, with bounded, jittered exponential backoff.
+//! - A write runs on its own task: dropping the caller's future never
+//!   leaves a transaction half done; a lost connection rolls it back on the
+//!   server, and the call fails with
+//!   [`Error::Unavailable`](identity_core::Error::Unavailable).
+//! - Every uniqueness rule of the storage contract is a primary key or a
+//!   unique index led by the tenant; a write that breaks one fails with
+//!   [`Error::Conflict`](identity_core::Error::Conflict) naming the value
+//!   that collided, and writes nothing.
+//! - An update locks the identity row (`SELECT … FOR UPDATE`), checks the
+//!   expected version under the lock, and rewrites the identity row and
+//!   only the child rows that changed.
+//! - Each read is one statement (children aggregated as JSONB), so an
+//!   identity is never seen half-written.
+//! - A lost or refused connection, a pool timeout, a server shutting down
+//!   or out of resources are
+//!   [`Error::Unavailable`](identity_core::Error::Unavailable); other
+//!   driver failures are [`Error::Internal`](identity_core::Error::Internal)
+//!   with the driver error as the source.
+//!
+//! # Schema
+//!
+//! Versioned migrations run on [`PostgresStore::connect`], recorded in
+//! `identity_store_migrations` (one row per version, claimed inside the
+//! migration's own transaction, so concurrent starts are safe without
+//! advisory locks); a database migrated by a newer version is refused.
+//! Tables: `identities`, `credentials`, `credential_identifiers`,
+//! `verifiable_addresses`, `recovery_addresses`, keyed by UUIDs led by the
+//! tenant; timestamps integer microseconds; traits, metadata and credential
+//! configs JSONB. [`PostgresOptions::schema`] keeps them in a schema of
+//! their own.
+
+mod error;
+mod options;
+mod rows;
+mod schema;
+mod store;
+
+pub use options::PostgresOptions;
+pub use store::PostgresStore;
+
+/// The schema version this library writes (the number of migrations).
+pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;

@@ -1,0 +1,664 @@
+//! [`PostgresStore`]: the pool, the transaction runner with its retries,
+//! and the [`IdentityStore`] implementation.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
+use identity_core::{
+    CredentialType, Error, Identity, IdentityStore, ListFilter, ListPage, ListQuery, TenantId,
+    ValidIdentity, WriteOp,
+};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error as PgError, NoTls};
+use uuid::Uuid;
+
+use crate::error::{self, conflict_backstop, map_pool, retryable, unique_violation};
+use crate::options::{PostgresOptions, is_plain_identifier};
+use crate::rows::{self, identity_from_row, identity_select};
+use crate::schema;
+
+/// An [`IdentityStore`] on PostgreSQL, with SQL that CockroachDB accepts
+/// too.
+///
+/// A pool of connections (deadpool) serves every call. Each logical write
+/// (create, a whole batch, update, delete) is one transaction; one that
+/// fails with a serialization failure or a deadlock is re-run from the
+/// start with the same input, after a jittered exponential backoff, up to
+/// [`PostgresOptions::max_retries`] times. Writes run on their own tokio
+/// task: a caller that stops waiting (drops the future) does not cut a
+/// transaction in half; it still commits or rolls back as a whole. Each
+/// read is one statement, so it sees one snapshot.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    options: PostgresOptions,
+    /// Where the store connects, without credentials (for `Debug`).
+    target: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("target", &self.inner.target)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why one attempt of a transaction failed.
+pub(crate) enum Failure {
+    /// A driver error: retried when [`retryable`], else mapped.
+    Db(PgError),
+    /// A store error, final.
+    Store(Error),
+}
+
+impl From<PgError> for Failure {
+    fn from(e: PgError) -> Self {
+        Failure::Db(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db?...`
+    /// or a `key=value` connection string), applies the schema migrations
+    /// this version is missing, and returns the store.
+    ///
+    /// Fails with [`Error::InvalidInput`] when the URL or the schema name
+    /// cannot be used, with [`Error::Unavailable`] when the server cannot
+    /// be reached within [`PostgresOptions::connect_timeout`], and with
+    /// [`Error::Internal`] when the database was migrated by a newer
+    /// version of this library. Safe when several processes start at once:
+    /// each migration runs exactly once.
+    pub async fn connect(url: &str, options: PostgresOptions) -> Result<PostgresStore, Error> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+            Error::invalid(
+                "invalid PostgreSQL connection URL (expected postgres://user@host:port/database)",
+            )
+        })?;
+        if let Some(schema) = &options.schema {
+            if !is_plain_identifier(schema) {
+                return Err(Error::invalid(format!(
+                    "invalid schema name {schema:?}: use lowercase ASCII letters, digits and _"
+                )));
+            }
+            let startup = match config.get_options() {
+                Some(existing) if !existing.is_empty() => {
+                    format!("{existing} -c search_path={schema}")
+                }
+                _ => format!("-c search_path={schema}"),
+            };
+            config.options(startup);
+        }
+        config.application_name(&options.application_name);
+        config.connect_timeout(options.connect_timeout);
+        let target = describe(&config, options.schema.as_deref());
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::internal("build the connection pool", e))?;
+        let mut conn = pool.get().await.map_err(|e| map_pool("connect", e))?;
+        schema::migrate(&mut conn, options.schema.as_deref()).await?;
+        drop(conn);
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                options,
+                target,
+            }),
+        })
+    }
+
+    /// The schema version of the database (the number of migrations
+    /// applied).
+    pub async fn schema_version(&self) -> Result<i64, Error> {
+        let conn = self.conn("read schema version").await?;
+        schema::current_version(&conn).await
+    }
+
+    /// Closes the pool: calls waiting for a connection, and every later
+    /// call, fail as unavailable; idle connections are closed.
+    pub fn close(&self) {
+        self.inner.pool.close();
+    }
+
+    async fn conn(&self, context: &str) -> Result<Object, Error> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| map_pool(context, e))
+    }
+
+    /// Runs a read, re-running it on a serialization failure.
+    async fn read<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
+    where
+        F: Fn(Object) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        run(&self.inner, context, attempt).await
+    }
+
+    /// Runs a write transaction on its own task, re-running it from the
+    /// start (with the same input) on a serialization failure or deadlock.
+    async fn write<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: Fn(Object) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        let task = tokio::spawn(async move { run(&inner, context, attempt).await });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => Err(Error::internal(
+                format!("{context}: the database task failed"),
+                e,
+            )),
+        }
+    }
+}
+
+/// `host:port/dbname (schema)`, without user or password.
+fn describe(config: &tokio_postgres::Config, schema: Option<&str>) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(host, port)| match host {
+            tokio_postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => format!("{}:{port}", p.display()),
+        })
+        .collect();
+    format!(
+        "{}/{}{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or(""),
+        schema.map(|s| format!(" (schema {s})")).unwrap_or_default()
+    )
+}
+
+/// The retry loop: a fresh connection per attempt, bounded retries of
+/// serialization failures and deadlocks with jittered exponential backoff.
+async fn run<T, F, Fut>(inner: &Inner, context: &'static str, attempt: F) -> Result<T, Error>
+where
+    F: Fn(Object) -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let base = inner.options.retry_base_delay;
+    let cap = base.saturating_mul(100);
+    let mut delay = base;
+    let mut retries = 0;
+    loop {
+        let conn = inner.pool.get().await.map_err(|e| map_pool(context, e))?;
+        match attempt(conn).await {
+            Ok(value) => return Ok(value),
+            Err(Failure::Store(e)) => return Err(e),
+            Err(Failure::Db(e)) if retryable(&e) && retries < inner.options.max_retries => {
+                retries += 1;
+                tracing::debug!(context, retries, "transaction conflict, retrying");
+                tokio::time::sleep(jitter(delay)).await;
+                delay = delay.saturating_mul(2).min(cap);
+            }
+            Err(Failure::Db(e)) => return Err(error::map(context, e)),
+        }
+    }
+}
+
+/// A delay between half and all of `delay`, so that writers that collided
+/// do not collide again in lockstep.
+fn jitter(delay: Duration) -> Duration {
+    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+    let half = micros / 2;
+    Duration::from_micros(half + fastrand::u64(0..=half.max(1)))
+}
+
+/// The store error of a failed write: a unique violation becomes a conflict
+/// naming the value that collided (looked up on `c`, after the failed
+/// statements were rolled back); anything else stays a driver error for
+/// the retry loop.
+async fn write_failure<C: GenericClient + Sync>(
+    c: &C,
+    nid: Uuid,
+    identity: &ValidIdentity,
+    op: WriteOp,
+    e: PgError,
+) -> Failure {
+    let Some(index) = unique_violation(&e) else {
+        return Failure::Db(e);
+    };
+    let (own, check_id) = match op {
+        WriteOp::Create => (None, true),
+        WriteOp::Update => (Some(identity.identity().id), false),
+    };
+    match rows::find_conflict(c, nid, identity, own, check_id).await {
+        Ok(Some(field)) => Failure::Store(Error::Conflict { field, op }),
+        Ok(None) => Failure::Store(conflict_backstop(index, identity.unique_keys(), op, e)),
+        Err(lookup) => Failure::Db(lookup),
+    }
+}
+
+async fn create_attempt(
+    mut conn: Object,
+    nid: Uuid,
+    identity: &ValidIdentity,
+) -> Result<u64, Failure> {
+    let result = async {
+        let tx = conn.transaction().await?;
+        rows::insert(&tx, nid, identity.identity()).await?;
+        tx.commit().await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(1),
+        // The transaction is rolled back (dropped) before the lookup.
+        Err(e) => Err(write_failure(&conn, nid, identity, WriteOp::Create, e).await),
+    }
+}
+
+async fn batch_attempt(
+    mut conn: Object,
+    nid: Uuid,
+    identities: &[ValidIdentity],
+) -> Result<Vec<Result<u64, Error>>, Failure> {
+    let mut tx = conn.transaction().await?;
+    let mut results = Vec::with_capacity(identities.len());
+    for identity in identities {
+        // A savepoint per entry: a conflict undoes its own entry only.
+        let entry = tx.savepoint("batch_entry").await?;
+        match rows::insert(&entry, nid, identity.identity()).await {
+            Ok(()) => {
+                entry.commit().await?;
+                results.push(Ok(1));
+            }
+            Err(e) if unique_violation(&e).is_some() => {
+                entry.rollback().await?;
+                // The lookup sees the earlier entries of the batch.
+                match write_failure(&tx, nid, identity, WriteOp::Create, e).await {
+                    Failure::Store(conflict) => results.push(Err(conflict)),
+                    Failure::Db(e) => return Err(Failure::Db(e)),
+                }
+            }
+            Err(e) => return Err(Failure::Db(e)),
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn update_attempt(
+    mut conn: Object,
+    nid: Uuid,
+    identity: &ValidIdentity,
+    expected_version: Option<u64>,
+) -> Result<u64, Failure> {
+    let id = identity.identity().id;
+    let result: Result<u64, Failure> = async {
+        let tx = conn.transaction().await?;
+        let head = rows::query_opt(&tx, rows::LOCK_HEAD, &[&nid, &id]).await?;
+        let Some(head) = head else {
+            return Err(Failure::Store(Error::NotFound));
+        };
+        let current = u64::try_from(head.try_get::<_, i64>(0)?).unwrap_or(0);
+        if let Some(expected) = expected_version.filter(|v| *v != current) {
+            return Err(Failure::Store(Error::VersionMismatch {
+                expected,
+                actual: current,
+            }));
+        }
+        let stored = rows::query_opt(&tx, rows::GET_LOCKED, &[&nid, &id])
+            .await?
+            .map(|row| identity_from_row(&row))
+            .transpose()?
+            .ok_or(Failure::Store(Error::NotFound))?;
+        let version = current + 1;
+        rows::update(&tx, nid, identity.identity(), &stored, version).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+    .await;
+    match result {
+        Err(Failure::Db(e)) => Err(write_failure(&conn, nid, identity, WriteOp::Update, e).await),
+        other => other,
+    }
+}
+
+async fn delete_attempt(
+    conn: Object,
+    nid: Uuid,
+    id: Uuid,
+    expected_version: Option<u64>,
+) -> Result<(), Failure> {
+    let expected = expected_version.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    // One statement, one transaction: the cascades go with it.
+    let deleted = rows::execute(
+        &conn,
+        "DELETE FROM identities WHERE nid = $1 AND id = $2 \
+         AND ($3::INT8 IS NULL OR version = $3::INT8)",
+        &[&nid, &id, &expected],
+    )
+    .await?;
+    if deleted > 0 {
+        return Ok(());
+    }
+    let row = rows::query_opt(
+        &conn,
+        "SELECT version FROM identities WHERE nid = $1 AND id = $2",
+        &[&nid, &id],
+    )
+    .await?;
+    let Some(row) = row else {
+        return Err(Failure::Store(Error::NotFound));
+    };
+    let actual = u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0);
+    match expected_version {
+        Some(expected) if expected != actual => {
+            Err(Failure::Store(Error::VersionMismatch { expected, actual }))
+        }
+        // The identity came back (or reached the expected version) between
+        // the two statements: a serialization failure in all but name.
+        _ => Err(Failure::Store(Error::Unavailable {
+            message: "delete identity: the identity changed concurrently; retry".to_owned(),
+            source: None,
+        })),
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`
+/// (in code point order, which is the "C" collation's byte order on
+/// UTF-8), or none when no such string exists.
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) + 1 {
+            0xD800 => 0xE000,
+            n => n,
+        };
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The statement and arguments of one list page.
+struct ListStatement {
+    sql: String,
+    args: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+fn list_statement(nid: Uuid, query: &ListQuery) -> ListStatement {
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(nid)];
+    let mut sql = String::from(concat!(identity_select!(), "WHERE i.nid = $1"));
+    let next = |args: &mut Vec<Box<dyn ToSql + Sync + Send>>,
+                value: Box<dyn ToSql + Sync + Send>| {
+        args.push(value);
+        args.len()
+    };
+    if let Some(after) = query.after {
+        let n = next(&mut args, Box::new(after));
+        sql.push_str(&format!(" AND i.id > ${n}"));
+    }
+    match &query.filter {
+        ListFilter::All => {}
+        ListFilter::OrganizationId(org) => {
+            let n = next(&mut args, Box::new(*org));
+            sql.push_str(&format!(" AND i.organization_id = ${n}"));
+        }
+        ListFilter::Ids(ids) => {
+            let n = next(&mut args, Box::new(ids.clone()));
+            sql.push_str(&format!(" AND i.id = ANY(${n}::UUID[])"));
+        }
+        ListFilter::CredentialIdentifier(pairs) => {
+            let types: Vec<String> = pairs.iter().map(|(k, _)| k.as_str().to_owned()).collect();
+            let values: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
+            let t = next(&mut args, Box::new(types));
+            let v = next(&mut args, Box::new(values));
+            sql.push_str(&format!(
+                " AND i.id IN (SELECT ci.identity_id FROM credential_identifiers ci \
+                 JOIN unnest(${t}::TEXT[], ${v}::TEXT[]) AS p (type, identifier) \
+                 ON ci.type = p.type AND ci.identifier = p.identifier WHERE ci.nid = $1)"
+            ));
+        }
+        ListFilter::IdentifierPrefix(prefixes) => {
+            let lows: Vec<String> = prefixes.clone();
+            let highs: Vec<Option<String>> =
+                prefixes.iter().map(|p| prefix_upper_bound(p)).collect();
+            // Every type is listed so that the (nid, type, identifier) key
+            // serves a range scan per type.
+            let types: Vec<String> = CredentialType::ALL
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect();
+            let l = next(&mut args, Box::new(lows));
+            let h = next(&mut args, Box::new(highs));
+            let t = next(&mut args, Box::new(types));
+            sql.push_str(&format!(
+                " AND i.id IN (SELECT ci.identity_id FROM credential_identifiers ci \
+                 JOIN unnest(${l}::TEXT[], ${h}::TEXT[]) AS p (lo, hi) \
+                 ON ci.identifier >= p.lo AND (p.hi IS NULL OR ci.identifier < p.hi) \
+                 WHERE ci.nid = $1 AND ci.type = ANY(${t}::TEXT[]))"
+            ));
+        }
+    }
+    // One more than asked tells whether more follow.
+    let take = i64::try_from(query.limit.max(1).saturating_add(1)).unwrap_or(i64::MAX);
+    let n = next(&mut args, Box::new(take));
+    sql.push_str(&format!(" ORDER BY i.id LIMIT ${n}"));
+    ListStatement { sql, args }
+}
+
+async fn read_one(
+    conn: Object,
+    sql: &'static str,
+    params: &[rows::Param<'_>],
+) -> Result<Identity, Failure> {
+    match rows::query_opt(&conn, sql, params).await? {
+        Some(row) => Ok(identity_from_row(&row)?),
+        None => Err(Failure::Store(Error::NotFound)),
+    }
+}
+
+#[async_trait]
+impl IdentityStore for PostgresStore {
+    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error> {
+        let identity = Arc::new(identity);
+        self.write("create identity", move |conn| {
+            let identity = Arc::clone(&identity);
+            async move { create_attempt(conn, tenant.0, &identity).await }
+        })
+        .await
+    }
+
+    async fn batch_create(
+        &self,
+        tenant: TenantId,
+        identities: Vec<ValidIdentity>,
+    ) -> Result<Vec<Result<u64, Error>>, Error> {
+        if identities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let identities = Arc::new(identities);
+        self.write("batch create", move |conn| {
+            let identities = Arc::clone(&identities);
+            async move { batch_attempt(conn, tenant.0, &identities).await }
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+        self.read("get identity", |conn| async move {
+            read_one(conn, rows::GET_BY_ID, &[&tenant.0, &id]).await
+        })
+        .await
+    }
+
+    async fn get_by_external_id(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Identity, Error> {
+        if external_id.is_empty() {
+            return Err(Error::NotFound);
+        }
+        self.read("get identity by external id", |conn| async move {
+            read_one(conn, rows::GET_BY_EXTERNAL_ID, &[&tenant.0, &external_id]).await
+        })
+        .await
+    }
+
+    async fn find_by_identifier(
+        &self,
+        tenant: TenantId,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, Error> {
+        self.read("find identity by identifier", |conn| async move {
+            read_one(
+                conn,
+                rows::FIND_BY_IDENTIFIER,
+                &[&tenant.0, &kind.as_str(), &identifier],
+            )
+            .await
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: TenantId,
+        identity: ValidIdentity,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error> {
+        let identity = Arc::new(identity);
+        self.write("update identity", move |conn| {
+            let identity = Arc::clone(&identity);
+            async move { update_attempt(conn, tenant.0, &identity, expected_version).await }
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
+        self.write("delete identity", move |conn| async move {
+            delete_attempt(conn, tenant.0, id, expected_version).await
+        })
+        .await
+    }
+
+    async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
+        let statement = list_statement(tenant.0, query);
+        let limit = query.limit.max(1);
+        self.read("list identities", |conn| {
+            let statement = &statement;
+            async move {
+                let params: Vec<rows::Param<'_>> = statement
+                    .args
+                    .iter()
+                    .map(|a| a.as_ref() as rows::Param<'_>)
+                    .collect();
+                let found = rows::query(&conn, &statement.sql, &params).await?;
+                let has_more = found.len() > limit;
+                let identities = found
+                    .iter()
+                    .take(limit)
+                    .map(identity_from_row)
+                    .collect::<Result<Vec<_>, Error>>()?;
+                Ok(ListPage {
+                    identities,
+                    has_more,
+                })
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_upper_bounds() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper_bound("").as_deref(), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}").as_deref(), None);
+        assert_eq!(
+            prefix_upper_bound("x\u{D7FF}").as_deref(),
+            Some("x\u{E000}")
+        );
+        let bound = prefix_upper_bound("ab").unwrap_or_default();
+        for s in ["ab", "ab\u{10FFFF}\u{10FFFF}", "abzzz"] {
+            assert!(s.as_bytes() < bound.as_bytes(), "{s:?}");
+        }
+        assert!("ac".as_bytes() >= bound.as_bytes());
+    }
+
+    #[test]
+    fn list_statements_number_their_parameters() {
+        let query = ListQuery {
+            filter: ListFilter::IdentifierPrefix(vec!["al".into()]),
+            after: Some(Uuid::nil()),
+            limit: 10,
+        };
+        let statement = list_statement(Uuid::nil(), &query);
+        assert_eq!(statement.args.len(), 6);
+        for n in 1..=6 {
+            assert!(statement.sql.contains(&format!("${n}")), "${n}");
+        }
+        assert!(!statement.sql.contains("$7"));
+        let all = list_statement(
+            Uuid::nil(),
+            &ListQuery {
+                filter: ListFilter::All,
+                after: None,
+                limit: 0,
+            },
+        );
+        assert_eq!(all.args.len(), 2);
+        assert!(all.sql.ends_with("ORDER BY i.id LIMIT $2"));
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_all() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_millis(10));
+            assert!(d >= Duration::from_millis(5) && d <= Duration::from_millis(10));
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The store factory, the per-test schema and raw connections.
+
+use std::sync::Arc;
+
+use identity_core::DynIdentityStore;
+use identity_store_postgres::{PostgresOptions, PostgresStore};
+use tokio_postgres::{Client, NoTls};
+
+/// The variable naming the test server.
+pub const URL_ENV: &str = "IDENTITY_TEST_POSTGRES_URL";
+
+/// The server URL, or `None` after saying loudly that the test is skipped.
+pub fn url() -> Option<String> {
+    match std::env::var(URL_ENV) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            // Straight to the process's stderr: libtest captures eprintln!
+            // of passing tests, and a skip must not pass silently.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {URL_ENV} not set (e.g. postgres://postgres@127.0.0.1:5432/test); \
+                 this PostgreSQL test did not run"
+            );
+            None
+        }
+    }
+}
+
+/// A schema that is dropped (with everything in it) when the guard is.
+pub struct Schema {
+    pub url: String,
+    pub name: String,
+}
+
+impl Schema {
+    /// A new, unique schema name on the test server (created by the store
+    /// that first connects with it).
+    pub fn new(url: &str) -> Schema {
+        Schema {
+            url: url.to_owned(),
+            name: format!("t_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Options for a store in this schema.
+    pub fn options(&self) -> PostgresOptions {
+        PostgresOptions::default()
+            .with_schema(self.name.clone())
+            .with_max_connections(8)
+    }
+
+    /// A store in this schema.
+    pub async fn store(&self) -> PostgresStore {
+        PostgresStore::connect(&self.url, self.options())
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// A raw connection whose search_path is this schema.
+    pub async fn raw(&self) -> Client {
+        raw(&self.url, Some(&self.name)).await
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: use a runtime of our own on
+        // another thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let client = raw(&url, None).await;
+                client
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// A raw tokio-postgres connection (its driver task spawned).
+pub async fn raw(url: &str, schema: Option<&str>) -> Client {
+    let mut config: tokio_postgres::Config = url.parse().expect("a valid URL");
+    if let Some(schema) = schema {
+        config.options(format!("-c search_path={schema}"));
+    }
+    let (client, connection) = config.connect(NoTls).await.expect("raw connection");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// A fresh, empty store in a schema of its own and the guard that drops
+/// the schema; `None` (after the SKIPPED line) without a server URL.
+pub async fn fresh_store() -> Option<(DynIdentityStore, Schema)> {
+    let url = url()?;
+    let schema = Schema::new(&url);
+    let store = schema.store().await;
+    Some((Arc::new(store), schema))
+}
+
+/// The number of rows of each table of the schema, in the order
+/// identities, credentials, identifiers, verifiable, recovery.
+pub async fn row_counts(client: &Client) -> [i64; 5] {
+    let mut counts = [0; 5];
+    for (n, table) in [
+        "identities",
+        "credentials",
+        "credential_identifiers",
+        "verifiable_addresses",
+        "recovery_addresses",
+    ]
+    .iter()
+    .enumerate()
+    {
+        counts[n] = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count rows")
+            .get(0);
+    }
+    counts
+}
