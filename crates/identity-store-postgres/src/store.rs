@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{
-    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+    GenericClient, Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime,
 };
 use identity_core::{
     CredentialType, Error, Identity, IdentityStore, ListFilter, ListPage, ListQuery, TenantId,
@@ -120,6 +120,10 @@ impl PostgresStore {
         );
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.max(1))
+            // The most recently used connection first: a lightly loaded
+            // store keeps using a few warm backends (prepared statements
+            // and plans cached) instead of rotating through all of them.
+            .queue_mode(QueueMode::Lifo)
             .wait_timeout(Some(options.connect_timeout))
             .create_timeout(Some(options.connect_timeout))
             .runtime(Runtime::Tokio1)

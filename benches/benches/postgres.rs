@@ -1,0 +1,495 @@
+//! PostgreSQL store throughput: create, get, update and find-by-identifier
+//! through `PostgresStore`, and a raw tokio-postgres baseline that sends
+//! the same SQL in the same transaction shape (pipelined child inserts,
+//! `SELECT … FOR UPDATE` then the one-statement read on update) with none
+//! of the library's logic: no pool, no row decoding into identities, no
+//! row diff, no conflict diagnosis, no task per write. Each operation runs
+//! with 1, 4 and 16 concurrent clients.
+//!
+//! `IDENTITY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!  cargo bench -p identity-benches --bench postgres`; without the variable
+//! the benchmark says so and measures nothing. Figures in
+//! `benches/README.md`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use identity_core::{CredentialType, Identity, IdentityStore, TenantId, ValidIdentity};
+use identity_store_postgres::{PostgresOptions, PostgresStore};
+use serde_json::{Value, json};
+use tokio_postgres::{Client, NoTls, Statement};
+use uuid::Uuid;
+
+const URL_ENV: &str = "IDENTITY_TEST_POSTGRES_URL";
+const T: TenantId = TenantId::DEFAULT;
+const NOW: &str = "2026-03-04T05:06:07.123456Z";
+/// Identities stored before reads and updates are measured.
+const PRELOAD: u64 = 2_000;
+const CLIENTS: [usize; 3] = [1, 4, 16];
+
+/// A typical identity: email trait, password and code credentials, one
+/// verifiable and one recovery address (as in the `stores` bench).
+fn person(n: u64) -> Identity {
+    let email = format!("user{n}@example.com");
+    serde_json::from_value(json!({
+        "id": Uuid::from_u128(u128::from(n) << 64 | 0xbeef),
+        "schema_id": "default",
+        "state": "active",
+        "state_changed_at": NOW,
+        "traits": {"email": email, "name": {"first": "Ada", "last": "Lovelace"}},
+        "credentials": {
+            "password": {"type": "password", "identifiers": [email],
+                "config": {"hashed_password": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"},
+                "version": 0, "created_at": NOW, "updated_at": NOW},
+            "code": {"type": "code", "identifiers": [email],
+                "config": {"addresses": [{"channel": "email", "address": email}]},
+                "version": 1, "created_at": NOW, "updated_at": NOW}
+        },
+        "verifiable_addresses": [{"id": Uuid::from_u128(u128::from(n) << 64 | 1), "value": email,
+            "verified": false, "via": "email", "status": "pending", "created_at": NOW, "updated_at": NOW}],
+        "recovery_addresses": [{"id": Uuid::from_u128(u128::from(n) << 64 | 2), "value": email,
+            "via": "email", "created_at": NOW, "updated_at": NOW}],
+        "metadata_public": {"plan": "pro"},
+        "metadata_admin": {"counter": 0},
+        "created_at": NOW,
+        "updated_at": NOW
+    }))
+    .expect("fixture")
+}
+
+fn valid(i: &Identity) -> ValidIdentity {
+    ValidIdentity::new_unchecked_for_tests(i.clone())
+}
+
+// The store's statements, verbatim (crates/identity-store-postgres/src/rows.rs).
+const SELECT: &str = "SELECT i.id, i.schema_id, i.state, i.state_changed_at, i.traits, \
+     i.metadata_public, i.metadata_admin, i.organization_id, i.external_id, i.created_at, \
+     i.updated_at, i.version, \
+     (SELECT jsonb_agg(jsonb_build_array(c.type, c.config, c.version, c.created_at, \
+             c.updated_at)) \
+        FROM credentials c WHERE c.nid = i.nid AND c.identity_id = i.id), \
+     (SELECT jsonb_agg(jsonb_build_array(ci.type, ci.identifier) \
+             ORDER BY ci.type, ci.position) \
+        FROM credential_identifiers ci WHERE ci.nid = i.nid AND ci.identity_id = i.id), \
+     (SELECT jsonb_agg(jsonb_build_array(a.id, a.via, a.value, a.verified, a.status, \
+             a.verified_at, a.created_at, a.updated_at) ORDER BY a.position) \
+        FROM verifiable_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id), \
+     (SELECT jsonb_agg(jsonb_build_array(r.id, r.via, r.value, r.created_at, \
+             r.updated_at) ORDER BY r.position) \
+        FROM recovery_addresses r WHERE r.nid = i.nid AND r.identity_id = i.id) \
+     FROM identities i ";
+const INSERT_IDENTITY: &str = "INSERT INTO identities (nid, id, schema_id, state, \
+     state_changed_at, traits, metadata_public, metadata_admin, organization_id, external_id, \
+     created_at, updated_at, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)";
+const INSERT_CREDENTIALS: &str = "INSERT INTO credentials (nid, identity_id, type, config, \
+     version, created_at, updated_at) \
+     SELECT $1, $2, e->>0, e->1, (e->>2)::INT8, (e->>3)::INT8, (e->>4)::INT8 \
+     FROM jsonb_array_elements($3::JSONB) AS e";
+const INSERT_IDENTIFIERS: &str = "INSERT INTO credential_identifiers (nid, identity_id, type, \
+     identifier, position) \
+     SELECT $1, $2, e->>0, e->>1, (e->>2)::INT8 FROM jsonb_array_elements($3::JSONB) AS e";
+const INSERT_VERIFIABLE: &str = "INSERT INTO verifiable_addresses (nid, identity_id, id, \
+     position, via, value, verified, status, verified_at, created_at, updated_at) \
+     SELECT $1, $2, (e->>0)::UUID, (e->>1)::INT8, e->>2, e->>3, (e->>4)::BOOLEAN, e->>5, \
+     (e->>6)::INT8, (e->>7)::INT8, (e->>8)::INT8 FROM jsonb_array_elements($3::JSONB) AS e";
+const INSERT_RECOVERY: &str = "INSERT INTO recovery_addresses (nid, identity_id, id, position, \
+     via, value, created_at, updated_at) \
+     SELECT $1, $2, (e->>0)::UUID, (e->>1)::INT8, e->>2, e->>3, (e->>4)::INT8, (e->>5)::INT8 \
+     FROM jsonb_array_elements($3::JSONB) AS e";
+const LOCK_HEAD: &str = "SELECT version FROM identities WHERE nid = $1 AND id = $2 FOR UPDATE";
+const UPDATE_IDENTITY: &str = "UPDATE identities SET schema_id = $3, state = $4, \
+     state_changed_at = $5, traits = $6, metadata_public = $7, metadata_admin = $8, \
+     organization_id = $9, external_id = $10, created_at = $11, updated_at = $12, \
+     version = $13 WHERE nid = $1 AND id = $2";
+
+/// One raw connection with its statements prepared.
+struct Raw {
+    client: Client,
+    get: Statement,
+    find: Statement,
+    insert: [Statement; 5],
+    lock: Statement,
+    update: Statement,
+}
+
+async fn raw(url: &str, schema: &str) -> Raw {
+    let mut config: tokio_postgres::Config = url.parse().expect("url");
+    config.options(format!("-c search_path={schema}"));
+    let (client, connection) = config.connect(NoTls).await.expect("raw connect");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let prepare = |sql: String| {
+        let client = &client;
+        async move { client.prepare(&sql).await.expect("prepare") }
+    };
+    Raw {
+        get: prepare(format!("{SELECT}WHERE i.nid = $1 AND i.id = $2")).await,
+        find: prepare(format!(
+            "{SELECT}WHERE i.nid = $1 AND i.id = (SELECT ci.identity_id FROM \
+             credential_identifiers ci WHERE ci.nid = $1 AND ci.type = $2 AND ci.identifier = $3)"
+        ))
+        .await,
+        insert: [
+            prepare(INSERT_IDENTITY.into()).await,
+            prepare(INSERT_CREDENTIALS.into()).await,
+            prepare(INSERT_IDENTIFIERS.into()).await,
+            prepare(INSERT_VERIFIABLE.into()).await,
+            prepare(INSERT_RECOVERY.into()).await,
+        ],
+        lock: prepare(LOCK_HEAD.into()).await,
+        update: prepare(UPDATE_IDENTITY.into()).await,
+        client,
+    }
+}
+
+fn micros(t: identity_core::Timestamp) -> i64 {
+    t.unix_micros()
+}
+
+impl Raw {
+    async fn create(&self, i: &Identity) {
+        let nid = T.0;
+        let credentials: Vec<Value> = i
+            .credentials
+            .values()
+            .map(|c| {
+                json!([
+                    c.kind.as_str(),
+                    c.config.expose(),
+                    c.version,
+                    micros(c.created_at),
+                    micros(c.updated_at)
+                ])
+            })
+            .collect();
+        let identifiers: Vec<Value> = i
+            .credentials
+            .values()
+            .flat_map(|c| {
+                c.identifiers
+                    .iter()
+                    .enumerate()
+                    .map(|(p, id)| json!([c.kind.as_str(), id, p]))
+            })
+            .collect();
+        let verifiable: Vec<Value> = i
+            .verifiable_addresses
+            .iter()
+            .enumerate()
+            .map(|(p, a)| {
+                json!([
+                    a.id,
+                    p,
+                    a.via.as_str(),
+                    a.value,
+                    a.verified,
+                    a.status.as_str(),
+                    a.verified_at.map(micros),
+                    micros(a.created_at),
+                    micros(a.updated_at)
+                ])
+            })
+            .collect();
+        let recovery: Vec<Value> = i
+            .recovery_addresses
+            .iter()
+            .enumerate()
+            .map(|(p, a)| {
+                json!([
+                    a.id,
+                    p,
+                    a.via.as_str(),
+                    a.value,
+                    micros(a.created_at),
+                    micros(a.updated_at)
+                ])
+            })
+            .collect();
+        let (c, v, idf, r) = (
+            Value::Array(credentials),
+            Value::Array(verifiable),
+            Value::Array(identifiers),
+            Value::Array(recovery),
+        );
+        let state = i.state.as_str();
+        let changed = i.state_changed_at.map(micros);
+        let (created, updated) = (micros(i.created_at), micros(i.updated_at));
+        self.client.batch_execute("BEGIN").await.expect("begin");
+        let s = &self.insert;
+        type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+        let head: [P<'_>; 12] = [
+            &nid,
+            &i.id,
+            &i.schema_id,
+            &state,
+            &changed,
+            &i.traits,
+            &i.metadata_public,
+            &i.metadata_admin,
+            &i.organization_id,
+            &i.external_id,
+            &created,
+            &updated,
+        ];
+        let children: [[P<'_>; 3]; 4] = [
+            [&nid, &i.id, &c],
+            [&nid, &i.id, &idf],
+            [&nid, &i.id, &v],
+            [&nid, &i.id, &r],
+        ];
+        let (a, b, d, e, f) = tokio::join!(
+            self.client.execute(&s[0], &head),
+            self.client.execute(&s[1], &children[0]),
+            self.client.execute(&s[2], &children[1]),
+            self.client.execute(&s[3], &children[2]),
+            self.client.execute(&s[4], &children[3]),
+        );
+        for result in [a, b, d, e, f] {
+            result.expect("raw insert");
+        }
+        self.client.batch_execute("COMMIT").await.expect("commit");
+    }
+
+    async fn get(&self, id: Uuid) -> tokio_postgres::Row {
+        self.client
+            .query_one(&self.get, &[&T.0, &id])
+            .await
+            .expect("raw get")
+    }
+
+    async fn find(&self, email: &str) -> tokio_postgres::Row {
+        self.client
+            .query_one(&self.find, &[&T.0, &"password", &email])
+            .await
+            .expect("raw find")
+    }
+
+    async fn update(&self, i: &Identity) {
+        self.client.batch_execute("BEGIN").await.expect("begin");
+        let version: i64 = self
+            .client
+            .query_one(&self.lock, &[&T.0, &i.id])
+            .await
+            .expect("lock")
+            .get(0);
+        let _stored = self.get(i.id).await;
+        let state = i.state.as_str();
+        let changed = i.state_changed_at.map(micros);
+        let (created, updated) = (micros(i.created_at), micros(i.updated_at));
+        let next = version + 1;
+        self.client
+            .execute(
+                &self.update,
+                &[
+                    &T.0,
+                    &i.id,
+                    &i.schema_id,
+                    &state,
+                    &changed,
+                    &i.traits,
+                    &i.metadata_public,
+                    &i.metadata_admin,
+                    &i.organization_id,
+                    &i.external_id,
+                    &created,
+                    &updated,
+                    &next,
+                ],
+            )
+            .await
+            .expect("raw update");
+        self.client.batch_execute("COMMIT").await.expect("commit");
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Create,
+    Get,
+    Update,
+    Find,
+}
+
+/// Runs `iters` operations spread over `clients` concurrent tasks and
+/// returns the wall time.
+async fn run_store(
+    store: &PostgresStore,
+    op: Op,
+    iters: u64,
+    clients: usize,
+    next: &Arc<AtomicU64>,
+) -> Duration {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients as u64)
+        .map(|c| {
+            let store = store.clone();
+            let next = Arc::clone(next);
+            let share = iters / clients as u64 + u64::from(c < iters % clients as u64);
+            tokio::spawn(async move {
+                for k in 0..share {
+                    let n = (c * 7919 + k * 104_729) % PRELOAD;
+                    match op {
+                        Op::Create => {
+                            let i = person(next.fetch_add(1, Ordering::Relaxed));
+                            store.create(T, valid(&i)).await.expect("create");
+                        }
+                        Op::Get => {
+                            std::hint::black_box(store.get(T, person(n).id).await.expect("get"));
+                        }
+                        Op::Update => {
+                            let mut i = person(n);
+                            i.metadata_admin = Some(json!({"counter": k}));
+                            store.update(T, valid(&i), None).await.expect("update");
+                        }
+                        Op::Find => {
+                            let email = format!("user{n}@example.com");
+                            std::hint::black_box(
+                                store
+                                    .find_by_identifier(T, CredentialType::Password, &email)
+                                    .await
+                                    .expect("find"),
+                            );
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("client task");
+    }
+    started.elapsed()
+}
+
+async fn run_raw(
+    raws: &Arc<Vec<Raw>>,
+    op: Op,
+    iters: u64,
+    clients: usize,
+    next: &Arc<AtomicU64>,
+) -> Duration {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let raws = Arc::clone(raws);
+            let next = Arc::clone(next);
+            let share = iters / clients as u64 + u64::from((c as u64) < iters % clients as u64);
+            tokio::spawn(async move {
+                let raw = &raws[c];
+                for k in 0..share {
+                    let n = (c as u64 * 7919 + k * 104_729) % PRELOAD;
+                    match op {
+                        Op::Create => {
+                            raw.create(&person(next.fetch_add(1, Ordering::Relaxed)))
+                                .await
+                        }
+                        Op::Get => {
+                            std::hint::black_box(raw.get(person(n).id).await);
+                        }
+                        Op::Update => {
+                            let mut i = person(n);
+                            i.metadata_admin = Some(json!({"counter": k}));
+                            raw.update(&i).await;
+                        }
+                        Op::Find => {
+                            std::hint::black_box(raw.find(&format!("user{n}@example.com")).await);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("client task");
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let Ok(url) = std::env::var(URL_ENV) else {
+        eprintln!(
+            "SKIPPED: {URL_ENV} not set (e.g. postgres://postgres@127.0.0.1:5432/test); \
+             the PostgreSQL benchmark measured nothing"
+        );
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let schema = format!("bench_{}", Uuid::new_v4().simple());
+    let (store, raws) = rt.block_on(async {
+        let store = PostgresStore::connect(
+            &url,
+            PostgresOptions::default()
+                .with_schema(schema.clone())
+                .with_max_connections(16),
+        )
+        .await
+        .expect("connect");
+        let batch: Vec<ValidIdentity> = (0..PRELOAD).map(|n| valid(&person(n))).collect();
+        for chunk in batch.chunks(500) {
+            for r in store
+                .batch_create(T, chunk.to_vec())
+                .await
+                .expect("preload")
+            {
+                r.expect("preload entry");
+            }
+        }
+        let mut raws = Vec::new();
+        for _ in 0..16 {
+            raws.push(raw(&url, &schema).await);
+        }
+        (store, Arc::new(raws))
+    });
+    // Fresh ids for creates: the store's and the baseline's never collide.
+    let store_next = Arc::new(AtomicU64::new(1_000_000));
+    let raw_next = Arc::new(AtomicU64::new(1_000_000_000));
+
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    for (name, op) in [
+        ("create", Op::Create),
+        ("get", Op::Get),
+        ("update", Op::Update),
+        ("find", Op::Find),
+    ] {
+        let mut group = criterion.benchmark_group(format!("postgres/{name}"));
+        group.throughput(Throughput::Elements(1));
+        for clients in CLIENTS {
+            group.bench_function(BenchmarkId::new("store", clients), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(run_store(&store, op, iters, clients, &store_next))
+                })
+            });
+            group.bench_function(BenchmarkId::new("raw", clients), |b| {
+                b.iter_custom(|iters| rt.block_on(run_raw(&raws, op, iters, clients, &raw_next)))
+            });
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+
+    drop(raws);
+    drop(store);
+    rt.block_on(async {
+        let mut config: tokio_postgres::Config = url.parse().expect("url");
+        config.options("");
+        let (client, connection) = config.connect(NoTls).await.expect("connect");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await;
+    });
+}
