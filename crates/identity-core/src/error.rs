@@ -12,8 +12,11 @@ use crate::model::{AddressVia, CredentialType};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong, as a caller matches on it.
+///
+/// Deliberately exhaustive (not `#[non_exhaustive]`): a new kind is a
+/// breaking change that must force every mapping (HTTP status, retries) to
+/// decide what it means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The traits (or metadata) failed validation; see the violations.
     Validation,

@@ -13,7 +13,7 @@ pub struct Cli {
     pub listen: SocketAddr,
 
     /// Where identities live: `sqlite://PATH` (created if missing),
-    /// `memory:` (lost on exit); `postgres://...` is not available yet.
+    /// `memory:` (lost on exit), or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,
         env = "IDENTITY_DATABASE",

@@ -27,7 +27,14 @@ pub async fn open(url: &str) -> Result<DynIdentityStore, String> {
             Ok(Arc::new(store))
         }
         Database::Postgres => {
-            Err("postgres:// is not available yet; use sqlite://PATH or memory:".to_owned())
+            // Connecting runs the migrations (safe when replicas start together).
+            let store = identity_store_postgres::PostgresStore::connect(
+                url,
+                identity_store_postgres::PostgresOptions::default(),
+            )
+            .await
+            .map_err(|e| format!("cannot open the PostgreSQL database: {e}"))?;
+            Ok(Arc::new(store))
         }
     }
 }

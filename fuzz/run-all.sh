@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fuzzes every target for SECONDS (default 600) each, JOBS at a time
+# (default 2), and prints each target's closing libFuzzer statistics.
+# Needs cargo-fuzz; the stable toolchain works with RUSTC_BOOTSTRAP=1.
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${SECONDS_PER_TARGET:-600}
+jobs=${JOBS:-2}
+export RUSTC_BOOTSTRAP=1
+cargo fuzz build -O
+mkdir -p logs
+printf "%s\n" ${TARGETS:-validate register bodies patch password} |
+  xargs -P "$jobs" -I{} sh -c \
+    "cargo fuzz run -O {} corpus/{} -- -max_total_time=$seconds -rss_limit_mb=4096 -print_final_stats=1 > logs/{}.log 2>&1 || echo '{} FAILED'"
+for t in ${TARGETS:-validate register bodies patch password}; do
+  echo "== $t"
+  grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|cov:' "logs/$t.log" | tail -3
+done
