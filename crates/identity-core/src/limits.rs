@@ -1,8 +1,6 @@
 //! Input limits, checked before any validation so that no document can make
 //! validation slow, exhaust memory or overflow the stack.
 
-use std::io;
-
 use serde_json::Value;
 
 use crate::error::Violation;
@@ -30,68 +28,101 @@ impl Limits {
     /// Checks `value` against the limits; `at` is the instance path named in
     /// the violation (e.g. `/traits`).
     pub fn check(&self, value: &Value, at: &str) -> Result<(), Violation> {
-        if exceeds_depth(value, self.max_depth) {
-            return Err(Violation::at(
+        match measure(value, self.max_depth, self.max_json_bytes) {
+            Measure::Fits => Ok(()),
+            Measure::TooDeep => Err(Violation::at(
                 at,
                 format!(
                     "value is nested deeper than the limit of {} levels",
                     self.max_depth
                 ),
-            ));
-        }
-        let mut counter = Counter {
-            written: 0,
-            limit: self.max_json_bytes,
-        };
-        if serde_json::to_writer(&mut counter, value).is_err() {
-            return Err(Violation::at(
+            )),
+            Measure::TooBig => Err(Violation::at(
                 at,
                 format!(
                     "value is larger than the limit of {} bytes of JSON",
                     self.max_json_bytes
                 ),
-            ));
+            )),
         }
-        Ok(())
     }
 }
 
-/// Whether `value` has more than `max` levels of nesting; iterative, so any
-/// depth is safe to inspect.
-fn exceeds_depth(value: &Value, max: usize) -> bool {
+enum Measure {
+    Fits,
+    TooDeep,
+    TooBig,
+}
+
+/// The bytes `s` takes as a JSON string, quotes and escapes included, the
+/// way `serde_json` writes it.
+fn string_len(s: &str) -> usize {
+    let escapes: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0x00..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() + escapes + 2
+}
+
+fn number_len(n: &serde_json::Number) -> usize {
+    if let Some(i) = n.as_i64() {
+        itoa_len(i.unsigned_abs()) + usize::from(i < 0)
+    } else if let Some(u) = n.as_u64() {
+        itoa_len(u)
+    } else {
+        n.to_string().len()
+    }
+}
+
+fn itoa_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// One iterative walk (any depth is safe) computing the compact JSON size
+/// and the nesting depth, stopping as soon as either limit is passed.
+fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
+    let mut size = 0usize;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        let level = depth + 1;
-        if level > max {
-            return true;
+        match v {
+            Value::Null => size += 4,
+            Value::Bool(b) => size += if *b { 4 } else { 5 },
+            Value::Number(n) => size += number_len(n),
+            Value::String(s) => size += string_len(s),
+            Value::Array(items) => {
+                if depth + 1 > max_depth {
+                    return Measure::TooDeep;
+                }
+                // Brackets and the commas between items.
+                size += 2 + items.len().saturating_sub(1);
+                stack.extend(items.iter().map(|c| (c, depth + 1)));
+            }
+            Value::Object(map) => {
+                if depth + 1 > max_depth {
+                    return Measure::TooDeep;
+                }
+                // Braces, commas, and for each member its key and colon.
+                size += 2 + map.len().saturating_sub(1);
+                for (k, child) in map {
+                    size += string_len(k) + 1;
+                    stack.push((child, depth + 1));
+                }
+            }
         }
-        stack.extend(children.map(|c| (c, level)));
-    }
-    false
-}
-
-struct Counter {
-    written: usize,
-    limit: usize,
-}
-
-impl io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.written += buf.len();
-        if self.written > self.limit {
-            return Err(io::Error::other("limit exceeded"));
+        if size > max_bytes {
+            return Measure::TooBig;
         }
-        Ok(buf.len())
     }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    Measure::Fits
 }
 
 #[cfg(test)]

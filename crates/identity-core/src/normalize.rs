@@ -19,6 +19,11 @@ fn is_invisible(c: char) -> bool {
 /// Trim, NFKC (which also folds full- and half-width forms), drop invisible
 /// characters, lowercase.
 fn fold(value: &str) -> String {
+    // ASCII is already NFKC and holds no format characters: trimming and
+    // ASCII lowercasing give the same result without the Unicode machinery.
+    if value.is_ascii() {
+        return value.trim().to_ascii_lowercase();
+    }
     let folded: String = value
         .nfkc()
         .filter(|c| !is_invisible(*c))
@@ -55,6 +60,32 @@ pub fn email(value: &str) -> String {
 /// assert_eq!(phone("12345"), None);
 /// ```
 pub fn phone(value: &str) -> Option<String> {
+    // Validation (`format: tel`) and derivation parse the same value one
+    // after the other on the same thread; remember the last few answers.
+    thread_local! {
+        static RECENT: std::cell::RefCell<Vec<(String, Option<String>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if let Some(hit) = RECENT.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|(k, _)| k == value)
+            .map(|(_, v)| v.clone())
+    }) {
+        return hit;
+    }
+    let parsed = parse_phone(value);
+    RECENT.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() == 4 {
+            r.remove(0);
+        }
+        r.push((value.to_owned(), parsed.clone()));
+    });
+    parsed
+}
+
+fn parse_phone(value: &str) -> Option<String> {
     let cleaned: String = value
         .nfkc()
         .filter(|c| !is_invisible(*c))

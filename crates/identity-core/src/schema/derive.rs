@@ -69,14 +69,21 @@ impl IdentitySchema {
         limits
             .check(traits, "/traits")
             .map_err(|v| Error::Validation(vec![v]))?;
-        let mut doc = Map::with_capacity(1);
-        doc.insert("traits".to_owned(), std::mem::take(traits));
-        let doc = Value::Object(doc);
+        // Wrap without copying: move the traits into a `{"traits": ...}`
+        // document (reusing this thread's wrapper allocation) and back out.
+        thread_local! {
+            static WRAPPER: std::cell::Cell<Option<Map<String, Value>>> =
+                const { std::cell::Cell::new(None) };
+        }
+        let mut map = WRAPPER.with(std::cell::Cell::take).unwrap_or_default();
+        map.insert("traits".to_owned(), std::mem::take(traits));
+        let doc = Value::Object(map);
         let outcome = self.check_document(&doc);
-        if let Value::Object(mut map) = doc
-            && let Some(original) = map.remove("traits")
-        {
-            *traits = original;
+        if let Value::Object(mut map) = doc {
+            if let Some(original) = map.shift_remove("traits") {
+                *traits = original;
+            }
+            WRAPPER.with(|w| w.set(Some(map)));
         }
         outcome?;
         self.derive(traits)
@@ -111,7 +118,7 @@ impl IdentitySchema {
     pub fn derive(&self, traits: &Value) -> Result<Derived, Error> {
         let mut out = Derived::default();
         let mut violations = Vec::new();
-        let mut found = Vec::new();
+        let mut at = String::from("/traits");
         for site in &self.sites {
             let ext = &site.extension;
             if ext.password_identifier {
@@ -123,11 +130,9 @@ impl IdentitySchema {
             if ext.code_via.is_some() {
                 out.declared_types.insert(CredentialType::Code);
             }
-            found.clear();
-            collect(traits, &site.path, &mut String::from("/traits"), &mut found);
-            for (path, raw) in &found {
+            visit(traits, &site.path, &mut at, &mut |path, raw| {
                 apply(site, path, raw, &mut out, &mut violations);
-            }
+            });
         }
         if !violations.is_empty() {
             // One value under several extension entries reports a problem once.
@@ -141,44 +146,45 @@ impl IdentitySchema {
     }
 }
 
-/// Collects the string (and number) values at `path`, spreading arrays.
-fn collect(value: &Value, path: &[Step], at: &mut String, out: &mut Vec<(String, String)>) {
+/// Calls `f(path, value)` for every string (or number) at `path`, spreading
+/// arrays; `at` is a reused buffer holding the instance path.
+fn visit(value: &Value, path: &[Step], at: &mut String, f: &mut dyn FnMut(&str, &str)) {
+    let len = at.len();
     let Some((step, rest)) = path.split_first() else {
         match value {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let len = at.len();
-                    at.push('/');
-                    at.push_str(&i.to_string());
-                    leaf(item, at, out);
+                    push_index(at, i);
+                    leaf(item, at, f);
                     at.truncate(len);
                 }
             }
-            other => leaf(other, at, out),
+            other => leaf(other, at, f),
         }
         return;
     };
-    let len = at.len();
     match (step, value) {
         (Step::Key(k), Value::Object(map)) => {
             if let Some(child) = map.get(k) {
                 at.push('/');
-                at.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                collect(child, rest, at, out);
+                if k.contains(['~', '/']) {
+                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                } else {
+                    at.push_str(k);
+                }
+                visit(child, rest, at, f);
             }
         }
         (Step::Index(i), Value::Array(items)) => {
             if let Some(child) = items.get(*i) {
-                at.push('/');
-                at.push_str(&i.to_string());
-                collect(child, rest, at, out);
+                push_index(at, *i);
+                visit(child, rest, at, f);
             }
         }
         (Step::EachItem, Value::Array(items)) => {
             for (i, child) in items.iter().enumerate() {
-                at.push('/');
-                at.push_str(&i.to_string());
-                collect(child, rest, at, out);
+                push_index(at, i);
+                visit(child, rest, at, f);
                 at.truncate(len);
             }
         }
@@ -187,10 +193,16 @@ fn collect(value: &Value, path: &[Step], at: &mut String, out: &mut Vec<(String,
     at.truncate(len);
 }
 
-fn leaf(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+fn push_index(at: &mut String, i: usize) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = write!(at, "/{i}");
+}
+
+fn leaf(value: &Value, at: &str, f: &mut dyn FnMut(&str, &str)) {
     match value {
-        Value::String(s) => out.push((at.to_owned(), s.clone())),
-        Value::Number(n) => out.push((at.to_owned(), n.to_string())),
+        Value::String(s) => f(at, s),
+        Value::Number(n) => f(at, &n.to_string()),
         _ => {}
     }
 }
@@ -269,8 +281,19 @@ fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut
             }
         }
     }
+    // Each channel's normalisation runs once per value, however many of
+    // code, verification and recovery use it.
+    let mut lenient: [Option<Option<String>>; 2] = [None, None];
+    let mut on = |via: AddressVia, require_phone: bool, violations: &mut Vec<Violation>| {
+        if require_phone && via == AddressVia::Sms {
+            return on_channel(site, via, path, raw, violations, true);
+        }
+        let slot = &mut lenient[usize::from(via == AddressVia::Sms)];
+        slot.get_or_insert_with(|| on_channel(site, via, path, raw, violations, false))
+            .clone()
+    };
     if let Some(via) = ext.code_via
-        && let Some(value) = on_channel(site, via, path, raw, violations, false)
+        && let Some(value) = on(via, false, violations)
     {
         push_unique(
             out.identifiers.entry(CredentialType::Code).or_default(),
@@ -282,14 +305,14 @@ fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut
         });
     }
     if let Some(via) = ext.verification_via
-        && let Some(value) = on_channel(site, via, path, raw, violations, false)
+        && let Some(value) = on(via, false, violations)
     {
         push_unique(&mut out.verifiable_addresses, DerivedAddress { via, value });
     }
     // A recovery code sent to a number that cannot receive it locks the
     // user out: recovery via sms always needs a real phone number.
     if let Some(via) = ext.recovery_via
-        && let Some(value) = on_channel(site, via, path, raw, violations, true)
+        && let Some(value) = on(via, true, violations)
     {
         push_unique(&mut out.recovery_addresses, DerivedAddress { via, value });
     }

@@ -69,6 +69,10 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|n| json!(n)),
         "[ -~]{0,12}".prop_map(Value::String),
         "\\PC{0,6}".prop_map(Value::String),
+        "[\"\\\\\n\t\u{1}\u{8}\u{c}\u{1f}a]{0,6}".prop_map(Value::String),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
@@ -218,6 +222,15 @@ proptest! {
         if let Some(p) = normalize::phone(&s) {
             prop_assert_eq!(normalize::phone(&p), Some(p));
         }
+    }
+
+    #[test]
+    fn size_limit_counts_exact_json_bytes(v in json_value()) {
+        let len = serde_json::to_vec(&v).expect("json").len();
+        let exact = identity_core::Limits { max_json_bytes: len, max_depth: 64 };
+        prop_assert_eq!(exact.check(&v, "/x"), Ok(()));
+        let under = identity_core::Limits { max_json_bytes: len - 1, max_depth: 64 };
+        prop_assert!(under.check(&v, "/x").is_err());
     }
 
     #[test]
