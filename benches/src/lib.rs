@@ -1,1 +1,3 @@
 //! Criterion benchmarks of the identity stores live in `benches/`.
+
+pub mod corpus;

@@ -1,0 +1,248 @@
+//! Validation throughput (the headline), invalid documents, and operations
+//! through the manager on the memory store.
+//!
+//! `cargo bench -p identity-benches --bench validation`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use identity_benches::corpus::{CORPUS_SIZE, SCHEMAS, corpus, shared_data};
+use identity_core::password::PasswordHasher;
+use identity_core::{
+    CreateIdentityBody, IdentityManager, Limits, ListParams, SchemaRegistry, TenantId,
+    UpdateIdentityBody,
+};
+use identity_store_memory::MemoryStore;
+use serde_json::{Value, json};
+
+const SEED: u64 = 0x1de7_1717;
+
+fn registry() -> SchemaRegistry {
+    let mut r = SchemaRegistry::new();
+    for id in SCHEMAS {
+        r.register_file(id, shared_data().join(format!("schemas/{id}.schema.json")))
+            .expect("shared schema registers");
+    }
+    r
+}
+
+fn wrap(traits: &Value) -> Value {
+    json!({ "traits": traits })
+}
+
+fn throughput(c: &mut Criterion) {
+    let registry = registry();
+    let limits = Limits::default();
+    for id in SCHEMAS {
+        let schema = registry.resolve(id).expect("registered").clone();
+        let docs = corpus(id, SEED, CORPUS_SIZE);
+        let values: Vec<Value> = docs.iter().map(|d| d.traits.clone()).collect();
+        let wrapped: Vec<Value> = values.iter().map(wrap).collect();
+        let bytes: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| serde_json::to_vec(v).expect("json"))
+            .collect();
+        let wrapped_bytes: Vec<Vec<u8>> = wrapped
+            .iter()
+            .map(|v| serde_json::to_vec(v).expect("json"))
+            .collect();
+        let mut group = c.benchmark_group(format!("validate/{id}"));
+        group.throughput(Throughput::Elements(CORPUS_SIZE as u64));
+        group.bench_function("c_baseline_is_valid", |b| {
+            b.iter(|| {
+                let mut ok = 0usize;
+                for doc in &wrapped {
+                    ok += usize::from(schema.validator().is_valid(black_box(doc)));
+                }
+                ok
+            })
+        });
+        group.bench_function("a_ours_validate_derive", |b| {
+            b.iter_batched_ref(
+                || values.clone(),
+                |values| {
+                    let mut ok = 0usize;
+                    for traits in values.iter_mut() {
+                        ok += usize::from(schema.validate(black_box(traits), &limits).is_ok());
+                    }
+                    ok
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function("d_parse_only", |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for raw in &wrapped_bytes {
+                    let v: Value = serde_json::from_slice(black_box(raw)).expect("json");
+                    n += usize::from(v.is_object());
+                }
+                n
+            })
+        });
+        group.bench_function("b_ours_from_bytes", |b| {
+            b.iter(|| {
+                let mut ok = 0usize;
+                for raw in &bytes {
+                    let mut traits: Value = serde_json::from_slice(black_box(raw)).expect("json");
+                    ok += usize::from(schema.validate(&mut traits, &limits).is_ok());
+                }
+                ok
+            })
+        });
+        group.bench_function("e_baseline_from_bytes", |b| {
+            b.iter(|| {
+                let mut ok = 0usize;
+                for raw in &wrapped_bytes {
+                    let doc: Value = serde_json::from_slice(black_box(raw)).expect("json");
+                    ok += usize::from(schema.validator().is_valid(&doc));
+                }
+                ok
+            })
+        });
+        group.finish();
+    }
+}
+
+fn invalid_documents(c: &mut Criterion) {
+    let registry = registry();
+    let limits = Limits::default();
+    for id in SCHEMAS {
+        let schema = registry.resolve(id).expect("registered").clone();
+        let docs: Vec<Value> = corpus(id, SEED, CORPUS_SIZE)
+            .into_iter()
+            .filter(|d| !d.valid)
+            .map(|d| d.traits)
+            .collect();
+        let wrapped: Vec<Value> = docs.iter().map(wrap).collect();
+        let mut group = c.benchmark_group(format!("invalid/{id}"));
+        group.throughput(Throughput::Elements(docs.len() as u64));
+        group.bench_function("baseline_iter_errors", |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for doc in &wrapped {
+                    n += schema.validator().iter_errors(black_box(doc)).count();
+                }
+                n
+            })
+        });
+        group.bench_function("ours_all_violations", |b| {
+            b.iter_batched_ref(
+                || docs.clone(),
+                |docs| {
+                    let mut n = 0usize;
+                    for traits in docs.iter_mut() {
+                        if let Err(e) = schema.validate(black_box(traits), &limits) {
+                            n += e.violations().len();
+                        }
+                    }
+                    n
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        group.finish();
+    }
+}
+
+fn manager(store: Arc<MemoryStore>) -> IdentityManager {
+    IdentityManager::builder(store, Arc::new(registry()))
+        .hasher(PasswordHasher::insecure_fast_for_tests())
+        .build()
+}
+
+const BCRYPT: &str = "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay";
+
+fn create_body(n: usize) -> CreateIdentityBody {
+    CreateIdentityBody::from_json(json!({
+        "traits": {"email": format!("user{n}@example.com"), "name": {"first": "Ada", "last": "Lovelace"}},
+        "credentials": {"password": {"config": {"hashed_password": BCRYPT}}},
+        "metadata_public": {"plan": "pro"}
+    }))
+    .expect("body")
+}
+
+fn operations(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let tenant = TenantId::DEFAULT;
+    let store = Arc::new(MemoryStore::new());
+    let m = manager(store);
+    let seeded: Vec<_> = rt.block_on(async {
+        let mut ids = Vec::new();
+        for n in 0..1_000 {
+            ids.push(m.create(tenant, create_body(n)).await.expect("create").id);
+        }
+        ids
+    });
+    let mut group = c.benchmark_group("ops/memory");
+    group.throughput(Throughput::Elements(1));
+    let mut n = 1_000_000;
+    group.bench_function("create", |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(m.create(tenant, create_body(n)))
+                .expect("create")
+        })
+    });
+    let target = seeded[0];
+    let put_body = UpdateIdentityBody::from_json(json!({
+        "traits": {"email": "user0@example.com", "name": {"first": "Ada", "last": "Lovelace"}},
+        "metadata_public": {"plan": "pro"}
+    }))
+    .expect("body");
+    group.bench_function("put", |b| {
+        b.iter(|| {
+            rt.block_on(m.update(tenant, target, put_body.clone(), None))
+                .expect("put")
+        })
+    });
+    let patch = json!([{"op": "replace", "path": "/metadata_public/plan", "value": "team"}]);
+    group.bench_function("patch", |b| {
+        b.iter(|| {
+            rt.block_on(m.patch(tenant, target, patch.clone(), None))
+                .expect("patch")
+        })
+    });
+    group.bench_function("get", |b| {
+        b.iter(|| rt.block_on(m.get(tenant, black_box(target))).expect("get"))
+    });
+    group.bench_function("list_page_250", |b| {
+        b.iter(|| {
+            rt.block_on(m.list(tenant, ListParams::default()))
+                .expect("list")
+        })
+    });
+    // The PUT's own validation, to express a PUT as a multiple of it.
+    let registry = registry();
+    let schema = registry.resolve("default").expect("default").clone();
+    let traits =
+        json!({"email": "user0@example.com", "name": {"first": "Ada", "last": "Lovelace"}});
+    group.bench_function("validate_same_traits", |b| {
+        b.iter_batched_ref(
+            || traits.clone(),
+            |t| schema.validate(t, &Limits::default()).expect("valid"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = throughput, invalid_documents, operations
+}
+criterion_main!(benches);
