@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use identity_benches::corpus::{SCHEMAS, shared_data};
 use identity_core::password::PasswordHasher;
-use identity_core::{CreateIdentityBody, CredentialInclude, IdentityManager, SchemaRegistry, TenantId};
+use identity_core::{
+    CreateIdentityBody, CredentialInclude, IdentityManager, SchemaRegistry, TenantId,
+};
 use identity_store_memory::MemoryStore;
 use serde_json::json;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -29,7 +31,9 @@ fn main() {
             .register_file(id, shared_data().join(format!("schemas/{id}.schema.json")))
             .expect("schema");
     }
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let store = Arc::new(MemoryStore::new());
     let manager = IdentityManager::builder(store.clone(), Arc::new(registry))
         .hasher(PasswordHasher::insecure_fast_for_tests())
@@ -54,14 +58,17 @@ fn main() {
         }
     });
     let stats = region.change();
-    let held = stats.bytes_allocated as isize - stats.bytes_deallocated as isize
-        + stats.bytes_reallocated;
+    let held =
+        stats.bytes_allocated as isize - stats.bytes_deallocated as isize + stats.bytes_reallocated;
     let per_identity = held as f64 / IDENTITIES as f64;
     let json_per_identity = json_bytes as f64 / IDENTITIES as f64;
     println!("memory/store: {IDENTITIES} identities");
     println!("memory/store: bytes held per identity: {per_identity:.0}");
     println!("memory/store: admin JSON bytes per identity: {json_per_identity:.0}");
-    println!("memory/store: ratio held / JSON: {:.2} (target <= 2.00)", per_identity / json_per_identity);
+    println!(
+        "memory/store: ratio held / JSON: {:.2} (target <= 2.00)",
+        per_identity / json_per_identity
+    );
     drop(manager);
     drop(store);
 }

@@ -15,7 +15,10 @@ const PASSWORD: &str = "correct horse battery staple";
 fn argon2(c: &mut Criterion) {
     let hasher = PasswordHasher::default();
     let encoded = hasher.hash(PASSWORD).expect("hash");
-    assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{encoded}");
+    assert!(
+        encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{encoded}"
+    );
     let bare = Argon2::new(
         Algorithm::Argon2id,
         Version::V0x13,
@@ -31,7 +34,9 @@ fn argon2(c: &mut Criterion) {
             out
         })
     });
-    group.bench_function("ours_hash", |b| b.iter(|| hasher.hash(black_box(PASSWORD)).expect("hash")));
+    group.bench_function("ours_hash", |b| {
+        b.iter(|| hasher.hash(black_box(PASSWORD)).expect("hash"))
+    });
     group.bench_function("ours_verify", |b| {
         b.iter(|| password::verify(black_box(PASSWORD), &encoded).expect("verify"))
     });
