@@ -16,3 +16,5 @@ for t in ${TARGETS:-validate register bodies patch password}; do
   echo "== $t"
   grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|cov:' "logs/$t.log" | tail -3
 done
+# Before committing a corpus, leave out inputs slower than ~150 ms (hashes at
+# the cost ceilings, e.g. Argon2 m=1 GiB): `cargo test` replays every file.
