@@ -71,11 +71,21 @@ async fn a_dropped_update_is_all_or_nothing() {
         if !finished {
             cut += 1;
         }
-        // A write queues behind the writer: once it returns, the dropped
-        // update has finished one way or the other.
-        let probe = store.delete(T, Uuid::new_v4(), None).await;
-        assert!(matches!(probe, Err(Error::NotFound)));
-        let stored = get(&store, id).await;
+        // A write queues behind the writer, so once a probe write returns,
+        // a dropped update that already held the writer has finished. One
+        // whose blocking task had not yet reached the writer may still
+        // commit after the probe: settle until two probed reads agree.
+        let mut stored = get(&store, id).await;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let probe = store.delete(T, Uuid::new_v4(), None).await;
+            assert!(matches!(probe, Err(Error::NotFound)));
+            let again = get(&store, id).await;
+            if again == stored {
+                break;
+            }
+            stored = again;
+        }
         if stored == next {
             applied += 1;
             current = next;
