@@ -57,6 +57,14 @@ enum Measure {
 /// The bytes `s` takes as a JSON string, quotes and escapes included, the
 /// way `serde_json` writes it.
 fn string_len(s: &str) -> usize {
+    // Most strings need no escape; this test has no early exit, so it runs
+    // over many bytes at a time.
+    let plain = s.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
+        return s.len() + 2;
+    }
     let escapes: usize = s
         .bytes()
         .map(|b| match b {
@@ -87,9 +95,124 @@ fn itoa_len(mut n: u64) -> usize {
     len
 }
 
-/// One iterative walk (any depth is safe) computing the compact JSON size
-/// and the nesting depth, stopping as soon as either limit is passed.
+/// Deepest `max_depth` measured by recursion; beyond it the walk keeps its
+/// own stack, so no limit a caller sets can overflow the thread's stack.
+const RECURSION_MAX_DEPTH: usize = 256;
+
+/// One walk computing the compact JSON size and the nesting depth, stopping
+/// as soon as either limit is passed. With the usual limits it recurses
+/// (at most `max_depth` frames) and allocates nothing.
 fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
+    if max_depth > RECURSION_MAX_DEPTH {
+        return measure_iteratively(value, max_depth, max_bytes);
+    }
+    // First a quick pass that bounds each string and number from above
+    // without reading its bytes: a value whose bound fits, fits. Only a
+    // value near the limit (or over it) pays for the exact count.
+    let mut bound = 0usize;
+    if bound_into(value, 0, max_depth, max_bytes, &mut bound).is_ok() {
+        return Measure::Fits;
+    }
+    let mut size = 0usize;
+    match measure_into(value, 0, max_depth, max_bytes, &mut size) {
+        Ok(()) => Measure::Fits,
+        Err(over) => over,
+    }
+}
+
+/// The most bytes `serde_json` writes for any number (`-1.7976931348623157e308`
+/// and `-9223372036854775808` are 23 and 20).
+const NUMBER_MAX_LEN: usize = 24;
+
+/// The most bytes a JSON string of `len` bytes takes written: every byte a
+/// six-byte `\u00XX` escape, plus the quotes.
+fn string_bound(len: usize) -> usize {
+    len.saturating_mul(6).saturating_add(2)
+}
+
+/// Like [`measure_into`], with [`string_bound`] and [`NUMBER_MAX_LEN`] for
+/// exact lengths; `Err` means "over a limit, or maybe over the size limit".
+fn bound_into(
+    value: &Value,
+    depth: usize,
+    max_depth: usize,
+    max_bytes: usize,
+    bound: &mut usize,
+) -> Result<(), ()> {
+    match value {
+        Value::Null | Value::Bool(_) => *bound += 5,
+        Value::Number(_) => *bound += NUMBER_MAX_LEN,
+        Value::String(s) => *bound = bound.saturating_add(string_bound(s.len())),
+        Value::Array(items) => {
+            if depth + 1 > max_depth {
+                return Err(());
+            }
+            *bound = bound.saturating_add(2 + items.len());
+            for item in items {
+                bound_into(item, depth + 1, max_depth, max_bytes, bound)?;
+            }
+        }
+        Value::Object(map) => {
+            if depth + 1 > max_depth {
+                return Err(());
+            }
+            *bound = bound.saturating_add(2 + map.len());
+            for (k, child) in map {
+                *bound = bound.saturating_add(string_bound(k.len()) + 1);
+                bound_into(child, depth + 1, max_depth, max_bytes, bound)?;
+            }
+        }
+    }
+    if *bound > max_bytes {
+        return Err(());
+    }
+    Ok(())
+}
+
+/// Adds the compact JSON size of `value`, found `depth` containers deep, to
+/// `size`; recursion stops at `max_depth`, so the stack stays bounded.
+fn measure_into(
+    value: &Value,
+    depth: usize,
+    max_depth: usize,
+    max_bytes: usize,
+    size: &mut usize,
+) -> Result<(), Measure> {
+    match value {
+        Value::Null => *size += 4,
+        Value::Bool(b) => *size += if *b { 4 } else { 5 },
+        Value::Number(n) => *size += number_len(n),
+        Value::String(s) => *size += string_len(s),
+        Value::Array(items) => {
+            if depth + 1 > max_depth {
+                return Err(Measure::TooDeep);
+            }
+            // Brackets and the commas between items.
+            *size += 2 + items.len().saturating_sub(1);
+            for item in items {
+                measure_into(item, depth + 1, max_depth, max_bytes, size)?;
+            }
+        }
+        Value::Object(map) => {
+            if depth + 1 > max_depth {
+                return Err(Measure::TooDeep);
+            }
+            // Braces, commas, and for each member its key and colon.
+            *size += 2 + map.len().saturating_sub(1);
+            for (k, child) in map {
+                *size += string_len(k) + 1;
+                measure_into(child, depth + 1, max_depth, max_bytes, size)?;
+            }
+        }
+    }
+    if *size > max_bytes {
+        return Err(Measure::TooBig);
+    }
+    Ok(())
+}
+
+/// [`measure`] with an explicit stack, for limits too deep to recurse.
+fn measure_iteratively(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
     let mut size = 0usize;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((v, depth)) = stack.pop() {
@@ -102,7 +225,6 @@ fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
                 if depth + 1 > max_depth {
                     return Measure::TooDeep;
                 }
-                // Brackets and the commas between items.
                 size += 2 + items.len().saturating_sub(1);
                 stack.extend(items.iter().map(|c| (c, depth + 1)));
             }
@@ -110,7 +232,6 @@ fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
                 if depth + 1 > max_depth {
                     return Measure::TooDeep;
                 }
-                // Braces, commas, and for each member its key and colon.
                 size += 2 + map.len().saturating_sub(1);
                 for (k, child) in map {
                     size += string_len(k) + 1;
@@ -166,12 +287,47 @@ mod tests {
     }
 
     #[test]
+    fn both_walks_agree() {
+        let mut deep = json!("x");
+        for _ in 0..40 {
+            deep = json!({"k": [deep]});
+        }
+        let values = [
+            json!({"a": "12"}),
+            json!({"a": [1, -20, 3.5, null, true, false, "q\"\n\u{1}"]}),
+            json!([[[[]]]]),
+            deep,
+        ];
+        for v in &values {
+            for (depth, bytes) in [(2, 10), (4, 64), (32, 1 << 20), (200, 30), (100, 1 << 20)] {
+                let recursive = format!("{:?}", measure_kind(measure(v, depth, bytes)));
+                let iterative = format!("{:?}", measure_kind(measure_iteratively(v, depth, bytes)));
+                assert_eq!(recursive, iterative, "{v} at depth {depth}, {bytes} bytes");
+            }
+        }
+    }
+
+    fn measure_kind(m: Measure) -> &'static str {
+        match m {
+            Measure::Fits => "fits",
+            Measure::TooDeep => "too deep",
+            Measure::TooBig => "too big",
+        }
+    }
+
+    #[test]
     fn a_very_deep_value_is_rejected_without_recursion() {
         let mut v = json!(1);
         for _ in 0..100_000 {
             v = Value::Array(vec![v]);
         }
         assert!(Limits::default().check(&v, "/traits").is_err());
+        // A limit too deep to recurse takes the iterative walk.
+        let deep_limit = Limits {
+            max_json_bytes: 1 << 30,
+            max_depth: 1 << 20,
+        };
+        assert_eq!(deep_limit.check(&v, "/traits"), Ok(()));
         // Dropping a 100k-deep Value recurses in serde_json; unwind it by hand.
         let mut cur = v;
         while let Value::Array(mut items) = cur {

@@ -69,22 +69,19 @@ impl IdentitySchema {
         limits
             .check(traits, "/traits")
             .map_err(|v| Error::Validation(vec![v]))?;
-        // Wrap without copying: move the traits into a `{"traits": ...}`
-        // document (reusing this thread's wrapper allocation) and back out.
+        // Wrap without copying: swap the traits into this thread's
+        // `{"traits": ...}` document (kept, key and all, between calls) and
+        // back out.
         thread_local! {
-            static WRAPPER: std::cell::Cell<Option<Map<String, Value>>> =
-                const { std::cell::Cell::new(None) };
+            static WRAPPER: std::cell::Cell<Option<Value>> = const { std::cell::Cell::new(None) };
         }
-        let mut map = WRAPPER.with(std::cell::Cell::take).unwrap_or_default();
-        map.insert("traits".to_owned(), std::mem::take(traits));
-        let doc = Value::Object(map);
+        let mut doc = WRAPPER
+            .with(std::cell::Cell::take)
+            .unwrap_or_else(|| Value::Object(Map::from_iter([("traits".to_owned(), Value::Null)])));
+        swap_traits(&mut doc, traits);
         let outcome = self.check_document(&doc);
-        if let Value::Object(mut map) = doc {
-            if let Some(original) = map.shift_remove("traits") {
-                *traits = original;
-            }
-            WRAPPER.with(|w| w.set(Some(map)));
-        }
+        swap_traits(&mut doc, traits);
+        WRAPPER.with(|w| w.set(Some(doc)));
         outcome?;
         self.derive(traits)
     }
@@ -117,8 +114,17 @@ impl IdentitySchema {
     /// Derives identifiers and addresses from traits that passed validation.
     pub fn derive(&self, traits: &Value) -> Result<Derived, Error> {
         let mut out = Derived::default();
+        if self.sites.is_empty() {
+            return Ok(out);
+        }
         let mut violations = Vec::new();
-        let mut at = String::from("/traits");
+        // The instance path buffer is this thread's, reused between calls.
+        thread_local! {
+            static PATH: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+        }
+        let mut at = PATH.with(std::cell::Cell::take);
+        at.clear();
+        at.push_str("/traits");
         for site in &self.sites {
             let ext = &site.extension;
             if ext.password_identifier {
@@ -134,6 +140,7 @@ impl IdentitySchema {
                 apply(site, path, raw, &mut out, &mut violations);
             });
         }
+        PATH.with(|p| p.set(at));
         if !violations.is_empty() {
             // One value under several extension entries reports a problem once.
             let mut seen = BTreeSet::new();
@@ -143,6 +150,14 @@ impl IdentitySchema {
         out.code_addresses.sort();
         out.code_addresses.dedup();
         Ok(out)
+    }
+}
+
+/// Swaps `traits` with the value of the wrapper's one member, `"traits"`
+/// (no hashing: the member is reached by position).
+fn swap_traits(wrapper: &mut Value, traits: &mut Value) {
+    if let Some(slot) = wrapper.as_object_mut().and_then(|m| m.values_mut().next()) {
+        std::mem::swap(slot, traits);
     }
 }
 
@@ -271,26 +286,47 @@ fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut
         if value.is_empty() {
             violations.push(empty_violation(path));
         } else {
-            for (wanted, kind) in [
-                (ext.password_identifier, CredentialType::Password),
-                (ext.webauthn_identifier, CredentialType::Webauthn),
-            ] {
-                if wanted {
-                    push_unique(out.identifiers.entry(kind).or_default(), value.clone());
+            let ids = &mut out.identifiers;
+            match (ext.password_identifier, ext.webauthn_identifier) {
+                (true, true) => {
+                    push_unique(
+                        ids.entry(CredentialType::Password).or_default(),
+                        value.clone(),
+                    );
+                    push_unique(ids.entry(CredentialType::Webauthn).or_default(), value);
                 }
+                (true, false) => {
+                    push_unique(ids.entry(CredentialType::Password).or_default(), value);
+                }
+                _ => push_unique(ids.entry(CredentialType::Webauthn).or_default(), value),
             }
         }
     }
     // Each channel's normalisation runs once per value, however many of
-    // code, verification and recovery use it.
+    // code, verification and recovery use it; its last user takes it.
+    let strict_recovery = ext.recovery_via == Some(AddressVia::Sms);
+    let mut uses = [0usize; 2];
+    for via in [ext.code_via, ext.verification_via]
+        .into_iter()
+        .chain((!strict_recovery).then_some(ext.recovery_via))
+        .flatten()
+    {
+        uses[usize::from(via == AddressVia::Sms)] += 1;
+    }
     let mut lenient: [Option<Option<String>>; 2] = [None, None];
     let mut on = |via: AddressVia, require_phone: bool, violations: &mut Vec<Violation>| {
         if require_phone && via == AddressVia::Sms {
             return on_channel(site, via, path, raw, violations, true);
         }
-        let slot = &mut lenient[usize::from(via == AddressVia::Sms)];
-        slot.get_or_insert_with(|| on_channel(site, via, path, raw, violations, false))
-            .clone()
+        let n = usize::from(via == AddressVia::Sms);
+        let slot =
+            lenient[n].get_or_insert_with(|| on_channel(site, via, path, raw, violations, false));
+        uses[n] = uses[n].saturating_sub(1);
+        if uses[n] == 0 {
+            slot.take()
+        } else {
+            slot.clone()
+        }
     };
     if let Some(via) = ext.code_via
         && let Some(value) = on(via, false, violations)

@@ -39,12 +39,98 @@ pub fn is_valid_email(value: &str) -> bool {
     if value.len() > EMAIL_MAX_LEN {
         return false;
     }
+    if is_plain_email(value) {
+        return true;
+    }
     if let Some(at) = value.rfind('@')
         && at > EMAIL_LOCAL_MAX_LEN
     {
         return false;
     }
+    stock_email_rule(value)
+}
+
+/// The stock rule alone (the `jsonschema` crate's `email` format), without
+/// the fast path. Exposed for the differential test of [`is_valid_email`].
+#[doc(hidden)]
+pub fn stock_email_rule(value: &str) -> bool {
     stock_email().is_valid(&Value::String(value.to_owned()))
+}
+
+/// The fast path of [`is_valid_email`]: `true` only for the plain form
+/// almost every real address has, which the stock rule accepts too; `false`
+/// means "not plain", and the stock rule decides.
+///
+/// Plain is ASCII `local@domain` with exactly one `@`, where the local part
+/// is 1 to 64 bytes of dot-separated, non-empty runs of RFC 5322 `atext`,
+/// and the domain is 1 to 253 bytes of dot-separated labels of 1 to 63
+/// letters, digits and hyphens that start and end with a letter or digit
+/// and have no `--` in their third and fourth places (the A-label marker,
+/// which the stock rule decodes as Punycode). Quoted local parts, comments,
+/// display names, domain literals and non-ASCII are all left to the stock
+/// rule.
+fn is_plain_email(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    // The local part: dot-separated, non-empty runs of `atext`.
+    let mut i = 0;
+    let mut after_dot = true;
+    loop {
+        let Some(&b) = bytes.get(i) else { return false };
+        match b {
+            b'@' => break,
+            b'.' if after_dot => return false,
+            b'.' => after_dot = true,
+            _ if CLASS[usize::from(b)] & ATEXT != 0 => after_dot = false,
+            _ => return false,
+        }
+        i += 1;
+    }
+    if after_dot || i > EMAIL_LOCAL_MAX_LEN {
+        return false;
+    }
+    // The domain: labels of letters, digits and inner hyphens.
+    let domain = &bytes[i + 1..];
+    if domain.is_empty() || domain.len() > 253 {
+        return false;
+    }
+    domain.split(|&b| b == b'.').all(is_plain_label)
+}
+
+const ATEXT: u8 = 1;
+const LDH: u8 = 2;
+
+/// Byte classes: `ATEXT` for RFC 5322 `atext` (ASCII letters, digits and
+/// ``!#$%&'*+-/=?^_`{|}~``), `LDH` for letters, digits and `-`.
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = ATEXT | LDH;
+        }
+        b += 1;
+    }
+    let specials = b"!#$%&'*+-/=?^_`{|}~";
+    let mut i = 0;
+    while i < specials.len() {
+        table[specials[i] as usize] |= ATEXT;
+        i += 1;
+    }
+    table[b'-' as usize] |= LDH;
+    table
+};
+
+/// A host name label of letters, digits and inner hyphens, not an A-label.
+fn is_plain_label(label: &[u8]) -> bool {
+    let (Some(first), Some(last)) = (label.first(), label.last()) else {
+        return false;
+    };
+    label.len() <= 63
+        && first.is_ascii_alphanumeric()
+        && last.is_ascii_alphanumeric()
+        && label.iter().all(|&b| CLASS[usize::from(b)] & LDH != 0)
+        && label.get(2..4) != Some(b"--".as_slice())
 }
 
 /// The `tel` format: a phone number that parses and is valid in E.164 form.

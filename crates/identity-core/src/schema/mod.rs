@@ -15,7 +15,9 @@ use serde_json::Value;
 
 pub use derive::{CodeAddress, Derived, DerivedAddress};
 pub use extension::{Extension, Site, Step};
-pub use formats::{EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN, is_valid_email, is_valid_tel};
+pub use formats::{
+    EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN, is_valid_email, is_valid_tel, stock_email_rule,
+};
 
 use crate::error::Error;
 

@@ -1,6 +1,7 @@
 //! identity-core integration tests (one binary).
 
 mod addresses;
+mod email;
 mod errors;
 mod json;
 mod ops_batch;

@@ -231,6 +231,9 @@ proptest! {
         prop_assert_eq!(exact.check(&v, "/x"), Ok(()));
         let under = identity_core::Limits { max_json_bytes: len - 1, max_depth: 64 };
         prop_assert!(under.check(&v, "/x").is_err());
+        // Far from the limit, the quick bounding pass answers alone.
+        let roomy = identity_core::Limits { max_json_bytes: len * 8 + 64, max_depth: 64 };
+        prop_assert_eq!(roomy.check(&v, "/x"), Ok(()));
     }
 
     #[test]

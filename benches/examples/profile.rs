@@ -1,0 +1,257 @@
+//! One bench scenario in a loop, for a profiler (callgrind, perf).
+//!
+//! ```text
+//! cargo build --profile bench -p identity-benches --example profile
+//! valgrind --tool=callgrind --toggle-collect='*hot_*' \
+//!     target/release/examples/profile validate default 3
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid>
+//! ```
+//!
+//! Scenarios (each over the seeded 10,000-document corpus of a shared
+//! schema, `rounds` times): `validate` (ours on parsed values, bench (a)),
+//! `bare` (stock `jsonschema` `is_valid`, bench (c)), `from-bytes` (b),
+//! `parse` (d), `bare-from-bytes` (e), `invalid` (ours on the invalid
+//! documents), `iter-errors` (the bare count on them); and, on the memory
+//! store through the manager, `put`, `get` and `validate-put-traits`.
+//! Only the functions named `hot_*` run the measured loop, so
+//! `--toggle-collect='*hot_*'` leaves setup out of the counts.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use identity_benches::bare_validator;
+use identity_benches::corpus::{CORPUS_SIZE, corpus, shared_data};
+use identity_core::password::PasswordHasher;
+use identity_core::schema::IdentitySchema;
+use identity_core::{
+    CreateIdentityBody, IdentityManager, Limits, SchemaRegistry, TenantId, UpdateIdentityBody,
+};
+use identity_store_memory::MemoryStore;
+use serde_json::{Value, json};
+
+const SEED: u64 = 0x1de7_1717;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let scenario = args.get(1).map_or("validate", String::as_str);
+    let schema_id = args.get(2).map_or("default", String::as_str);
+    let rounds: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(1);
+    let mut registry = SchemaRegistry::new();
+    registry
+        .register_file(
+            schema_id,
+            shared_data().join(format!("schemas/{schema_id}.schema.json")),
+        )
+        .expect("shared schema registers");
+    let schema = registry.resolve(schema_id).expect("registered").clone();
+    let docs = corpus(schema_id, SEED, CORPUS_SIZE);
+    let (valid, invalid): (Vec<_>, Vec<_>) = docs.into_iter().partition(|d| d.valid);
+    let all: Vec<Value> = valid
+        .iter()
+        .chain(&invalid)
+        .map(|d| d.traits.clone())
+        .collect();
+    let invalid: Vec<Value> = invalid.into_iter().map(|d| d.traits).collect();
+    let wrap = |v: &Value| json!({ "traits": v });
+    let n = match scenario {
+        "validate" => hot_validate(&schema, &mut all.clone(), rounds),
+        "bare" => {
+            let bare = bare_validator(schema.raw());
+            hot_bare(&bare, &all.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
+        "from-bytes" => hot_from_bytes(&schema, &to_bytes(&all), rounds),
+        "parse" => hot_parse(&to_bytes(&all.iter().map(wrap).collect::<Vec<_>>()), rounds),
+        "bare-from-bytes" => {
+            let bare = bare_validator(schema.raw());
+            let bytes = to_bytes(&all.iter().map(wrap).collect::<Vec<_>>());
+            hot_bare_from_bytes(&bare, &bytes, rounds)
+        }
+        "invalid" => hot_invalid(&schema, &mut invalid.clone(), rounds),
+        "iter-errors" => {
+            let bare = bare_validator(schema.raw());
+            hot_iter_errors(&bare, &invalid.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
+        "put" | "get" | "validate-put-traits" => manager_scenario(scenario, rounds),
+        other => panic!("unknown scenario {other:?}"),
+    };
+    println!("{scenario} {schema_id}: {n}");
+}
+
+fn to_bytes(values: &[Value]) -> Vec<Vec<u8>> {
+    values
+        .iter()
+        .map(|v| serde_json::to_vec(v).expect("json"))
+        .collect()
+}
+
+#[inline(never)]
+fn hot_validate(schema: &IdentitySchema, values: &mut [Value], rounds: usize) -> usize {
+    let limits = Limits::default();
+    let mut ok = 0;
+    for _ in 0..rounds {
+        for traits in values.iter_mut() {
+            ok += usize::from(schema.validate(black_box(traits), &limits).is_ok());
+        }
+    }
+    ok
+}
+
+#[inline(never)]
+fn hot_bare(bare: &jsonschema::Validator, wrapped: &[Value], rounds: usize) -> usize {
+    let mut ok = 0;
+    for _ in 0..rounds {
+        for doc in wrapped {
+            ok += usize::from(bare.is_valid(black_box(doc)));
+        }
+    }
+    ok
+}
+
+#[inline(never)]
+fn hot_from_bytes(schema: &IdentitySchema, bytes: &[Vec<u8>], rounds: usize) -> usize {
+    let limits = Limits::default();
+    let mut ok = 0;
+    for _ in 0..rounds {
+        for raw in bytes {
+            let mut traits: Value = serde_json::from_slice(black_box(raw)).expect("json");
+            ok += usize::from(schema.validate(&mut traits, &limits).is_ok());
+        }
+    }
+    ok
+}
+
+#[inline(never)]
+fn hot_parse(bytes: &[Vec<u8>], rounds: usize) -> usize {
+    let mut n = 0;
+    for _ in 0..rounds {
+        for raw in bytes {
+            let v: Value = serde_json::from_slice(black_box(raw)).expect("json");
+            n += usize::from(v.is_object());
+        }
+    }
+    n
+}
+
+#[inline(never)]
+fn hot_bare_from_bytes(bare: &jsonschema::Validator, bytes: &[Vec<u8>], rounds: usize) -> usize {
+    let mut ok = 0;
+    for _ in 0..rounds {
+        for raw in bytes {
+            let doc: Value = serde_json::from_slice(black_box(raw)).expect("json");
+            ok += usize::from(bare.is_valid(&doc));
+        }
+    }
+    ok
+}
+
+#[inline(never)]
+fn hot_invalid(schema: &IdentitySchema, values: &mut [Value], rounds: usize) -> usize {
+    let limits = Limits::default();
+    let mut n = 0;
+    for _ in 0..rounds {
+        for traits in values.iter_mut() {
+            if let Err(e) = schema.validate(black_box(traits), &limits) {
+                n += e.violations().len();
+            }
+        }
+    }
+    n
+}
+
+#[inline(never)]
+fn hot_iter_errors(bare: &jsonschema::Validator, wrapped: &[Value], rounds: usize) -> usize {
+    let mut n = 0;
+    for _ in 0..rounds {
+        for doc in wrapped {
+            n += bare.iter_errors(black_box(doc)).count();
+        }
+    }
+    n
+}
+
+const BCRYPT: &str = "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay";
+
+fn manager_scenario(scenario: &str, rounds: usize) -> usize {
+    let mut registry = SchemaRegistry::new();
+    registry
+        .register_file("default", shared_data().join("schemas/default.schema.json"))
+        .expect("registers");
+    let registry = Arc::new(registry);
+    let m = IdentityManager::builder(Arc::new(MemoryStore::new()), registry.clone())
+        .hasher(PasswordHasher::insecure_fast_for_tests())
+        .build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let traits =
+        json!({"email": "user0@example.com", "name": {"first": "Ada", "last": "Lovelace"}});
+    let body = CreateIdentityBody::from_json(json!({
+        "traits": traits,
+        "credentials": {"password": {"config": {"hashed_password": BCRYPT}}},
+        "metadata_public": {"plan": "pro"}
+    }))
+    .expect("body");
+    let tenant = TenantId::DEFAULT;
+    let id = rt.block_on(m.create(tenant, body)).expect("create").id;
+    let rounds = rounds * 1_000;
+    match scenario {
+        "put" => {
+            let put = UpdateIdentityBody::from_json(json!({
+                "traits": traits, "metadata_public": {"plan": "pro"}
+            }))
+            .expect("body");
+            hot_put(&rt, &m, tenant, id, &put, rounds)
+        }
+        "get" => hot_get(&rt, &m, tenant, id, rounds),
+        _ => {
+            let schema = registry.resolve("default").expect("default").clone();
+            hot_validate_traits(&schema, &traits, rounds)
+        }
+    }
+}
+
+#[inline(never)]
+fn hot_put(
+    rt: &tokio::runtime::Runtime,
+    m: &IdentityManager,
+    tenant: TenantId,
+    id: uuid::Uuid,
+    body: &UpdateIdentityBody,
+    rounds: usize,
+) -> usize {
+    let mut n = 0;
+    for _ in 0..rounds {
+        let updated = rt
+            .block_on(m.update(tenant, id, body.clone(), None))
+            .expect("put");
+        n += usize::from(updated.version > 0);
+    }
+    n
+}
+
+#[inline(never)]
+fn hot_get(
+    rt: &tokio::runtime::Runtime,
+    m: &IdentityManager,
+    tenant: TenantId,
+    id: uuid::Uuid,
+    rounds: usize,
+) -> usize {
+    let mut n = 0;
+    for _ in 0..rounds {
+        n += usize::from(rt.block_on(m.get(tenant, black_box(id))).is_ok());
+    }
+    n
+}
+
+#[inline(never)]
+fn hot_validate_traits(schema: &IdentitySchema, traits: &Value, rounds: usize) -> usize {
+    let limits = Limits::default();
+    let mut n = 0;
+    for _ in 0..rounds {
+        let mut t = traits.clone();
+        n += usize::from(schema.validate(&mut t, &limits).is_ok());
+    }
+    n
+}
