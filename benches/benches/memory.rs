@@ -58,8 +58,7 @@ fn main() {
         }
     });
     let stats = region.change();
-    let held =
-        stats.bytes_allocated as isize - stats.bytes_deallocated as isize + stats.bytes_reallocated;
+    let held = net_bytes(&stats);
     let per_identity = held as f64 / IDENTITIES as f64;
     let json_per_identity = json_bytes as f64 / IDENTITIES as f64;
     println!("memory/store: {IDENTITIES} identities");
@@ -69,9 +68,16 @@ fn main() {
         "memory/store: ratio held / JSON: {:.2} (target <= 2.00)",
         per_identity / json_per_identity
     );
-    breakdown(&rt, &store, per_identity);
+    breakdown(&rt, &store);
     drop(manager);
     drop(store);
+}
+
+/// Bytes allocated and not freed. `stats_alloc` already books a realloc's
+/// growth in `bytes_allocated` and its shrinking in `bytes_deallocated`
+/// (`bytes_reallocated` is the same net change again, not to be added).
+fn net_bytes(stats: &stats_alloc::Stats) -> isize {
+    stats.bytes_allocated as isize - stats.bytes_deallocated as isize
 }
 
 /// Bytes one value allocates when built by `make` (its deep size, as the
@@ -80,15 +86,14 @@ fn bytes_of<T>(make: impl FnOnce() -> T) -> (T, usize) {
     let region = Region::new(GLOBAL);
     let value = make();
     let stats = region.change();
-    let held =
-        stats.bytes_allocated as isize - stats.bytes_deallocated as isize + stats.bytes_reallocated;
-    (value, held.max(0) as usize)
+    (value, net_bytes(&stats).max(0) as usize)
 }
 
-/// Where the bytes of one stored identity go: each part's deep size,
-/// measured by cloning it, and what the store adds on top (its row and the
-/// uniqueness indexes).
-fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore, per_identity: f64) {
+/// Where the bytes go: one identity's deep size by part when decoded
+/// (measured by cloning each part), the size of its row's compact JSON, its
+/// unique keys, and what the store holds per identity written straight
+/// into it.
+fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
     use identity_core::IdentityStore as _;
     let page = rt
         .block_on(store.list(
@@ -124,7 +129,9 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore, per_identity: f6
         )
     });
     let (_, strings) = bytes_of(|| (sample.schema_id.clone(), sample.external_id.clone()));
-    println!("memory/breakdown: one stored identity, deep size by part (bytes):");
+    println!(
+        "memory/breakdown: one identity decoded (as reads return it), deep size by part (bytes):"
+    );
     println!("memory/breakdown:   identity (all parts)        {whole:>6}");
     println!("memory/breakdown:   traits                      {traits:>6}");
     println!("memory/breakdown:   credentials                 {credentials:>6}");
@@ -135,8 +142,48 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore, per_identity: f6
     println!("memory/breakdown:   addresses                   {addresses:>6}");
     println!("memory/breakdown:   metadata                    {metadata:>6}");
     println!("memory/breakdown:   schema id, external id      {strings:>6}");
+    // The store alone: the same identity written 1,000 more times under new
+    // ids and keys, straight into the store (no manager, no hashing).
+    let (_, store_only) = bytes_of(|| {
+        for n in 0..1_000u32 {
+            let mut copy = sample.clone();
+            copy.id = uuid::Uuid::from_u128(0xfeed_0000 + u128::from(n));
+            copy.external_id = Some(format!("copy-{n}"));
+            for c in copy.credentials.values_mut() {
+                for i in &mut c.identifiers {
+                    *i = format!("copy{n}-{i}");
+                }
+            }
+            for a in &mut copy.verifiable_addresses {
+                a.value = format!("copy{n}-{}", a.value);
+            }
+            for a in &mut copy.recovery_addresses {
+                a.value = format!("copy{n}-{}", a.value);
+            }
+            rt.block_on(store.create(
+                TenantId::DEFAULT,
+                identity_core::ValidIdentity::new_unchecked_for_tests(copy),
+            ))
+            .expect("store create");
+        }
+    });
+    let row_json = serde_json::to_vec(&sample.to_json("", CredentialInclude::All))
+        .expect("json")
+        .len();
+    println!("memory/breakdown: the same identity as a store row's compact JSON: {row_json} bytes");
+    let (_, boxed) = bytes_of(|| {
+        serde_json::to_vec(&sample.to_json("", CredentialInclude::All))
+            .expect("json")
+            .into_boxed_slice()
+    });
+    println!("memory/breakdown: the same, boxed, as counted: {boxed} bytes");
+    let (_, keys) = bytes_of(|| sample.unique_keys());
     println!(
-        "memory/breakdown:   store row + indexes         {:>6.0} (held per identity - identity)",
-        per_identity - whole as f64
+        "memory/breakdown: its {} unique keys: {keys} bytes",
+        sample.unique_keys().len()
+    );
+    println!(
+        "memory/breakdown: the store alone holds {:.0} bytes per identity written straight into it",
+        store_only as f64 / 1_000.0
     );
 }

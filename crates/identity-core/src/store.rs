@@ -49,7 +49,16 @@ impl ValidIdentity {
     /// tenant, besides its id: external id, each (credential type,
     /// identifier), each verifiable and each recovery address.
     pub fn unique_keys(&self) -> Vec<ConflictField> {
-        let i = &self.0;
+        self.0.unique_keys()
+    }
+}
+
+impl Identity {
+    /// Every value this identity claims that must be unique within its
+    /// tenant, besides its id: external id, each (credential type,
+    /// identifier), each verifiable and each recovery address.
+    pub fn unique_keys(&self) -> Vec<ConflictField> {
+        let i = self;
         let mut keys = Vec::new();
         if let Some(e) = i.external_id.as_deref().filter(|e| !e.is_empty()) {
             keys.push(ConflictField::ExternalId(e.to_owned()));

@@ -533,26 +533,39 @@ impl IdentityManager {
         imports: &[credentials::Import],
         now: Timestamp,
     ) -> Result<Identity, Error> {
-        let mut next = stored.clone();
         let schema = if body.schema_id.is_empty() {
             self.inner.schemas.resolve(&stored.schema_id)?.clone()
         } else {
             self.inner.schemas.resolve(&body.schema_id)?.clone()
         };
-        next.schema_id = schema.id().to_owned();
+        // Built field by field: what the body replaces is never copied from
+        // the stored identity (addresses are derived again by `finish`).
+        let mut next = Identity {
+            id: stored.id,
+            schema_id: schema.id().to_owned(),
+            state: stored.state,
+            state_changed_at: stored.state_changed_at,
+            traits: body
+                .traits
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            credentials: stored.credentials.clone(),
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: body.metadata_public.clone().filter(|v| !v.is_null()),
+            metadata_admin: body.metadata_admin.clone().filter(|v| !v.is_null()),
+            organization_id: stored.organization_id,
+            external_id: external_id(body.external_id.clone())?,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            version: stored.version,
+        };
         if let Some(state) = parse_state(body.state.as_deref())?
             && state != stored.state
         {
             next.state = state;
             next.state_changed_at = Some(now);
         }
-        next.traits = body
-            .traits
-            .clone()
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        next.metadata_public = body.metadata_public.clone().filter(|v| !v.is_null());
-        next.metadata_admin = body.metadata_admin.clone().filter(|v| !v.is_null());
-        next.external_id = external_id(body.external_id.clone())?;
         credentials::merge(&mut next.credentials, imports.to_vec(), stored.id, now)?;
         self.finish(
             &mut next,

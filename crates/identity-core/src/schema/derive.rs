@@ -43,9 +43,6 @@ pub struct Derived {
     pub verifiable_addresses: Vec<DerivedAddress>,
     /// Recovery addresses, de-duplicated, in document order.
     pub recovery_addresses: Vec<DerivedAddress>,
-    /// The schema-driven types the schema declares identifiers for (whether
-    /// or not these traits give any).
-    pub declared_types: BTreeSet<CredentialType>,
 }
 
 impl Derived {
@@ -126,16 +123,6 @@ impl IdentitySchema {
         at.clear();
         at.push_str("/traits");
         for site in &self.sites {
-            let ext = &site.extension;
-            if ext.password_identifier {
-                out.declared_types.insert(CredentialType::Password);
-            }
-            if ext.webauthn_identifier {
-                out.declared_types.insert(CredentialType::Webauthn);
-            }
-            if ext.code_via.is_some() {
-                out.declared_types.insert(CredentialType::Code);
-            }
             visit(traits, &site.path, &mut at, &mut |path, raw| {
                 apply(site, path, raw, &mut out, &mut violations);
             });

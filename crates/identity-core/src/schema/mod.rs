@@ -5,7 +5,7 @@ mod derive;
 mod extension;
 mod formats;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ pub use formats::{
 };
 
 use crate::error::Error;
+use crate::model::CredentialType;
 
 /// The schema id used when none is configured.
 pub const DEFAULT_SCHEMA_ID: &str = "default";
@@ -30,6 +31,7 @@ pub struct IdentitySchema {
     raw: Value,
     validator: jsonschema::Validator,
     sites: Vec<Site>,
+    declared_types: BTreeSet<CredentialType>,
 }
 
 impl fmt::Debug for IdentitySchema {
@@ -74,11 +76,24 @@ impl IdentitySchema {
         }
         let validator = options.build(&raw).map_err(|e| invalid(e.to_string()))?;
         let sites = extension::find_sites(&raw, traits).map_err(invalid)?;
+        let declared_types = sites
+            .iter()
+            .flat_map(|site| {
+                let ext = &site.extension;
+                [
+                    ext.password_identifier.then_some(CredentialType::Password),
+                    ext.webauthn_identifier.then_some(CredentialType::Webauthn),
+                    ext.code_via.map(|_| CredentialType::Code),
+                ]
+            })
+            .flatten()
+            .collect();
         Ok(IdentitySchema {
             id,
             raw,
             validator,
             sites,
+            declared_types,
         })
     }
 
@@ -95,6 +110,13 @@ impl IdentitySchema {
     /// Where the `ory.sh/kratos` keyword sits, found at registration.
     pub fn sites(&self) -> &[Site] {
         &self.sites
+    }
+
+    /// The schema-driven credential types (`password`, `webauthn`, `code`)
+    /// this schema declares identifiers for, whether or not given traits
+    /// hold any.
+    pub fn declared_types(&self) -> &BTreeSet<CredentialType> {
+        &self.declared_types
     }
 
     /// The compiled validator of the whole document `{"traits": ...}`.

@@ -270,14 +270,13 @@ fn declared_types_are_known_even_without_values() {
         "ory.sh/kratos": {"credentials": {"password": {"identifier": true}, "webauthn": {"identifier": true}}}}}),
     ));
     let mut traits = json!({});
-    let derived = r
-        .resolve("")
-        .expect("schema")
+    let schema = r.resolve("").expect("schema");
+    let derived = schema
         .validate(&mut traits, &Limits::default())
         .expect("valid");
     assert!(derived.identifiers.is_empty());
     assert_eq!(
-        derived.declared_types.iter().copied().collect::<Vec<_>>(),
+        schema.declared_types().iter().copied().collect::<Vec<_>>(),
         [CredentialType::Password, CredentialType::Webauthn]
     );
 }
