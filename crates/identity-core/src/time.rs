@@ -46,9 +46,87 @@ impl Timestamp {
 
     /// Parses an RFC 3339 timestamp (any offset, any precision).
     pub fn parse(text: &str) -> Option<Self> {
+        if let Some(t) = Self::parse_canonical(text) {
+            return Some(t);
+        }
         OffsetDateTime::parse(text, &Rfc3339)
             .ok()
             .map(Self::from_datetime)
+    }
+
+    /// The fast path of [`Timestamp::parse`]: exactly the form this type
+    /// writes (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), the numbers read here and
+    /// checked by the `time` crate's constructors. Anything else, a leap
+    /// second included, is `None` and left to the full RFC 3339 parser.
+    fn parse_canonical(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        if b.len() != 27
+            || [
+                (4, b'-'),
+                (7, b'-'),
+                (10, b'T'),
+                (13, b':'),
+                (16, b':'),
+                (19, b'.'),
+                (26, b'Z'),
+            ]
+            .iter()
+            .any(|&(i, c)| b[i] != c)
+        {
+            return None;
+        }
+        let num = |from: usize, to: usize| -> Option<u32> {
+            b[from..to].iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let year = i32::try_from(num(0, 4)?).ok()?;
+        let month = time::Month::try_from(u8::try_from(num(5, 7)?).ok()?).ok()?;
+        let day = u8::try_from(num(8, 10)?).ok()?;
+        let date = time::Date::from_calendar_date(year, month, day).ok()?;
+        let clock = time::Time::from_hms_micro(
+            u8::try_from(num(11, 13)?).ok()?,
+            u8::try_from(num(14, 16)?).ok()?,
+            u8::try_from(num(17, 19)?).ok()?,
+            num(20, 26)?,
+        )
+        .ok()?;
+        Some(Timestamp(
+            time::PrimitiveDateTime::new(date, clock).assume_utc(),
+        ))
+    }
+
+    /// Writes the RFC 3339 form into `buf` and returns it; `None` for a year
+    /// outside 0000–9999, which [`fmt::Display`] writes the slow way.
+    fn write_canonical(self, buf: &mut [u8; 27]) -> Option<&str> {
+        let d = self.0;
+        let year = u32::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                // `value % 10` is a single digit.
+                buf[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, u32::from(u8::from(d.month())));
+        put(8, 2, u32::from(d.day()));
+        put(11, 2, u32::from(d.hour()));
+        put(14, 2, u32::from(d.minute()));
+        put(17, 2, u32::from(d.second()));
+        put(20, 6, d.microsecond());
+        for (i, c) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (26, b'Z'),
+        ] {
+            buf[i] = c;
+        }
+        std::str::from_utf8(buf).ok()
     }
 
     /// The underlying date-time, in UTC.
@@ -59,6 +137,9 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(text) = self.write_canonical(&mut [0; 27]) {
+            return f.write_str(text);
+        }
         let d = self.0;
         write!(
             f,
@@ -82,7 +163,10 @@ impl fmt::Debug for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.write_canonical(&mut [0; 27]) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(self),
+        }
     }
 }
 
@@ -190,6 +274,73 @@ impl IdGenerator for SequentialIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_paths_agree_with_the_time_crate() {
+        // Instants spread over 0000-9999, and the edges of days, months,
+        // leap years and microseconds.
+        let mut micros: Vec<i64> = vec![
+            0,
+            1,
+            999_999,
+            -1,
+            951_782_400_000_000,     // 2000-02-29
+            4_107_542_399_999_999,   // 2100-02-28T23:59:59.999999
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            -62_167_219_200_000_000, // 0000-01-01
+        ];
+        let mut x: u64 = 0x7157_a3c9_0000_0001;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let span = 253_402_300_800_000_000i64 + 62_167_219_200_000_000;
+            micros.push((x % span as u64) as i64 - 62_167_219_200_000_000);
+        }
+        for m in micros {
+            let t = Timestamp::from_unix_micros(m).expect("in range");
+            let d = t.as_datetime();
+            let slow = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second(),
+                d.microsecond()
+            );
+            assert_eq!(t.to_string(), slow);
+            assert_eq!(
+                serde_json::to_string(&t).expect("json"),
+                format!("\"{slow}\"")
+            );
+            let full = OffsetDateTime::parse(&slow, &Rfc3339).expect("rfc 3339");
+            assert_eq!(
+                Timestamp::parse_canonical(&slow),
+                Some(Timestamp(full)),
+                "{slow}"
+            );
+        }
+        // Not the canonical form: left to the full parser.
+        for other in [
+            "2026-11-21T17:02:44Z",
+            "2026-11-21T17:02:44.000981+00:00",
+            "2026-11-21t17:02:44.000981Z",
+            "2026-13-21T17:02:44.000981Z",
+            "2026-02-30T17:02:44.000981Z",
+            "2026-11-21T24:02:44.000981Z",
+            "2026-11-21T17:02:60.000981Z",
+            "2026-11-21T17:02:44.00098aZ",
+            "+026-11-21T17:02:44.000981Z",
+        ] {
+            assert_eq!(Timestamp::parse_canonical(other), None, "{other}");
+        }
+        assert_eq!(
+            Timestamp::parse("2026-11-21T17:02:44Z").map(|t| t.to_string()),
+            Some("2026-11-21T17:02:44.000000Z".to_owned())
+        );
+    }
 
     #[test]
     fn timestamps_round_trip_with_six_digits() {

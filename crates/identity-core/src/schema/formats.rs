@@ -42,12 +42,13 @@ pub fn is_valid_email(value: &str) -> bool {
     if is_plain_email(value) {
         return true;
     }
-    if let Some(at) = value.rfind('@')
-        && at > EMAIL_LOCAL_MAX_LEN
-    {
-        return false;
+    // Without an `@` the stock rule has no local part and no domain to
+    // split: it rejects, and need not be asked.
+    match value.rfind('@') {
+        None => false,
+        Some(at) if at > EMAIL_LOCAL_MAX_LEN => false,
+        Some(_) => stock_email_rule(value),
     }
-    stock_email_rule(value)
 }
 
 /// The stock rule alone (the `jsonschema` crate's `email` format), without
