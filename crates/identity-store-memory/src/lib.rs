@@ -90,7 +90,7 @@ struct State {
 /// microseconds.
 #[derive(Debug)]
 struct Row {
-    json: Box<[u8]>,
+    json: Box<str>,
     version: u64,
     organization_id: Option<Uuid>,
     /// The unique values the row holds in the indexes, so that writes free
@@ -100,10 +100,10 @@ struct Row {
 
 impl Row {
     fn new(identity: &Identity, keys: Vec<ConflictField>, version: u64) -> Result<Row, Error> {
-        let json = serde_json::to_vec(&identity.to_json("", CredentialInclude::All))
+        let json = serde_json::to_string(&identity.to_json("", CredentialInclude::All))
             .map_err(|e| corrupt(&e))?;
         Ok(Row {
-            json: json.into_boxed_slice(),
+            json: json.into_boxed_str(),
             version,
             organization_id: identity.organization_id,
             keys: keys.into_boxed_slice(),
@@ -112,7 +112,8 @@ impl Row {
 
     /// The identity as readers see it, carrying its version.
     fn to_identity(&self) -> Result<Identity, Error> {
-        let mut identity: Identity = serde_json::from_slice(&self.json).map_err(|e| corrupt(&e))?;
+        // From `str`, not bytes: serde_json then skips UTF-8 validation.
+        let mut identity: Identity = serde_json::from_str(&self.json).map_err(|e| corrupt(&e))?;
         identity.version = self.version;
         Ok(identity)
     }

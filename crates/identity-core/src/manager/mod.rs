@@ -528,7 +528,7 @@ impl IdentityManager {
 
     fn apply_update(
         &self,
-        stored: &Identity,
+        stored: Identity,
         body: &UpdateIdentityBody,
         imports: &[credentials::Import],
         now: Timestamp,
@@ -538,8 +538,9 @@ impl IdentityManager {
         } else {
             self.inner.schemas.resolve(&body.schema_id)?.clone()
         };
-        // Built field by field: what the body replaces is never copied from
-        // the stored identity (addresses are derived again by `finish`).
+        // Built field by field from the stored identity, which is ours to
+        // take apart: what the body replaces is never copied, the
+        // credentials are moved (addresses are derived again by `finish`).
         let mut next = Identity {
             id: stored.id,
             schema_id: schema.id().to_owned(),
@@ -549,7 +550,7 @@ impl IdentityManager {
                 .traits
                 .clone()
                 .unwrap_or_else(|| Value::Object(Default::default())),
-            credentials: stored.credentials.clone(),
+            credentials: stored.credentials,
             verifiable_addresses: Vec::new(),
             recovery_addresses: Vec::new(),
             metadata_public: body.metadata_public.clone().filter(|v| !v.is_null()),
@@ -584,7 +585,7 @@ impl IdentityManager {
         tenant: TenantId,
         id: Uuid,
         expected_version: Option<u64>,
-        change: impl Fn(&Identity, Timestamp) -> Result<Identity, Error>,
+        change: impl Fn(Identity, Timestamp) -> Result<Identity, Error>,
     ) -> Result<Identity, Error> {
         let mut attempt = 0;
         loop {
@@ -598,21 +599,25 @@ impl IdentityManager {
                     actual: stored.version,
                 });
             }
+            let stored_version = stored.version;
+            // The change takes the stored identity apart; only an event sink
+            // (which reports what changed) needs it kept whole.
+            let old = self.inner.events.is_some().then(|| stored.clone());
             let now = self.inner.clock.now();
-            let mut next = change(&stored, now)?;
+            let mut next = change(stored, now)?;
             match self
                 .inner
                 .store
                 .update(
                     tenant,
                     ValidIdentity::new(next.clone()),
-                    Some(stored.version),
+                    Some(stored_version),
                 )
                 .await
             {
                 Ok(version) => {
                     next.version = version;
-                    self.emit(EventKind::Updated, tenant, Some(&stored), &next);
+                    self.emit(EventKind::Updated, tenant, old.as_ref(), &next);
                     return Ok(next);
                 }
                 Err(Error::VersionMismatch { .. })
@@ -638,7 +643,7 @@ impl IdentityManager {
         async move {
             let ops = patch::parse(patch)?;
             self.read_modify_write(tenant, id, expected_version, |stored, now| {
-                let (mut next, schema) = patch::apply(self, stored, &ops, now)?;
+                let (mut next, schema) = patch::apply(self, &stored, &ops, now)?;
                 let prior_v = std::mem::take(&mut next.verifiable_addresses);
                 let prior_r = std::mem::take(&mut next.recovery_addresses);
                 self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
