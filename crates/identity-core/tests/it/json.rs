@@ -88,10 +88,11 @@ fn empty_collections_and_unset_fields_are_omitted_or_null_as_kratos_does() {
     );
 }
 
-/// Numbers whose nearest `f64` serde_json's default (best-effort) float
-/// parser misses by a unit in the last place; the workspace enables its
-/// `float_roundtrip` feature so that stores keeping JSON give back exactly
-/// the number they were given.
+/// Numbers that are hard to round correctly: serde_json's default
+/// (best-effort) float parser has been reported to read the first a unit
+/// in the last place low. The workspace asks for serde_json's
+/// `float_roundtrip` parser (which `jsonschema` turns on as well), so that
+/// stores keeping JSON give back exactly the number they were given.
 const HARD_FLOATS: [&str; 6] = [
     "130.65331632653061",
     "97.45365320034685",
