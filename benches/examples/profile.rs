@@ -12,7 +12,9 @@
 //! `bare` (stock `jsonschema` `is_valid`, bench (c)), `from-bytes` (b),
 //! `parse` (d), `bare-from-bytes` (e), `invalid` (ours on the invalid
 //! documents), `iter-errors` (the bare count on them); and, on the memory
-//! store through the manager, `put`, `get` and `validate-put-traits`.
+//! store through the manager, `put`, `get` and `validate-put-traits`; and
+//! Argon2id at the production parameters: `argon2-bare` (the `argon2`
+//! crate's `hash_password_into`), `argon2-hash` and `argon2-verify` (ours).
 //! Only the functions named `hot_*` run the measured loop, so
 //! `--toggle-collect='*hot_*'` leaves setup out of the counts.
 
@@ -72,6 +74,7 @@ fn main() {
             hot_iter_errors(&bare, &invalid.iter().map(wrap).collect::<Vec<_>>(), rounds)
         }
         "put" | "get" | "validate-put-traits" => manager_scenario(scenario, rounds),
+        "argon2-bare" | "argon2-hash" | "argon2-verify" => password_scenario(scenario, rounds),
         other => panic!("unknown scenario {other:?}"),
     };
     println!("{scenario} {schema_id}: {n}");
@@ -262,6 +265,59 @@ fn hot_validate_traits(schema: &IdentitySchema, traits: &Value, rounds: usize) -
     for _ in 0..rounds {
         let mut t = traits.clone();
         n += usize::from(schema.validate(&mut t, &limits).is_ok());
+    }
+    n
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn password_scenario(scenario: &str, rounds: usize) -> usize {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let hasher = PasswordHasher::default();
+    let encoded = hasher.hash(PASSWORD).expect("hash");
+    match scenario {
+        "argon2-bare" => {
+            let bare = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(19_456, 2, 1, Some(32)).expect("params"),
+            );
+            hot_argon2_bare(&bare, rounds)
+        }
+        "argon2-hash" => hot_argon2_hash(&hasher, rounds),
+        _ => hot_argon2_verify(&encoded, rounds),
+    }
+}
+
+#[inline(never)]
+fn hot_argon2_bare(bare: &argon2::Argon2<'_>, rounds: usize) -> usize {
+    let salt = [7u8; 16];
+    let mut n = 0;
+    for _ in 0..rounds {
+        let mut out = [0u8; 32];
+        bare.hash_password_into(black_box(PASSWORD.as_bytes()), &salt, &mut out)
+            .expect("hash");
+        n += usize::from(out[0]);
+    }
+    n
+}
+
+#[inline(never)]
+fn hot_argon2_hash(hasher: &PasswordHasher, rounds: usize) -> usize {
+    let mut n = 0;
+    for _ in 0..rounds {
+        n += hasher.hash(black_box(PASSWORD)).expect("hash").len();
+    }
+    n
+}
+
+#[inline(never)]
+fn hot_argon2_verify(encoded: &str, rounds: usize) -> usize {
+    let mut n = 0;
+    for _ in 0..rounds {
+        n += usize::from(
+            identity_core::password::verify(black_box(PASSWORD), encoded).expect("verify"),
+        );
     }
     n
 }
