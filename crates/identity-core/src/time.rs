@@ -137,22 +137,26 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(text) = self.write_canonical(&mut [0; 27]) {
-            return f.write_str(text);
+        match self.write_canonical(&mut [0; 27]) {
+            Some(text) => f.write_str(text),
+            None => write_formatted(self.0, f),
         }
-        let d = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            d.year(),
-            u8::from(d.month()),
-            d.day(),
-            d.hour(),
-            d.minute(),
-            d.second(),
-            d.microsecond()
-        )
     }
+}
+
+/// The RFC 3339 form through `write!`: any year, slowly.
+fn write_formatted(d: OffsetDateTime, f: &mut dyn fmt::Write) -> fmt::Result {
+    write!(
+        f,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        d.microsecond()
+    )
 }
 
 impl fmt::Debug for Timestamp {
@@ -299,17 +303,8 @@ mod tests {
         }
         for m in micros {
             let t = Timestamp::from_unix_micros(m).expect("in range");
-            let d = t.as_datetime();
-            let slow = format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-                d.year(),
-                u8::from(d.month()),
-                d.day(),
-                d.hour(),
-                d.minute(),
-                d.second(),
-                d.microsecond()
-            );
+            let mut slow = String::new();
+            write_formatted(t.as_datetime(), &mut slow).expect("formats");
             assert_eq!(t.to_string(), slow);
             assert_eq!(
                 serde_json::to_string(&t).expect("json"),
@@ -336,6 +331,13 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse_canonical(other), None, "{other}");
         }
+        // Before year 0 the fixed buffer cannot hold the year: `write!` does.
+        let before_year_0 = Timestamp::from_unix_micros(-62_167_219_200_000_001).expect("in range");
+        assert_eq!(before_year_0.to_string(), "-001-12-31T23:59:59.999999Z");
+        assert_eq!(
+            serde_json::to_string(&before_year_0).expect("json"),
+            "\"-001-12-31T23:59:59.999999Z\""
+        );
         assert_eq!(
             Timestamp::parse("2026-11-21T17:02:44Z").map(|t| t.to_string()),
             Some("2026-11-21T17:02:44.000000Z".to_owned())
