@@ -248,15 +248,27 @@ impl IdentityManager {
         });
     }
 
-    fn check_metadata(&self, identity: &Identity) -> Result<(), Error> {
+    /// The size and depth limits on metadata and on every credential
+    /// config (traits are checked by validation). A config is the caller's
+    /// JSON too: a PATCH path creates the parents it names, so without this
+    /// one request could nest a config deeper than any JSON reader (a
+    /// store's included) will read back.
+    fn check_limits(&self, identity: &Identity) -> Result<(), Error> {
+        let limits = &self.inner.config.limits;
         let mut violations = Vec::new();
         for (name, value) in [
             ("/metadata_public", &identity.metadata_public),
             ("/metadata_admin", &identity.metadata_admin),
         ] {
             if let Some(v) = value
-                && let Err(violation) = self.inner.config.limits.check(v, name)
+                && let Err(violation) = limits.check(v, name)
             {
+                violations.push(violation);
+            }
+        }
+        for (kind, credential) in &identity.credentials {
+            let at = format!("/credentials/{}/config", kind.as_str());
+            if let Err(violation) = limits.check(credential.config.expose(), &at) {
                 violations.push(violation);
             }
         }
@@ -277,7 +289,7 @@ impl IdentityManager {
         prior_recovery: &[RecoveryAddress],
         now: Timestamp,
     ) -> Result<(), Error> {
-        self.check_metadata(identity)?;
+        self.check_limits(identity)?;
         let derived = schema.validate(&mut identity.traits, &self.inner.config.limits)?;
         apply_derived(identity, &derived, now);
         let ids = self.inner.ids.as_ref();

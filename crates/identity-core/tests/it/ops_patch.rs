@@ -250,3 +250,41 @@ async fn patched_addresses_survive_while_the_traits_produce_them() {
     assert!(!moved.verifiable_addresses[0].verified);
     assert_eq!(moved.identifiers(CredentialType::Password), ["q@x.example"]);
 }
+
+#[tokio::test]
+async fn a_patch_cannot_nest_a_credential_config_past_the_depth_limit() {
+    // Found by fuzzing: `add` creates every missing parent, so a long path
+    // under a config nested it deeper than JSON readers (serde_json stops at
+    // 128 levels) read back, and the stored identity could not be read.
+    let env = env();
+    let who = seeded(&env).await;
+    let deep = format!("/credentials/password/config{}", "/x".repeat(40));
+    let err = patch(&env, &who, json!([{"op": "add", "path": deep, "value": 1}]))
+        .await
+        .expect_err("too deep");
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(
+        err.violations()
+            .iter()
+            .map(|v| (v.instance_path.as_str(), v.message.as_str()))
+            .collect::<Vec<_>>(),
+        [(
+            "/credentials/password/config",
+            "value is nested deeper than the limit of 32 levels"
+        )]
+    );
+    // Nothing changed, and the identity still reads back.
+    let stored = env.manager.get(TENANT, who.id).await.expect("reads back");
+    assert_eq!(stored, who);
+    // Within the limit the same kind of patch is accepted and reads back.
+    let shallow = format!("/credentials/password/config{}", "/x".repeat(20));
+    let patched = patch(
+        &env,
+        &who,
+        json!([{"op": "add", "path": shallow, "value": 1}]),
+    )
+    .await
+    .expect("patched");
+    let stored = env.manager.get(TENANT, who.id).await.expect("reads back");
+    assert_eq!(stored, patched);
+}
