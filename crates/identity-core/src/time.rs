@@ -13,6 +13,18 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
+/// Where the canonical form `YYYY-MM-DDTHH:MM:SS.ffffffZ` has which
+/// separator.
+const SEPARATORS: [(usize, u8); 7] = [
+    (4, b'-'),
+    (7, b'-'),
+    (10, b'T'),
+    (13, b':'),
+    (16, b':'),
+    (19, b'.'),
+    (26, b'Z'),
+];
+
 /// A UTC instant with microsecond precision, written as RFC 3339 with six
 /// fractional digits (`2026-11-20T09:14:03.512345Z`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,19 +72,7 @@ impl Timestamp {
     /// second included, is `None` and left to the full RFC 3339 parser.
     fn parse_canonical(text: &str) -> Option<Self> {
         let b = text.as_bytes();
-        if b.len() != 27
-            || [
-                (4, b'-'),
-                (7, b'-'),
-                (10, b'T'),
-                (13, b':'),
-                (16, b':'),
-                (19, b'.'),
-                (26, b'Z'),
-            ]
-            .iter()
-            .any(|&(i, c)| b[i] != c)
-        {
+        if b.len() != 27 || SEPARATORS.iter().any(|&(i, c)| b[i] != c) {
             return None;
         }
         let num = |from: usize, to: usize| -> Option<u32> {
@@ -115,15 +115,7 @@ impl Timestamp {
         put(14, 2, u32::from(d.minute()));
         put(17, 2, u32::from(d.second()));
         put(20, 6, d.microsecond());
-        for (i, c) in [
-            (4, b'-'),
-            (7, b'-'),
-            (10, b'T'),
-            (13, b':'),
-            (16, b':'),
-            (19, b'.'),
-            (26, b'Z'),
-        ] {
+        for (i, c) in SEPARATORS {
             buf[i] = c;
         }
         std::str::from_utf8(buf).ok()
