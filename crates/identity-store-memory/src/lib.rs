@@ -11,7 +11,7 @@
 //! (existence, expected version, every unique value) before changing
 //! anything, then writes; so a call is atomic and a failed call writes
 //! nothing. No call awaits while holding the lock. A row holds the identity's
-//! admin JSON as compact bytes (a third of the memory of a decoded one), and
+//! compact admin JSON (about half the memory of a decoded identity), and
 //! every read decodes what it returns. Nothing survives the process: this
 //! store is for tests, examples and embedding where persistence is not
 //! wanted.
@@ -80,12 +80,12 @@ struct State {
     tenants: BTreeMap<TenantId, Tenant>,
 }
 
-/// One stored identity: its admin JSON (every credential config included)
-/// as compact bytes, its version, and what list filters read without
+/// One stored identity: its compact admin JSON (every credential config
+/// included), its version, and what list filters and writes read without
 /// decoding it.
 ///
 /// Keeping the JSON rather than the decoded `Identity` holds an identity in
-/// about a third of the memory (a decoded one spends most of its bytes on
+/// about half the memory (a decoded one spends most of its bytes on
 /// `serde_json` maps and B-tree nodes); each read decodes it, a few
 /// microseconds.
 #[derive(Debug)]
