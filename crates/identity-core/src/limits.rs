@@ -95,29 +95,23 @@ fn itoa_len(mut n: u64) -> usize {
     len
 }
 
-/// Deepest `max_depth` measured by recursion; beyond it the walk keeps its
-/// own stack, so no limit a caller sets can overflow the thread's stack.
+/// Deepest `max_depth` bounded by recursion; beyond it only the walk with
+/// its own stack runs, so no limit a caller sets can overflow the stack.
 const RECURSION_MAX_DEPTH: usize = 256;
 
-/// One walk computing the compact JSON size and the nesting depth, stopping
-/// as soon as either limit is passed. With the usual limits it recurses
-/// (at most `max_depth` frames) and allocates nothing.
+/// Checks the compact JSON size and the nesting depth against the limits.
+/// First a quick recursive pass that bounds each string and number from
+/// above without reading its bytes and allocates nothing: a value whose
+/// bound fits, fits. Only a value near a limit (or over it), or a depth
+/// limit too deep to recurse, pays for the exact count.
 fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
-    if max_depth > RECURSION_MAX_DEPTH {
-        return measure_iteratively(value, max_depth, max_bytes);
-    }
-    // First a quick pass that bounds each string and number from above
-    // without reading its bytes: a value whose bound fits, fits. Only a
-    // value near the limit (or over it) pays for the exact count.
     let mut bound = 0usize;
-    if bound_into(value, 0, max_depth, max_bytes, &mut bound).is_ok() {
+    if max_depth <= RECURSION_MAX_DEPTH
+        && bound_into(value, 0, max_depth, max_bytes, &mut bound).is_ok()
+    {
         return Measure::Fits;
     }
-    let mut size = 0usize;
-    match measure_into(value, 0, max_depth, max_bytes, &mut size) {
-        Ok(()) => Measure::Fits,
-        Err(over) => over,
-    }
+    measure_exactly(value, max_depth, max_bytes)
 }
 
 /// The most bytes `serde_json` writes for any number (`-1.7976931348623157e308`
@@ -130,8 +124,8 @@ fn string_bound(len: usize) -> usize {
     len.saturating_mul(6).saturating_add(2)
 }
 
-/// Like [`measure_into`], with [`string_bound`] and [`NUMBER_MAX_LEN`] for
-/// exact lengths; `Err` means "over a limit, or maybe over the size limit".
+/// Like [`measure_exactly`], recursive, with [`string_bound`] and
+/// [`NUMBER_MAX_LEN`] for exact lengths; `Err` means "over a limit, or maybe over the size limit".
 fn bound_into(
     value: &Value,
     depth: usize,
@@ -169,50 +163,9 @@ fn bound_into(
     Ok(())
 }
 
-/// Adds the compact JSON size of `value`, found `depth` containers deep, to
-/// `size`; recursion stops at `max_depth`, so the stack stays bounded.
-fn measure_into(
-    value: &Value,
-    depth: usize,
-    max_depth: usize,
-    max_bytes: usize,
-    size: &mut usize,
-) -> Result<(), Measure> {
-    match value {
-        Value::Null => *size += 4,
-        Value::Bool(b) => *size += if *b { 4 } else { 5 },
-        Value::Number(n) => *size += number_len(n),
-        Value::String(s) => *size += string_len(s),
-        Value::Array(items) => {
-            if depth + 1 > max_depth {
-                return Err(Measure::TooDeep);
-            }
-            // Brackets and the commas between items.
-            *size += 2 + items.len().saturating_sub(1);
-            for item in items {
-                measure_into(item, depth + 1, max_depth, max_bytes, size)?;
-            }
-        }
-        Value::Object(map) => {
-            if depth + 1 > max_depth {
-                return Err(Measure::TooDeep);
-            }
-            // Braces, commas, and for each member its key and colon.
-            *size += 2 + map.len().saturating_sub(1);
-            for (k, child) in map {
-                *size += string_len(k) + 1;
-                measure_into(child, depth + 1, max_depth, max_bytes, size)?;
-            }
-        }
-    }
-    if *size > max_bytes {
-        return Err(Measure::TooBig);
-    }
-    Ok(())
-}
-
-/// [`measure`] with an explicit stack, for limits too deep to recurse.
-fn measure_iteratively(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
+/// The exact compact JSON size and depth, with an explicit stack (any depth
+/// is safe), stopping as soon as either limit is passed.
+fn measure_exactly(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
     let mut size = 0usize;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((v, depth)) = stack.pop() {
@@ -225,6 +178,7 @@ fn measure_iteratively(value: &Value, max_depth: usize, max_bytes: usize) -> Mea
                 if depth + 1 > max_depth {
                     return Measure::TooDeep;
                 }
+                // Brackets and the commas between items.
                 size += 2 + items.len().saturating_sub(1);
                 stack.extend(items.iter().map(|c| (c, depth + 1)));
             }
@@ -232,6 +186,7 @@ fn measure_iteratively(value: &Value, max_depth: usize, max_bytes: usize) -> Mea
                 if depth + 1 > max_depth {
                     return Measure::TooDeep;
                 }
+                // Braces, commas, and for each member its key and colon.
                 size += 2 + map.len().saturating_sub(1);
                 for (k, child) in map {
                     size += string_len(k) + 1;
@@ -300,9 +255,9 @@ mod tests {
         ];
         for v in &values {
             for (depth, bytes) in [(2, 10), (4, 64), (32, 1 << 20), (200, 30), (100, 1 << 20)] {
-                let recursive = format!("{:?}", measure_kind(measure(v, depth, bytes)));
-                let iterative = format!("{:?}", measure_kind(measure_iteratively(v, depth, bytes)));
-                assert_eq!(recursive, iterative, "{v} at depth {depth}, {bytes} bytes");
+                let quick = format!("{:?}", measure_kind(measure(v, depth, bytes)));
+                let exact = format!("{:?}", measure_kind(measure_exactly(v, depth, bytes)));
+                assert_eq!(quick, exact, "{v} at depth {depth}, {bytes} bytes");
             }
         }
     }
