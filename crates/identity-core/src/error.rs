@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Conflict,
     /// The stored version differs from the expected one.
     VersionMismatch,
+    /// An identity schema was refused at registration.
+    Schema,
     /// The store cannot be reached or is busy; retrying may help.
     Unavailable,
     /// A bug or an unexpected failure.
@@ -133,6 +135,12 @@ pub enum Error {
     /// The request is wrong; the message says what (it is the Kratos `reason`).
     #[error("{0}")]
     InvalidInput(String),
+    /// An identity schema was refused at registration: not a valid JSON
+    /// Schema, a misplaced or malformed `ory.sh/kratos` keyword, or past a
+    /// registration bound (nesting, `$ref` nesting, places the keyword
+    /// applies at). The message says which.
+    #[error("{0}")]
+    Schema(String),
     /// No such identity.
     #[error("unable to locate the resource")]
     NotFound,
@@ -185,6 +193,7 @@ impl Error {
         match self {
             Error::Validation(_) => ErrorKind::Validation,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Schema(_) => ErrorKind::Schema,
             Error::NotFound => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::VersionMismatch { .. } => ErrorKind::VersionMismatch,
@@ -225,7 +234,7 @@ impl Error {
     /// The HTTP status Kratos answers with for this error.
     pub fn status(&self) -> u16 {
         match self.kind() {
-            ErrorKind::Validation | ErrorKind::InvalidInput => 400,
+            ErrorKind::Validation | ErrorKind::InvalidInput | ErrorKind::Schema => 400,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::VersionMismatch => 412,
@@ -242,7 +251,7 @@ impl Error {
     pub fn envelope(&self) -> Value {
         let code = self.status();
         let (status, message) = match self.kind() {
-            ErrorKind::Validation | ErrorKind::InvalidInput => (
+            ErrorKind::Validation | ErrorKind::InvalidInput | ErrorKind::Schema => (
                 "Bad Request",
                 "The request was malformed or contained invalid parameters",
             ),
@@ -286,7 +295,7 @@ impl Error {
                 body.insert("reason".into(), json!(reason));
                 body.insert("details".into(), json!({ "violations": violations }));
             }
-            Error::InvalidInput(reason) => {
+            Error::InvalidInput(reason) | Error::Schema(reason) => {
                 body.insert("reason".into(), json!(reason));
             }
             Error::Conflict { field, op } => {

@@ -5,6 +5,11 @@ use serde_json::Value;
 
 use crate::error::Violation;
 
+/// The deepest JSON a caller's body (or patch, or schema) may be before
+/// anything recursive touches it: `serde_json`'s own parser limit, so that
+/// a value built in memory gets no further than one read from text.
+pub(crate) const BODY_MAX_DEPTH: usize = 128;
+
 /// Size and depth limits for traits and metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -56,7 +61,7 @@ enum Measure {
 
 /// The bytes `s` takes as a JSON string, quotes and escapes included, the
 /// way `serde_json` writes it.
-fn string_len(s: &str) -> usize {
+pub(crate) fn string_len(s: &str) -> usize {
     // Most strings need no escape; this test has no early exit, so it runs
     // over many bytes at a time.
     let plain = s.bytes().fold(true, |plain, b| {
@@ -166,39 +171,108 @@ fn bound_into(
 /// The exact compact JSON size and depth, with an explicit stack (any depth
 /// is safe), stopping as soon as either limit is passed.
 fn measure_exactly(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
+    match extent(value, max_depth, max_bytes) {
+        Ok(_) => Measure::Fits,
+        Err(Exceeded::Depth) => Measure::TooDeep,
+        Err(Exceeded::Size) => Measure::TooBig,
+    }
+}
+
+/// How much room a value takes: its compact JSON bytes and its nesting
+/// depth (containers; a scalar is 0 deep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Extent {
+    pub(crate) bytes: usize,
+    pub(crate) depth: usize,
+}
+
+/// Which limit [`extent`] found passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exceeded {
+    Depth,
+    Size,
+}
+
+/// The exact [`Extent`] of `value`, walked with an explicit stack (any
+/// depth is safe) and abandoned as soon as it passes `max_depth` or
+/// `max_bytes`, so the work is bounded by the limits, not by the value.
+pub(crate) fn extent(
+    value: &Value,
+    max_depth: usize,
+    max_bytes: usize,
+) -> Result<Extent, Exceeded> {
     let mut size = 0usize;
+    let mut deepest = 0usize;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((v, depth)) = stack.pop() {
         match v {
             Value::Null => size += 4,
             Value::Bool(b) => size += if *b { 4 } else { 5 },
             Value::Number(n) => size += number_len(n),
-            Value::String(s) => size += string_len(s),
+            Value::String(s) => size = size.saturating_add(string_len(s)),
             Value::Array(items) => {
                 if depth + 1 > max_depth {
-                    return Measure::TooDeep;
+                    return Err(Exceeded::Depth);
                 }
+                deepest = deepest.max(depth + 1);
                 // Brackets and the commas between items.
-                size += 2 + items.len().saturating_sub(1);
+                size = size.saturating_add(2 + items.len().saturating_sub(1));
                 stack.extend(items.iter().map(|c| (c, depth + 1)));
             }
             Value::Object(map) => {
                 if depth + 1 > max_depth {
-                    return Measure::TooDeep;
+                    return Err(Exceeded::Depth);
                 }
+                deepest = deepest.max(depth + 1);
                 // Braces, commas, and for each member its key and colon.
-                size += 2 + map.len().saturating_sub(1);
+                size = size.saturating_add(2 + map.len().saturating_sub(1));
                 for (k, child) in map {
-                    size += string_len(k) + 1;
+                    size = size.saturating_add(string_len(k) + 1);
                     stack.push((child, depth + 1));
                 }
             }
         }
         if size > max_bytes {
-            return Measure::TooBig;
+            return Err(Exceeded::Size);
         }
     }
-    Measure::Fits
+    Ok(Extent {
+        bytes: size,
+        depth: deepest,
+    })
+}
+
+/// Drops a value of any depth without recursion (`serde_json`'s own drop
+/// recurses once per level, so a caller's deep value would overflow the
+/// stack when refused).
+pub(crate) fn dispose(value: Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, child)| child)),
+            _ => {}
+        }
+    }
+}
+
+/// Refuses (and drops without recursion) a caller's value nested deeper
+/// than `max_depth`, before anything recursive (deserialization, cloning,
+/// dropping) touches it. `what` names the value in the error.
+pub(crate) fn refuse_deeper_than(
+    value: Value,
+    max_depth: usize,
+    what: &str,
+) -> Result<Value, crate::Error> {
+    match extent(&value, max_depth, usize::MAX) {
+        Ok(_) => Ok(value),
+        Err(_) => {
+            dispose(value);
+            Err(crate::Error::invalid(format!(
+                "{what} is nested deeper than {max_depth} levels"
+            )))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,22 +4,36 @@
 //! address (`"  Foo@EXAMPLE.com "`, `"foo\u{200b}@example.com"`) can never
 //! belong to two identities.
 
+use icu_properties::props::DefaultIgnorableCodePoint;
+use icu_properties::{CodePointSetData, CodePointSetDataBorrowed};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::model::{AddressVia, CredentialType};
 
-/// Whether a character is invisible: a format control (general category
-/// `Cf`: zero-width space and joiners, soft hyphen, BOM, word joiner, bidi
-/// controls, ...).
+/// Whether a character is invisible or blank and so must not tell two
+/// identifiers apart: every Default_Ignorable_Code_Point (zero-width space
+/// and joiners, soft hyphen, BOM, word joiner, bidi controls, combining
+/// grapheme joiner, variation selectors, Hangul fillers, tag characters,
+/// ...), every other format control (general category `Cf`), and the
+/// braille pattern blank U+2800, which renders as a space but is a letter.
 fn is_invisible(c: char) -> bool {
-    c.general_category() == GeneralCategory::Format
+    DEFAULT_IGNORABLE.contains(c)
+        || matches!(
+            c,
+            '\u{2800}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'
+        )
+        || c.general_category() == GeneralCategory::Format
 }
+
+/// Unicode's Default_Ignorable_Code_Point, from ICU4X's compiled data.
+const DEFAULT_IGNORABLE: CodePointSetDataBorrowed<'static> =
+    CodePointSetData::new::<DefaultIgnorableCodePoint>();
 
 /// Trim, NFKC (which also folds full- and half-width forms), drop invisible
 /// characters, lowercase.
 fn fold(value: &str) -> String {
-    // ASCII is already NFKC and holds no format characters: trimming and
+    // ASCII is already NFKC and holds no invisible characters: trimming and
     // ASCII lowercasing give the same result without the Unicode machinery.
     if value.is_ascii() {
         return value.trim().to_ascii_lowercase();
@@ -104,20 +118,25 @@ pub fn username(value: &str) -> String {
 }
 
 /// Normalises a `password`, `webauthn` or `code` identifier the way the
-/// schema extension does: phone-like values (leading `+` and parsable) to
-/// E.164, email-like values (containing `@`) and everything else folded.
+/// schema extension does: the value is folded first (trim, NFKC, which
+/// turns a fullwidth `＋` into `+`, invisible characters dropped,
+/// lowercase); a folded value with a leading `+` that parses as a phone
+/// number becomes E.164, everything else stays folded.
+///
+/// ```
+/// use identity_core::normalize::identifier_like;
+/// assert_eq!(identifier_like("\u{ff0b}1 650 253 0000"), "+16502530000");
+/// assert_eq!(identifier_like("alice\u{034f}"), "alice");
+/// assert_eq!(identifier_like("Ada@Example.com"), "ada@example.com");
+/// ```
 pub fn identifier_like(value: &str) -> String {
-    let trimmed = value.trim_start();
-    if trimmed.starts_with('+')
-        && let Some(e164) = phone(trimmed)
+    let folded = fold(value);
+    if folded.starts_with('+')
+        && let Some(e164) = phone(&folded)
     {
         return e164;
     }
-    if value.contains('@') {
-        email(value)
-    } else {
-        username(value)
-    }
+    folded
 }
 
 /// Normalises an address on its channel: email folding for `email`, E.164
@@ -173,6 +192,32 @@ mod tests {
             "grace"
         );
         assert_eq!(username("\u{200b}\u{200b}\u{200b}"), "");
+    }
+
+    #[test]
+    fn look_alikes_fold_to_one_identifier() {
+        for look_alike in [
+            "alice\u{034f}",  // combining grapheme joiner
+            "ali\u{fe0f}ce",  // variation selector 16
+            "alice\u{e0100}", // variation selector 17
+            "\u{3164}alice",  // Hangul filler
+            "alice\u{115f}",  // Hangul choseong filler
+            "alice\u{ffa0}",  // halfwidth Hangul filler
+            "alice\u{2800}",  // braille pattern blank
+            "al\u{200b}ice",  // zero-width space
+            "alice\u{e0041}", // tag latin capital A
+            "\u{ff41}lice",   // fullwidth a
+        ] {
+            assert_eq!(identifier_like(look_alike), "alice", "{look_alike:?}");
+        }
+        assert_eq!(identifier_like("\u{ff0b}1 650 253 0000"), "+16502530000");
+        assert_eq!(
+            identifier_like(
+                "\u{ff0b}\u{ff11}\u{ff16}\u{ff15}\u{ff10}\u{ff12}\u{ff15}\u{ff13}\u{ff10}\u{ff10}\u{ff10}\u{ff10}"
+            ),
+            "+16502530000"
+        );
+        assert_eq!(identifier_like(" +1 650 253 0000\u{200b}"), "+16502530000");
     }
 
     #[test]

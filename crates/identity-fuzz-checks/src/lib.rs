@@ -114,7 +114,7 @@ pub fn check_register(data: &[u8]) {
                 }
             }
         }
-        Err(e) => assert_typed(&e, &[ErrorKind::InvalidInput], "register"),
+        Err(e) => assert_typed(&e, &[ErrorKind::Schema], "register"),
     }
 }
 

@@ -64,6 +64,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::Validation => StatusCode::BAD_REQUEST,
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Schema => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::VersionMismatch => StatusCode::PRECONDITION_FAILED,
@@ -146,9 +147,10 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 7] = [
+    const KINDS: [ErrorKind; 8] = [
         ErrorKind::Validation,
         ErrorKind::InvalidInput,
+        ErrorKind::Schema,
         ErrorKind::NotFound,
         ErrorKind::Conflict,
         ErrorKind::VersionMismatch,
@@ -159,7 +161,7 @@ mod tests {
     #[test]
     fn status_of_every_kind() {
         let statuses: Vec<u16> = KINDS.iter().map(|k| status_of(*k).as_u16()).collect();
-        assert_eq!(statuses, [400, 400, 404, 409, 412, 503, 500]);
+        assert_eq!(statuses, [400, 400, 400, 404, 409, 412, 503, 500]);
     }
 
     #[test]
@@ -167,6 +169,7 @@ mod tests {
         let samples = [
             Error::Validation(vec![]),
             Error::invalid("x"),
+            Error::Schema("x".into()),
             Error::NotFound,
             Error::Conflict {
                 field: identity_core::ConflictField::Id,

@@ -1,16 +1,22 @@
 //! The request bodies of the operations, as Kratos' admin API spells them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::limits::{BODY_MAX_DEPTH, refuse_deeper_than};
 use crate::model::{AddressVia, VerificationStatus};
 use crate::time::Timestamp;
 
 /// The body of a create (`POST /admin/identities`). Unknown fields are
 /// rejected.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// Its `Debug` names the credential types it imports, never their configs
+/// (which may hold a plaintext password).
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIdentityBody {
     /// The schema id; empty means the default schema.
@@ -49,8 +55,43 @@ impl CreateIdentityBody {
     /// Reads a create body from JSON; a malformed body or an unknown field is
     /// an invalid-input error naming the problem.
     pub fn from_json(value: Value) -> Result<Self, Error> {
+        let value = refuse_deeper_than(value, BODY_MAX_DEPTH, "the create body")?;
         serde_json::from_value(value)
             .map_err(|e| Error::invalid(format!("invalid create body: {e}")))
+    }
+}
+
+/// The credential types of a body, for `Debug`: their configs may hold a
+/// plaintext password.
+struct CredentialTypes<'a>(&'a Option<Map<String, Value>>);
+
+impl fmt::Debug for CredentialTypes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("None"),
+            Some(map) => f
+                .debug_set()
+                .entries(map.keys())
+                .finish()
+                .and_then(|()| f.write_str(" (configs redacted)")),
+        }
+    }
+}
+
+impl fmt::Debug for CreateIdentityBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateIdentityBody")
+            .field("schema_id", &self.schema_id)
+            .field("traits", &self.traits)
+            .field("state", &self.state)
+            .field("credentials", &CredentialTypes(&self.credentials))
+            .field("verifiable_addresses", &self.verifiable_addresses)
+            .field("recovery_addresses", &self.recovery_addresses)
+            .field("metadata_public", &self.metadata_public)
+            .field("metadata_admin", &self.metadata_admin)
+            .field("organization_id", &self.organization_id)
+            .field("external_id", &self.external_id)
+            .finish()
     }
 }
 
@@ -103,7 +144,9 @@ pub struct ImportRecoveryAddress {
 
 /// The body of an update (`PUT /admin/identities/{id}`): everything but
 /// credentials is replaced. Unknown fields are ignored, as Kratos does.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// Its `Debug` names the credential types it imports, never their configs.
+#[derive(Clone, Default, PartialEq, Deserialize)]
 pub struct UpdateIdentityBody {
     /// Non-empty replaces the schema; empty keeps it.
     #[serde(default)]
@@ -129,9 +172,24 @@ pub struct UpdateIdentityBody {
     pub credentials: Option<Map<String, Value>>,
 }
 
+impl fmt::Debug for UpdateIdentityBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpdateIdentityBody")
+            .field("schema_id", &self.schema_id)
+            .field("state", &self.state)
+            .field("traits", &self.traits)
+            .field("metadata_public", &self.metadata_public)
+            .field("metadata_admin", &self.metadata_admin)
+            .field("external_id", &self.external_id)
+            .field("credentials", &CredentialTypes(&self.credentials))
+            .finish()
+    }
+}
+
 impl UpdateIdentityBody {
     /// Reads an update body from JSON.
     pub fn from_json(value: Value) -> Result<Self, Error> {
+        let value = refuse_deeper_than(value, BODY_MAX_DEPTH, "the update body")?;
         serde_json::from_value(value)
             .map_err(|e| Error::invalid(format!("invalid update body: {e}")))
     }

@@ -3,6 +3,7 @@
 
 use identity_password::{Password, PasswordHasher};
 use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -244,13 +245,21 @@ fn parse_keys(kind: CredentialType, config: &Map<String, Value>) -> Result<Impor
 }
 
 /// Hashes plaintext passwords on a blocking thread (when inside a Tokio
-/// runtime), replacing them by their hashes.
+/// runtime), replacing them by their hashes. Each hash first takes a permit
+/// of `permits`, so however many requests arrive at once, at most that many
+/// hashes (each holding its memory cost, 19 MiB by default) run together;
+/// the others wait their turn.
 pub(crate) async fn hash_passwords(
     imports: &mut [Import],
     hasher: &PasswordHasher,
+    permits: &Semaphore,
 ) -> Result<(), Error> {
     for import in imports.iter_mut() {
         if let Import::Password(PasswordImport::Plain(p)) = import {
+            let _permit = permits
+                .acquire()
+                .await
+                .map_err(|e| Error::internal("the password hashing pool is closed", e))?;
             let hash = hash_blocking(hasher, p.clone()).await?;
             *import = Import::Password(PasswordImport::Hashed(hash));
         }
@@ -259,10 +268,7 @@ pub(crate) async fn hash_passwords(
 }
 
 /// Runs the CPU-heavy hash off the async executor's threads.
-pub(crate) async fn hash_blocking(
-    hasher: &PasswordHasher,
-    password: Password,
-) -> Result<String, Error> {
+async fn hash_blocking(hasher: &PasswordHasher, password: Password) -> Result<String, Error> {
     let hasher = hasher.clone();
     let job = move || hasher.hash_password(&password);
     let result = match tokio::runtime::Handle::try_current() {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use identity_password::PasswordHasher;
 use serde_json::Value;
+use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ pub use body::{
 };
 pub use credentials::UNKNOWN_HASH_FORMAT;
 pub use events::{EventKind, EventSink, IdentityEvent};
+pub use patch::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};
 
 use crate::addresses::{reconcile_recovery, reconcile_verifiable};
 use crate::error::Error;
@@ -113,6 +115,8 @@ struct Inner {
     store: DynIdentityStore,
     schemas: Arc<SchemaRegistry>,
     hasher: PasswordHasher,
+    /// Permits for concurrent password hashes.
+    hashing: Semaphore,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     events: Option<Arc<dyn EventSink>>,
@@ -129,6 +133,16 @@ impl IdentityManagerBuilder {
     /// The password hasher (default: production Argon2id).
     pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
         self.inner.hasher = hasher;
+        self
+    }
+
+    /// How many passwords may be hashed at the same time (default: the
+    /// number of cores). Every hash holds its memory cost (19 MiB with the
+    /// default Argon2id) while it runs, so this bounds the memory that
+    /// concurrent creates and updates with passwords can take; requests
+    /// beyond it wait for a permit. Zero is taken as one.
+    pub fn hash_concurrency(mut self, permits: usize) -> Self {
+        self.inner.hashing = Semaphore::new(permits.max(1));
         self
     }
 
@@ -164,6 +178,12 @@ impl IdentityManagerBuilder {
     }
 }
 
+/// One concurrent hash per core: hashing is CPU-bound, so more would only
+/// add memory, not throughput.
+fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// `Unable to find JSON Schema ID` for PUT/PATCH too.
 fn parse_state(text: Option<&str>) -> Result<Option<State>, Error> {
     match text {
@@ -196,6 +216,7 @@ impl IdentityManager {
                 store,
                 schemas,
                 hasher: PasswordHasher::default(),
+                hashing: Semaphore::new(default_hash_concurrency()),
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(RandomIds),
                 events: None,
@@ -402,7 +423,8 @@ impl IdentityManager {
                 Some(map) => credentials::parse_imports(map)?,
                 None => Vec::new(),
             };
-            credentials::hash_passwords(&mut imports, &self.inner.hasher).await?;
+            credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
+                .await?;
             let mut identity = self.prepare_create(body, imports)?;
             tracing::Span::current().record("identity.id", tracing::field::display(identity.id));
             identity.version = self
@@ -470,7 +492,7 @@ impl IdentityManager {
                 let patch_id = entry.patch_id;
                 let prepared = async {
                     let mut imports = imports?;
-                    credentials::hash_passwords(&mut imports, &self.inner.hasher).await?;
+                    credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing).await?;
                     self.prepare_create(entry.create, imports)
                 }
                 .await;
@@ -528,7 +550,8 @@ impl IdentityManager {
                 Some(map) => credentials::parse_imports(map)?,
                 None => Vec::new(),
             };
-            credentials::hash_passwords(&mut imports, &self.inner.hasher).await?;
+            credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
+                .await?;
             self.read_modify_write(tenant, id, expected_version, |stored, now| {
                 self.apply_update(stored, &body, &imports, now)
             })
@@ -653,7 +676,7 @@ impl IdentityManager {
     ) -> Result<Identity, Error> {
         let span = tracing::info_span!("identity.patch", tenant = %tenant, identity.id = %id);
         async move {
-            let ops = patch::parse(patch)?;
+            let ops = patch::parse(patch, &self.inner.config.limits)?;
             self.read_modify_write(tenant, id, expected_version, |stored, now| {
                 let (mut next, schema) = patch::apply(self, &stored, &ops, now)?;
                 let prior_v = std::mem::take(&mut next.verifiable_addresses);

@@ -1,6 +1,8 @@
 //! The `ory.sh/kratos` extension keyword: where it sits in a schema (found
 //! once, at registration) and what it asks for.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::model::AddressVia;
@@ -71,80 +73,134 @@ const CONDITIONAL: [&str; 13] = [
     "propertyNames",
 ];
 
+/// The most places the keyword may apply at in one schema (a `$ref` used
+/// at many places applies at each of them).
+pub const MAX_SITES: usize = 1_000;
+
+/// The most `$ref`s followed one inside another on the way to a site.
+pub const MAX_REF_DEPTH: usize = 64;
+
+/// The most steps the search for sites may take: each step enters one
+/// subschema on the way to a site. Bounds what a graph of shared `$ref`s
+/// can cost (its paths multiply with its depth).
+pub const MAX_WALK_STEPS: usize = 100_000;
+
+/// How a subschema relates to its parent's instance.
+#[derive(Debug, Clone)]
+enum Edge {
+    /// Applies to the parent's instance itself (`allOf`, `$ref`).
+    Same,
+    /// Applies to one step below it.
+    Down(Step),
+}
+
+/// One subschema, found once however many ways lead to it.
+struct Node<'a> {
+    /// Its JSON Pointer in the schema document.
+    at: String,
+    value: &'a Value,
+    /// (how it applies, the child, whether the edge is a `$ref`)
+    edges: Vec<(Edge, usize, bool)>,
+    /// Whether the keyword applies here or below.
+    relevant: bool,
+}
+
 /// Finds every site of the keyword under `traits_schema` (the schema at
 /// `/properties/traits` of `root`).
+///
+/// Without recursion: first every subschema reachable through
+/// `properties`, `items`, `prefixItems`, `allOf` and local `$ref`s is found
+/// once (keyed by its location, so a shared `$ref` is read once); then only
+/// the subschemas that lead to the keyword are walked to list its sites,
+/// within [`MAX_SITES`], [`MAX_REF_DEPTH`] and [`MAX_WALK_STEPS`]. A
+/// `$ref` back to a subschema already on the way is not followed again.
 pub fn find_sites(root: &Value, traits_schema: &Value) -> Result<Vec<Site>, String> {
-    let mut walker = Walker {
-        root,
-        sites: Vec::new(),
-        ref_stack: Vec::new(),
-    };
-    walker.walk(
-        traits_schema,
-        &mut Vec::new(),
-        "/properties/traits".to_owned(),
-    )?;
-    Ok(walker.sites)
+    let nodes = discover(root, traits_schema)?;
+    enumerate(&nodes)
 }
 
-struct Walker<'a> {
-    root: &'a Value,
-    sites: Vec<Site>,
-    ref_stack: Vec<String>,
-}
-
-impl Walker<'_> {
-    fn walk(&mut self, node: &Value, path: &mut Vec<Step>, at: String) -> Result<(), String> {
-        let Some(obj) = node.as_object() else {
-            return Ok(());
-        };
-        if let Some(ext) = obj.get(KEYWORD) {
-            let extension = parse(ext, &at)?;
-            let format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
-            check_format(&extension, format.as_deref(), &at)?;
-            self.sites.push(Site {
-                path: path.clone(),
-                extension,
-                format,
-                schema_path: format!("{at}/{}", escape(KEYWORD)),
+/// Every reachable subschema, each once, with the keyword parsed and the
+/// conditional placements refused; then which of them lead to the keyword.
+fn discover<'a>(root: &'a Value, traits_schema: &'a Value) -> Result<Vec<Node<'a>>, String> {
+    let mut nodes: Vec<Node<'a>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut todo: Vec<usize> = Vec::new();
+    let mut intern =
+        |nodes: &mut Vec<Node<'a>>, todo: &mut Vec<usize>, at: String, value: &'a Value| {
+            if let Some(&i) = index.get(&at) {
+                return i;
+            }
+            let i = nodes.len();
+            index.insert(at.clone(), i);
+            nodes.push(Node {
+                at,
+                value,
+                edges: Vec::new(),
+                relevant: false,
             });
-        }
+            todo.push(i);
+            i
+        };
+    intern(
+        &mut nodes,
+        &mut todo,
+        "/properties/traits".to_owned(),
+        traits_schema,
+    );
+    while let Some(i) = todo.pop() {
+        let value = nodes[i].value;
+        let at = nodes[i].at.clone();
+        let Some(obj) = value.as_object() else {
+            continue;
+        };
+        let mut edges = Vec::new();
         if let Some(props) = obj.get("properties").and_then(Value::as_object) {
             for (name, sub) in props {
-                path.push(Step::Key(name.clone()));
-                self.walk(sub, path, format!("{at}/properties/{}", escape(name)))?;
-                path.pop();
+                let child = intern(
+                    &mut nodes,
+                    &mut todo,
+                    format!("{at}/properties/{}", escape(name)),
+                    sub,
+                );
+                edges.push((Edge::Down(Step::Key(name.clone())), child, false));
             }
         }
         match obj.get("items") {
             Some(Value::Array(items)) => {
-                for (i, sub) in items.iter().enumerate() {
-                    path.push(Step::Index(i));
-                    self.walk(sub, path, format!("{at}/items/{i}"))?;
-                    path.pop();
+                for (n, sub) in items.iter().enumerate() {
+                    let child = intern(&mut nodes, &mut todo, format!("{at}/items/{n}"), sub);
+                    edges.push((Edge::Down(Step::Index(n)), child, false));
                 }
             }
             Some(sub) => {
-                path.push(Step::EachItem);
-                self.walk(sub, path, format!("{at}/items"))?;
-                path.pop();
+                let child = intern(&mut nodes, &mut todo, format!("{at}/items"), sub);
+                edges.push((Edge::Down(Step::EachItem), child, false));
             }
             None => {}
         }
         if let Some(items) = obj.get("prefixItems").and_then(Value::as_array) {
-            for (i, sub) in items.iter().enumerate() {
-                path.push(Step::Index(i));
-                self.walk(sub, path, format!("{at}/prefixItems/{i}"))?;
-                path.pop();
+            for (n, sub) in items.iter().enumerate() {
+                let child = intern(&mut nodes, &mut todo, format!("{at}/prefixItems/{n}"), sub);
+                edges.push((Edge::Down(Step::Index(n)), child, false));
             }
         }
         if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
-            for (i, sub) in all.iter().enumerate() {
-                self.walk(sub, path, format!("{at}/allOf/{i}"))?;
+            for (n, sub) in all.iter().enumerate() {
+                let child = intern(&mut nodes, &mut todo, format!("{at}/allOf/{n}"), sub);
+                edges.push((Edge::Same, child, false));
             }
         }
         if let Some(reference) = obj.get("$ref").and_then(Value::as_str) {
-            self.follow_ref(reference, path, &at)?;
+            // A reference to another document cannot be resolved offline;
+            // the compiler has already rejected the schema if it needed one.
+            if let Some(fragment) = reference.strip_prefix('#') {
+                let pointer = percent_decode(fragment);
+                let Some(target) = root.pointer(&pointer) else {
+                    return Err(format!("the $ref {reference:?} at {at} points nowhere"));
+                };
+                let child = intern(&mut nodes, &mut todo, pointer, target);
+                edges.push((Edge::Same, child, true));
+            }
         }
         for keyword in CONDITIONAL {
             if let Some(sub) = obj.get(keyword)
@@ -156,40 +212,122 @@ impl Walker<'_> {
                 ));
             }
         }
-        Ok(())
+        nodes[i].edges = edges;
     }
-
-    fn follow_ref(
-        &mut self,
-        reference: &str,
-        path: &mut Vec<Step>,
-        at: &str,
-    ) -> Result<(), String> {
-        let Some(fragment) = reference.strip_prefix('#') else {
-            // A reference to another document cannot be resolved offline; the
-            // compiler has already rejected the schema if it needed one.
-            return Ok(());
-        };
-        if self.ref_stack.iter().any(|r| r == reference) {
-            return Ok(());
+    // Which subschemas lead to the keyword: backwards from where it sits.
+    let mut parents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        for (_, child, _) in &node.edges {
+            parents[*child].push(i);
         }
-        let pointer = percent_decode(fragment);
-        let Some(target) = self.root.pointer(&pointer) else {
-            return Err(format!("the $ref {reference:?} at {at} points nowhere"));
-        };
-        self.ref_stack.push(reference.to_owned());
-        let result = self.walk(target, path, pointer);
-        self.ref_stack.pop();
-        result
     }
+    let mut todo: Vec<usize> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.value.get(KEYWORD).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    while let Some(i) = todo.pop() {
+        if nodes[i].relevant {
+            continue;
+        }
+        nodes[i].relevant = true;
+        todo.extend(parents[i].iter().copied().filter(|p| !nodes[*p].relevant));
+    }
+    Ok(nodes)
 }
 
-fn mentions_keyword(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map.contains_key(KEYWORD) || map.values().any(mentions_keyword),
-        Value::Array(items) => items.iter().any(mentions_keyword),
-        _ => false,
+/// One place on the way to sites: a subschema, the instance path to it,
+/// and the `$ref` targets followed to get there.
+struct Frame {
+    node: usize,
+    path: Vec<Step>,
+    refs: Vec<usize>,
+}
+
+/// Lists the sites, walking only subschemas that lead to the keyword.
+fn enumerate(nodes: &[Node<'_>]) -> Result<Vec<Site>, String> {
+    let mut sites = Vec::new();
+    let mut steps = 0usize;
+    let mut stack = vec![Frame {
+        node: 0,
+        path: Vec::new(),
+        refs: Vec::new(),
+    }];
+    while let Some(frame) = stack.pop() {
+        steps += 1;
+        if steps > MAX_WALK_STEPS {
+            return Err(format!(
+                "its $refs lead to the {KEYWORD} keyword along more than {MAX_WALK_STEPS} paths"
+            ));
+        }
+        let node = &nodes[frame.node];
+        if let Some(ext) = node.value.get(KEYWORD) {
+            let extension = parse(ext, &node.at)?;
+            let format = node
+                .value
+                .get("format")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            check_format(&extension, format.as_deref(), &node.at)?;
+            if sites.len() == MAX_SITES {
+                return Err(format!(
+                    "the {KEYWORD} keyword applies at more than {MAX_SITES} places"
+                ));
+            }
+            sites.push(Site {
+                path: frame.path.clone(),
+                extension,
+                format,
+                schema_path: format!("{}/{}", node.at, escape(KEYWORD)),
+            });
+        }
+        // Children in reverse, so that they are visited in schema order.
+        for (edge, child, is_ref) in node.edges.iter().rev() {
+            if !nodes[*child].relevant || (*is_ref && frame.refs.contains(child)) {
+                continue;
+            }
+            let mut refs = frame.refs.clone();
+            if *is_ref {
+                if refs.len() == MAX_REF_DEPTH {
+                    return Err(format!(
+                        "more than {MAX_REF_DEPTH} $refs are followed one inside another at {}",
+                        node.at
+                    ));
+                }
+                refs.push(*child);
+            }
+            let mut path = frame.path.clone();
+            if let Edge::Down(step) = edge {
+                path.push(step.clone());
+            }
+            stack.push(Frame {
+                node: *child,
+                path,
+                refs,
+            });
+        }
     }
+    Ok(sites)
+}
+
+/// Whether the keyword appears anywhere in `value` (iteratively: the
+/// schema's depth was bounded at registration, but no recursion is needed).
+fn mentions_keyword(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if map.contains_key(KEYWORD) {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn escape(segment: &str) -> String {

@@ -14,13 +14,23 @@ use base64::Engine as _;
 use serde_json::Value;
 
 pub use derive::{CodeAddress, Derived, DerivedAddress};
-pub use extension::{Extension, Site, Step};
+pub use extension::{Extension, MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, Site, Step};
 pub use formats::{
     EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN, is_valid_email, is_valid_tel, stock_email_rule,
 };
 
 use crate::error::Error;
+use crate::limits::{BODY_MAX_DEPTH, dispose, extent};
 use crate::model::CredentialType;
+
+/// The deepest schema document registration takes (`serde_json`'s own
+/// parser limit, so every schema read from text passes).
+pub const SCHEMA_MAX_DEPTH: usize = BODY_MAX_DEPTH;
+
+/// The most `$ref`s one schema may hold. The compiler's cost grows with
+/// the square of a chain of references (20,000 take a second); identity
+/// schemas use a handful.
+pub const SCHEMA_MAX_REFS: usize = 1_000;
 
 /// The schema id used when none is configured.
 pub const DEFAULT_SCHEMA_ID: &str = "default";
@@ -54,10 +64,25 @@ impl IdentitySchema {
     /// `ory.sh/kratos` keyword is misplaced or malformed, is rejected.
     pub fn compile(id: impl Into<String>, raw: Value) -> Result<Self, Error> {
         let id = id.into();
-        let invalid =
-            |why: String| Error::invalid(format!("invalid identity schema {id:?}: {why}"));
+        let invalid = |why: String| Error::Schema(format!("invalid identity schema {id:?}: {why}"));
+        // Before anything that recurses (the compiler, cloning, dropping).
+        let raw = match extent(&raw, SCHEMA_MAX_DEPTH, usize::MAX) {
+            Ok(_) => raw,
+            Err(_) => {
+                dispose(raw);
+                return Err(invalid(format!(
+                    "it is nested deeper than {SCHEMA_MAX_DEPTH} levels"
+                )));
+            }
+        };
         if !raw.is_object() {
             return Err(invalid("a schema must be a JSON object".into()));
+        }
+        let refs = count_refs(&raw);
+        if refs > SCHEMA_MAX_REFS {
+            return Err(invalid(format!(
+                "it holds {refs} $refs, more than the limit of {SCHEMA_MAX_REFS}"
+            )));
         }
         let traits = raw
             .get("properties")
@@ -123,6 +148,24 @@ impl IdentitySchema {
     pub fn validator(&self) -> &jsonschema::Validator {
         &self.validator
     }
+}
+
+/// How many objects of `schema` hold a `$ref` (iteratively: its depth was
+/// bounded already, but nothing here needs recursion).
+fn count_refs(schema: &Value) -> usize {
+    let mut count = 0;
+    let mut stack = vec![schema];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                count += usize::from(map.contains_key("$ref"));
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    count
 }
 
 fn check_traits_schema(traits: &Value) -> Result<(), String> {
@@ -196,7 +239,7 @@ impl SchemaRegistry {
     pub fn register(&mut self, id: impl Into<String>, schema: Value) -> Result<(), Error> {
         let id = id.into();
         if id.is_empty() {
-            return Err(Error::invalid("a schema id must not be empty"));
+            return Err(Error::Schema("a schema id must not be empty".into()));
         }
         let compiled = IdentitySchema::compile(id.clone(), schema)?;
         if self
@@ -218,13 +261,13 @@ impl SchemaRegistry {
         let id = id.into();
         let path = path.as_ref();
         let text = std::fs::read(path).map_err(|e| {
-            Error::invalid(format!(
+            Error::Schema(format!(
                 "cannot read identity schema {id:?} from {}: {e}",
                 path.display()
             ))
         })?;
         let value = serde_json::from_slice(&text).map_err(|e| {
-            Error::invalid(format!(
+            Error::Schema(format!(
                 "identity schema {id:?} in {} is not JSON: {e}",
                 path.display()
             ))
@@ -238,12 +281,12 @@ impl SchemaRegistry {
         let id = id.into();
         if let Some(encoded) = url.strip_prefix("base64://") {
             let bytes = decode_base64_lenient(encoded).ok_or_else(|| {
-                Error::invalid(format!(
+                Error::Schema(format!(
                     "identity schema {id:?}: the base64:// URL is not valid base64"
                 ))
             })?;
             let value = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::invalid(format!(
+                Error::Schema(format!(
                     "identity schema {id:?}: the base64:// URL does not hold JSON: {e}"
                 ))
             })?;
@@ -252,7 +295,7 @@ impl SchemaRegistry {
         if let Some(path) = url.strip_prefix("file://") {
             return self.register_file(id, path);
         }
-        Err(Error::invalid(format!(
+        Err(Error::Schema(format!(
             "identity schema {id:?}: only base64:// and file:// URLs are supported (nothing is fetched over the network)"
         )))
     }

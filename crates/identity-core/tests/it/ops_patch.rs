@@ -262,16 +262,27 @@ async fn a_patch_cannot_nest_a_credential_config_past_the_depth_limit() {
     let err = patch(&env, &who, json!([{"op": "add", "path": deep, "value": 1}]))
         .await
         .expect_err("too deep");
-    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(
-        err.violations()
-            .iter()
-            .map(|v| (v.instance_path.as_str(), v.message.as_str()))
-            .collect::<Vec<_>>(),
-        [(
-            "/credentials/password/config",
-            "value is nested deeper than the limit of 32 levels"
-        )]
+        err.to_string(),
+        format!("the patch path {deep} is nested deeper than the limit of 32 levels")
+    );
+    // A shallower path with a value that nests past the limit from there.
+    let path = format!("/credentials/password/config{}", "/x".repeat(20));
+    let mut value = json!(1);
+    for _ in 0..13 {
+        value = json!({ "y": value });
+    }
+    let err = patch(
+        &env,
+        &who,
+        json!([{"op": "add", "path": path, "value": value}]),
+    )
+    .await
+    .expect_err("value too deep");
+    assert_eq!(
+        err.to_string(),
+        format!("the value at {path} is nested deeper than the limit allows there (12 levels)")
     );
     // Nothing changed, and the identity still reads back.
     let stored = env.manager.get(TENANT, who.id).await.expect("reads back");

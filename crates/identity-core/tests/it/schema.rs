@@ -68,7 +68,7 @@ fn registers_from_base64_and_file_urls_and_refuses_the_network() {
     let err = r
         .register_url("net", "https://example.com/s.json")
         .expect_err("network");
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.kind(), ErrorKind::Schema);
     let err = r
         .register_url("bad", "base64://!!!")
         .expect_err("bad base64");
@@ -115,7 +115,7 @@ fn invalid_schemas_are_rejected_at_registration() {
         let err = r
             .register("x", schema.clone())
             .expect_err(&schema.to_string());
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(err.kind(), ErrorKind::Schema);
         let text = err.to_string();
         assert!(text.contains(needle), "{schema}: {text}");
         assert!(text.starts_with("invalid identity schema \"x\""), "{text}");
