@@ -9,9 +9,11 @@
 use std::sync::{Arc, OnceLock};
 
 use identity_core::password::{self, PasswordHasher};
+pub mod structured;
+
 use identity_core::{
-    CreateIdentityBody, ErrorKind, FixedClock, IdentityManager, IdentitySchema, Limits,
-    SchemaRegistry, SequentialIds, TenantId, Timestamp, UpdateIdentityBody,
+    CreateIdentityBody, CredentialInclude, ErrorKind, FixedClock, IdentityManager, IdentitySchema,
+    Limits, SchemaRegistry, SequentialIds, TenantId, Timestamp, UpdateIdentityBody,
 };
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
@@ -97,6 +99,20 @@ pub fn check_register(data: &[u8]) {
     let Ok(raw) = serde_json::from_slice::<Value>(data) else {
         return;
     };
+    check_register_value(raw);
+}
+
+/// [`check_register`] on a schema built from the bytes as choices: a
+/// `$ref` graph with long chains, shared subschemas and cycles (see
+/// [`structured::schema`]). Refusals must be schema errors.
+pub fn check_register_refs(data: &[u8]) {
+    let mut u = arbitrary::Unstructured::new(data);
+    if let Ok(raw) = structured::schema(&mut u) {
+        check_register_value(raw);
+    }
+}
+
+fn check_register_value(raw: Value) {
     match IdentitySchema::compile("fuzz", raw) {
         Ok(schema) => {
             for doc in [
@@ -194,12 +210,30 @@ pub fn check_bodies(data: &[u8]) {
 }
 
 /// Applying an arbitrary JSON Patch to a stored identity never panics; a
-/// rejected patch changes nothing; an accepted one reads back equal and its
-/// traits validate again.
+/// rejected patch changes nothing; an accepted one reads back equal, its
+/// traits validate again, its OIDC links are untouched, and no secret of
+/// the seed (its password hash, its TOTP secret) reaches the default JSON.
 pub fn check_patch(data: &[u8]) {
     let Ok(patch) = serde_json::from_slice::<Value>(data) else {
         return;
     };
+    check_patch_value(patch);
+}
+
+/// [`check_patch`] on a patch built from the bytes as choices: operations
+/// with long paths into every member of an identity, deep and wide values,
+/// runs of self-copies (see [`structured::patch`]).
+pub fn check_patch_ops(data: &[u8]) {
+    let mut u = arbitrary::Unstructured::new(data);
+    if let Ok(patch) = structured::patch(&mut u) {
+        check_patch_value(patch);
+    }
+}
+
+const SEED_HASH: &str = "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay";
+const SEED_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXP";
+
+fn check_patch_value(patch: Value) {
     let m = manager();
     let tenant = TenantId::DEFAULT;
     runtime().block_on(async {
@@ -210,7 +244,8 @@ pub fn check_patch(data: &[u8]) {
                     "traits": {"email": "patch@x.example", "name": {"first": "A"}},
                     "metadata_public": {"a": [1, 2]},
                     "credentials": {"oidc": {"config": {"providers": [{"provider": "g", "subject": "1"}]}},
-                                    "password": {"config": {"hashed_password": "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay"}}}
+                                    "password": {"config": {"hashed_password": SEED_HASH}},
+                                    "totp": {"config": {"totp_url": format!("otpauth://totp/x?secret={SEED_TOTP_SECRET}")}}}
                 }))
                 .expect("body"),
             )
@@ -224,6 +259,12 @@ pub fn check_patch(data: &[u8]) {
                 let mut traits = p.traits.clone();
                 schema.validate(&mut traits, &Limits::default()).expect("patched traits stay valid");
                 assert_eq!(p.credentials.get(&identity_core::CredentialType::Oidc), seed.credentials.get(&identity_core::CredentialType::Oidc));
+                let public = m.to_json(&p, CredentialInclude::None).to_string();
+                assert!(!public.contains(SEED_HASH), "the password hash left its config");
+                assert!(!public.contains(SEED_TOTP_SECRET), "the TOTP secret left its config");
+                if let Some(c) = p.credentials.get(&identity_core::CredentialType::Password) {
+                    assert!(c.config.expose().get("password").is_none(), "a plaintext password rests in the config");
+                }
             }
             Err(e) => {
                 assert_typed(&e, &BAD_INPUT, "patch");

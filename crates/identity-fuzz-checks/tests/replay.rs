@@ -56,6 +56,20 @@ fn patch_corpus() {
 }
 
 #[test]
+fn patch_ops_corpus() {
+    at_least("patch_ops", identity_fuzz_checks::check_patch_ops, 4);
+}
+
+#[test]
+fn register_refs_corpus() {
+    at_least(
+        "register_refs",
+        identity_fuzz_checks::check_register_refs,
+        4,
+    );
+}
+
+#[test]
 fn password_corpus() {
     at_least("password", identity_fuzz_checks::check_password, 10);
 }

@@ -19,8 +19,9 @@ use crate::error::ApiError;
 /// rules everywhere).
 ///
 /// Refuses with the Kratos envelope: 415 when the content type is not JSON,
-/// 413 when the body exceeds the router's limit, 400 when it is empty or not
-/// JSON.
+/// 413 when the body exceeds the router's limit, 408 when a body read
+/// timeout (tower-http's `RequestBodyTimeoutLayer`, as `identity-server`
+/// installs it) passed, 400 when it is empty or not JSON.
 #[derive(Debug)]
 pub(crate) struct JsonBody(pub(crate) Value);
 
@@ -36,7 +37,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             });
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            if timed_out(&rejection) {
+                ApiError::Http {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    message: "The request body was not received in time",
+                    reason: "The client sent the request body too slowly".to_owned(),
+                }
+            } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::Http {
                     status: StatusCode::PAYLOAD_TOO_LARGE,
                     message: "The request body is too large",
@@ -96,6 +103,37 @@ impl<S: Send + Sync> FromRequestParts<S> for IdentityId {
             .map(IdentityId)
             .map_err(|_| ApiError::not_found())
     }
+}
+
+/// A text path parameter (`/schemas/{id}`, `/by/external/{external_id}`).
+/// A value that does not decode (bad percent-encoding, not UTF-8) names
+/// nothing that exists: "not found" (404) in the Kratos envelope, never
+/// axum's plain-text rejection.
+#[derive(Debug, Clone)]
+pub(crate) struct PathText(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(text)| PathText(text))
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// Whether a body could not be read because the server's body read
+/// timeout (tower-http's `RequestBodyTimeoutLayer`) passed.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The strong entity tag of an identity version: `"<version>"`.

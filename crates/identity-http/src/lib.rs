@@ -7,6 +7,6 @@ mod meta;
 mod router;
 
 pub use error::{ApiError, envelope_of, status_of};
-pub use list::LEGACY_PER_PAGE_MAX;
+pub use list::{LEGACY_MAX_ITEMS, LEGACY_PER_PAGE_MAX};
 pub use meta::OPENAPI_JSON;
 pub use router::{AdminApi, DEFAULT_BODY_LIMIT, ROUTES, TenantResolver, router};

@@ -15,7 +15,11 @@ use crate::extract::QueryPairs;
 use crate::router::{AppState, Tenant};
 
 /// The largest legacy page (`per_page`), as in Kratos.
-pub const LEGACY_PER_PAGE_MAX: u64 = 1_000;
+pub const LEGACY_PER_PAGE_MAX: u64 = 500;
+
+/// How far legacy pages reach: `page * per_page` may be at most this, as
+/// in Kratos (past it, keyset paging is the way).
+pub const LEGACY_MAX_ITEMS: u64 = 1_000;
 
 /// The query keys that select a page; the others are kept in `Link` URLs.
 const PAGE_KEYS: [&str; 4] = ["page_size", "page_token", "page", "per_page"];
@@ -27,9 +31,10 @@ pub(crate) async fn list_identities(
 ) -> Result<Response, ApiError> {
     let include = query.include_credential()?;
     let filters = filters(&query)?;
-    let legacy = !query.has("page_size")
-        && !query.has("page_token")
-        && (query.has("page") || query.has("per_page"));
+    // As Kratos decides it: `page_size` or `page_token` mean keyset paging;
+    // otherwise `page` means the legacy pages; a lone `per_page` is a page
+    // size.
+    let legacy = !query.has("page_size") && !query.has("page_token") && query.has("page");
     let (identities, links) = if legacy {
         legacy_page(&state, tenant, &query, filters).await?
     } else {
@@ -81,7 +86,13 @@ async fn keyset_page(
     query: &QueryPairs,
     mut params: ListParams,
 ) -> Result<(Vec<Identity>, Vec<String>), ApiError> {
-    let size = match query.integer("page_size")? {
+    // A lone legacy `per_page` is read as the page size, as Kratos does.
+    let size_key = if query.has("page_size") {
+        "page_size"
+    } else {
+        "per_page"
+    };
+    let size = match query.integer(size_key)? {
         None => PAGE_SIZE_DEFAULT,
         Some(0) => return Err(ApiError::bad_request("page_size must be at least 1")),
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(PAGE_SIZE_MAX),
@@ -104,23 +115,33 @@ async fn keyset_page(
     Ok((page.identities, links))
 }
 
-/// Kratos' deprecated `per_page` (default 250, at most 1,000) and `page`
-/// (0 is the first page), served by walking keyset pages.
+/// Kratos' deprecated `page` (0 is the first; missing or malformed is 0)
+/// and `per_page` (default 250, clamped to 1..=500; malformed is the
+/// default). As in Kratos, these pages reach only the first
+/// [`LEGACY_MAX_ITEMS`] identities: a later page is refused (400) before
+/// anything is read, so a request reads at most that many.
 async fn legacy_page(
     state: &AppState,
     tenant: TenantId,
     query: &QueryPairs,
     filters: ListParams,
 ) -> Result<(Vec<Identity>, Vec<String>), ApiError> {
-    let per_page = match query.integer("per_page")? {
-        None => PAGE_SIZE_DEFAULT as u64,
-        Some(0) => return Err(ApiError::bad_request("per_page must be at least 1")),
-        Some(n) => n.min(LEGACY_PER_PAGE_MAX),
-    };
-    let page = query.integer("page")?.unwrap_or(0);
-    let skip = page
-        .checked_mul(per_page)
-        .ok_or_else(|| ApiError::bad_request("page is too large"))?;
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(PAGE_SIZE_DEFAULT as u64, |n| {
+            n.clamp(1, LEGACY_PER_PAGE_MAX)
+        });
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let skip = page.saturating_mul(per_page);
+    if skip > LEGACY_MAX_ITEMS {
+        return Err(ApiError::bad_request(
+            "Legacy pagination is not supported for enumerating over 1000 items. Please switch to using page_token and page_size.",
+        ));
+    }
     let mut skipped = 0u64;
     let mut out: Vec<Identity> = Vec::new();
     let mut token: Option<String> = None;

@@ -1,7 +1,7 @@
 //! The routes around the identities: schemas, health, the OpenAPI document.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use identity_core::{ErrorKind, TenantId};
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::extract::PathText;
 use crate::router::AppState;
 
 /// The OpenAPI 3 document of the router (kept beside the code; the
@@ -30,7 +31,7 @@ pub(crate) async fn list_schemas(State(state): State<AppState>) -> Json<Value> {
 /// base64url form (what `schema_url` carries).
 pub(crate) async fn get_schema(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<Value>, ApiError> {
     state
         .manager

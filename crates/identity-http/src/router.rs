@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
 
 use crate::error::{ApiError, envelope_of, generic};
-use crate::extract::{IdentityId, IfMatch, JsonBody, QueryPairs, etag};
+use crate::extract::{IdentityId, IfMatch, JsonBody, PathText, QueryPairs, etag};
 use crate::{list, meta};
 
 /// The default limit on request bodies: 1 MiB.
@@ -304,7 +304,7 @@ async fn get_identity(
 async fn get_identity_by_external_id(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    Path(external_id): Path<String>,
+    PathText(external_id): PathText,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let include = query.include_credential()?;

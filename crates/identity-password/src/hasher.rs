@@ -158,6 +158,43 @@ impl PasswordHasher {
     /// [`PasswordError::TooLong`] for more than 72 bytes (never truncated);
     /// [`PasswordError::Internal`] if the OS random source fails.
     pub fn hash(&self, plaintext: &str) -> Result<String, PasswordError> {
+        self.hash_into(plaintext, None)
+    }
+
+    /// [`PasswordHasher::hash`] with reusable working memory: Argon2id's
+    /// memory cost (19 MiB by default) is taken from `memory`, which keeps
+    /// it for the next hash, instead of from the allocator every time.
+    ///
+    /// A server that hashes on a few threads at a time keeps one
+    /// [`HashMemory`] per thread and so holds exactly that much memory; a
+    /// fresh 19 MiB allocation per hash is kept by glibc's per-thread
+    /// arenas after it is freed, and peak memory grows far beyond the
+    /// hashes running at once.
+    ///
+    /// ```
+    /// use identity_password::{HashMemory, PasswordHasher, verify};
+    ///
+    /// let hasher = PasswordHasher::insecure_fast_for_tests();
+    /// let mut memory = HashMemory::new();
+    /// let first = hasher.hash_with_memory("hunter2", &mut memory)?;
+    /// let second = hasher.hash_with_memory("hunter3", &mut memory)?;
+    /// assert!(verify("hunter2", &first)? && verify("hunter3", &second)?);
+    /// assert_eq!(memory.bytes(), 64 * 1024);
+    /// # Ok::<(), identity_password::PasswordError>(())
+    /// ```
+    pub fn hash_with_memory(
+        &self,
+        plaintext: &str,
+        memory: &mut HashMemory,
+    ) -> Result<String, PasswordError> {
+        self.hash_into(plaintext, Some(memory))
+    }
+
+    fn hash_into(
+        &self,
+        plaintext: &str,
+        memory: Option<&mut HashMemory>,
+    ) -> Result<String, PasswordError> {
         if plaintext.is_empty() {
             return Err(PasswordError::Empty);
         }
@@ -166,14 +203,18 @@ impl PasswordHasher {
                 let mut salt = vec![0u8; p.salt_length];
                 getrandom::fill(&mut salt)
                     .map_err(|e| PasswordError::internal("the OS random source failed", e))?;
+                let cost = argon2_format::Cost {
+                    algorithm: argon2::Algorithm::Argon2id,
+                    memory_kib: p.memory_kib,
+                    iterations: p.iterations,
+                    parallelism: p.parallelism,
+                };
                 let key = argon2_format::derive(
-                    argon2::Algorithm::Argon2id,
-                    p.memory_kib,
-                    p.iterations,
-                    p.parallelism,
+                    cost,
                     plaintext.as_bytes(),
                     &salt,
                     p.key_length,
+                    memory.map(|m| &mut m.blocks),
                 )?;
                 Ok(argon2_format::encode_argon2id(
                     p.memory_kib,
@@ -204,6 +245,15 @@ impl PasswordHasher {
         self.hash(password.expose())
     }
 
+    /// [`PasswordHasher::hash_with_memory`] for a [`Password`].
+    pub fn hash_password_with_memory(
+        &self,
+        password: &Password,
+        memory: &mut HashMemory,
+    ) -> Result<String, PasswordError> {
+        self.hash_with_memory(password.expose(), memory)
+    }
+
     /// Whether a stored hash should be replaced by a fresh one at the next
     /// successful login: true when it is of another algorithm than the
     /// configured one, has any parameter weaker than the configured ones
@@ -225,6 +275,34 @@ impl PasswordHasher {
             (HasherConfig::Bcrypt(want), Parsed::Bcrypt(have)) => have.cost < want.cost,
             _ => true,
         }
+    }
+}
+
+/// Working memory for [`PasswordHasher::hash_with_memory`], kept from one
+/// hash to the next. It starts empty and grows to the largest memory cost
+/// it was used with. Its `Debug` prints only its size.
+#[derive(Default)]
+pub struct HashMemory {
+    blocks: Vec<argon2::Block>,
+}
+
+impl HashMemory {
+    /// Empty working memory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many bytes it holds now.
+    pub fn bytes(&self) -> usize {
+        self.blocks.len() * argon2::Block::SIZE
+    }
+}
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashMemory")
+            .field("bytes", &self.bytes())
+            .finish()
     }
 }
 

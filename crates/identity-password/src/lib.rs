@@ -7,7 +7,7 @@ mod secret;
 
 pub use crate::error::{PasswordError, PasswordErrorKind};
 pub use crate::formats::HashFormat;
-pub use crate::hasher::{Argon2Params, BcryptParams, HasherConfig, PasswordHasher};
+pub use crate::hasher::{Argon2Params, BcryptParams, HashMemory, HasherConfig, PasswordHasher};
 pub use crate::secret::Password;
 
 /// Verifies `password` against an encoded hash in any supported format.

@@ -43,6 +43,7 @@ pub use checks::concurrency::*;
 pub use checks::crud::*;
 pub use checks::list::*;
 pub use checks::model::*;
+pub use checks::normalised::*;
 pub use checks::unique::*;
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`
@@ -92,6 +93,7 @@ macro_rules! __with_checks {
             check_update_conflicts_write_nothing,
             check_get_by_external_id,
             check_find_by_identifier,
+            check_look_alike_identifiers_conflict,
             check_list_order_and_pages,
             check_list_pages_stable_under_concurrent_inserts,
             check_list_filter_ids,

@@ -1,7 +1,10 @@
 //! Credential import and merge (SPEC §6), and the identifiers each type
 //! carries.
 
-use identity_password::{Password, PasswordHasher};
+use std::fmt;
+use std::sync::Mutex;
+
+use identity_password::{HashMemory, Password, PasswordHasher};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -244,41 +247,83 @@ fn parse_keys(kind: CredentialType, config: &Map<String, Value>) -> Result<Impor
     })
 }
 
-/// Hashes plaintext passwords on a blocking thread (when inside a Tokio
-/// runtime), replacing them by their hashes. Each hash first takes a permit
-/// of `permits`, so however many requests arrive at once, at most that many
-/// hashes (each holding its memory cost, 19 MiB by default) run together;
-/// the others wait their turn.
+/// Concurrent password hashing: a permit per hash that may run at once,
+/// and the working memory of each, reused from hash to hash so that the
+/// memory held is exactly `permits` times the memory cost (a fresh 19 MiB
+/// allocation per hash is kept by glibc's per-thread arenas once freed, and
+/// peak memory would grow with the number of hashes, not of permits).
+pub(crate) struct HashPool {
+    permits: Semaphore,
+    memories: Mutex<Vec<HashMemory>>,
+}
+
+impl fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashPool")
+            .field("available_permits", &self.permits.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HashPool {
+    /// A pool of `permits` concurrent hashes (at least one).
+    pub(crate) fn new(permits: usize) -> Self {
+        HashPool {
+            permits: Semaphore::new(permits.max(1)),
+            memories: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Hashes one password once a permit is free, off the async executor's
+    /// threads (on Tokio's blocking pool when inside a Tokio runtime).
+    async fn hash(&self, hasher: &PasswordHasher, password: Password) -> Result<String, Error> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::internal("the password hashing pool is closed", e))?;
+        // A poisoned lock only means a panic elsewhere: fresh memory works.
+        let mut memory = self
+            .memories
+            .lock()
+            .ok()
+            .and_then(|mut m| m.pop())
+            .unwrap_or_default();
+        let hasher = hasher.clone();
+        let job = move || {
+            let result = hasher.hash_password_with_memory(&password, &mut memory);
+            (result, memory)
+        };
+        let (result, memory) = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(job)
+                .await
+                .map_err(|e| Error::internal("the password hashing task failed", e))?,
+            Err(_) => job(),
+        };
+        if let Ok(mut memories) = self.memories.lock() {
+            memories.push(memory);
+        }
+        result.map_err(|e| Error::invalid(format!("credentials.password: {e}")))
+    }
+}
+
+/// Hashes plaintext passwords through `pool`, replacing them by their
+/// hashes: however many requests arrive at once, at most the pool's
+/// permits hash together, each holding its memory cost (19 MiB by
+/// default); the others wait their turn.
 pub(crate) async fn hash_passwords(
     imports: &mut [Import],
     hasher: &PasswordHasher,
-    permits: &Semaphore,
+    pool: &HashPool,
 ) -> Result<(), Error> {
     for import in imports.iter_mut() {
         if let Import::Password(PasswordImport::Plain(p)) = import {
-            let _permit = permits
-                .acquire()
-                .await
-                .map_err(|e| Error::internal("the password hashing pool is closed", e))?;
-            let hash = hash_blocking(hasher, p.clone()).await?;
+            let hash = pool.hash(hasher, p.clone()).await?;
             *import = Import::Password(PasswordImport::Hashed(hash));
         }
     }
     Ok(())
-}
-
-/// Runs the CPU-heavy hash off the async executor's threads.
-async fn hash_blocking(hasher: &PasswordHasher, password: Password) -> Result<String, Error> {
-    let hasher = hasher.clone();
-    let job = move || hasher.hash_password(&password);
-    let result = match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle
-            .spawn_blocking(job)
-            .await
-            .map_err(|e| Error::internal("the password hashing task failed", e))?,
-        Err(_) => job(),
-    };
-    result.map_err(|e| Error::invalid(format!("credentials.password: {e}")))
 }
 
 /// The format version each type's config is written in.

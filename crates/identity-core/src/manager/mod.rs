@@ -11,7 +11,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use identity_password::PasswordHasher;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -115,8 +114,8 @@ struct Inner {
     store: DynIdentityStore,
     schemas: Arc<SchemaRegistry>,
     hasher: PasswordHasher,
-    /// Permits for concurrent password hashes.
-    hashing: Semaphore,
+    /// Permits and working memory for concurrent password hashes.
+    hashing: credentials::HashPool,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     events: Option<Arc<dyn EventSink>>,
@@ -137,12 +136,12 @@ impl IdentityManagerBuilder {
     }
 
     /// How many passwords may be hashed at the same time (default: the
-    /// number of cores). Every hash holds its memory cost (19 MiB with the
-    /// default Argon2id) while it runs, so this bounds the memory that
-    /// concurrent creates and updates with passwords can take; requests
-    /// beyond it wait for a permit. Zero is taken as one.
+    /// number of cores). Each of these hashes keeps its working memory (19
+    /// MiB with the default Argon2id) for the next one, so this bounds the
+    /// memory that concurrent creates and updates with passwords can take;
+    /// requests beyond it wait for a permit. Zero is taken as one.
     pub fn hash_concurrency(mut self, permits: usize) -> Self {
-        self.inner.hashing = Semaphore::new(permits.max(1));
+        self.inner.hashing = credentials::HashPool::new(permits);
         self
     }
 
@@ -216,7 +215,7 @@ impl IdentityManager {
                 store,
                 schemas,
                 hasher: PasswordHasher::default(),
-                hashing: Semaphore::new(default_hash_concurrency()),
+                hashing: credentials::HashPool::new(default_hash_concurrency()),
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(RandomIds),
                 events: None,

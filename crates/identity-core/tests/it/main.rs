@@ -3,6 +3,7 @@
 mod addresses;
 mod email;
 mod errors;
+mod hostile;
 mod json;
 mod ops_batch;
 mod ops_create;

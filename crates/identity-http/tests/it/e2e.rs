@@ -4,132 +4,14 @@
 //! Then a graceful shutdown with a request in flight, a restart on the same
 //! file, and everything read back.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ory_kratos_client::apis::Error as OryError;
-use ory_kratos_client::apis::configuration::Configuration;
-use ory_kratos_client::apis::{identity_api as api, metadata_api};
+use ory_kratos_client::apis::identity_api as api;
 use ory_kratos_client::models;
 use serde_json::{Value, json};
 
-/// The `schema_url` prefix both runs are started with.
-const BASE_URL: &str = "http://identity.e2e.test";
-
-/// One running `identity-server`, its log collected line by line.
-struct Server {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-impl Server {
-    fn start(database: &str) -> Server {
-        let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_identity-server"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database",
-                database,
-                "--base-url",
-                BASE_URL,
-            ])
-            .env_remove("IDENTITY_LISTEN")
-            .env_remove("IDENTITY_DATABASE")
-            .env_remove("IDENTITY_SCHEMAS")
-            .env_remove("IDENTITY_BASE_URL")
-            .env_remove("IDENTITY_BODY_LIMIT")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = logs.clone();
-        // Drain the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            logs,
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-
-    fn config(&self) -> Configuration {
-        Configuration {
-            base_path: self.base.clone(),
-            ..Configuration::default()
-        }
-    }
-
-    async fn wait_ready(&mut self) {
-        let config = self.config();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(ready) = metadata_api::is_ready(&config).await {
-                assert_eq!(ready.status, "ok");
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the server exited with {status}:\n{}", self.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not get ready:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit after SIGTERM:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use crate::server::{BASE_URL, Server};
 
 fn create_body(email: &str) -> models::CreateIdentityBody {
     models::CreateIdentityBody::new("default".to_owned(), json!({ "email": email }))
@@ -575,7 +457,7 @@ async fn ory_client_against_the_binary_and_a_restart() {
     let batch = lines
         .iter()
         .rposition(|l| {
-            l.contains("method=PATCH uri=/admin/identities ") && l.contains("status=200")
+            l.contains("method=PATCH route=/admin/identities}") && l.contains("status=200")
         })
         .unwrap();
     assert!(signal < batch, "{logs}");

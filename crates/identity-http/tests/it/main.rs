@@ -6,5 +6,7 @@
 
 mod common;
 mod e2e;
+mod hostile;
 mod openapi;
 mod routes;
+mod server;

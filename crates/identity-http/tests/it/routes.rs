@@ -286,6 +286,23 @@ async fn get_by_external_id_decodes_the_path() {
 }
 
 #[tokio::test]
+async fn path_parameters_that_do_not_decode_get_the_envelope() {
+    let app = app();
+    // Not UTF-8 once decoded: nothing by that name exists, so 404 in the
+    // Kratos envelope (axum's own rejection is a text/plain 400).
+    for path in [
+        "/schemas/%ff",
+        "/admin/identities/by/external/%ff",
+        "/admin/identities/by/external/%C3%28",
+        "/admin/identities/%ff",
+    ] {
+        let reply = get(&app, path).await;
+        let error = reply.envelope(404);
+        assert_eq!(error["message"], "Unable to locate the resource", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn ids_that_are_not_uuids_are_404_on_every_identity_route() {
     let app = app();
     let body = json!({"traits": {"email": "x@example.com"}});
@@ -724,7 +741,7 @@ async fn list_filters() {
 }
 
 #[tokio::test]
-async fn list_legacy_pages_walk_the_keyset_up_to_1000_items() {
+async fn list_legacy_pages_reach_1000_items_as_in_kratos() {
     let app = app();
     let entries: Vec<Value> = (0..1003)
         .map(|i| json!({"create": {"schema_id": "username", "traits": {"username": format!("user{i:04}")}}}))
@@ -744,32 +761,53 @@ async fn list_legacy_pages_walk_the_keyset_up_to_1000_items() {
     let keyset = get(&app, "/admin/identities?page_size=500").await;
     let keyset_ids: Vec<String> = keyset.body.as_array().unwrap().iter().map(id_of).collect();
 
+    // A lone `per_page` is a keyset page size (at most 500), as in Kratos.
     let reply = get(&app, "/admin/identities?per_page=5000").await;
-    assert_eq!(reply.body.as_array().unwrap().len(), 1000);
+    assert_eq!(reply.body.as_array().unwrap().len(), 500);
+    assert_eq!(
+        links(&reply)[0],
+        "</admin/identities?page_size=500>; rel=\"first\""
+    );
+
+    let reply = get(&app, "/admin/identities?page=0&per_page=5000").await;
+    let page: Vec<String> = reply.body.as_array().unwrap().iter().map(id_of).collect();
+    assert_eq!(page, keyset_ids);
     assert!(
-        links(&reply)
-            .contains(&"</admin/identities?page=1&per_page=1000>; rel=\"next\"".to_owned()),
+        links(&reply).contains(&"</admin/identities?page=1&per_page=500>; rel=\"next\"".to_owned()),
         "{:?}",
         links(&reply)
     );
-    let reply = get(&app, "/admin/identities?per_page=1000&page=1").await;
+    // page * per_page may reach 1,000: the last legacy page holds 3.
+    let reply = get(&app, "/admin/identities?per_page=500&page=2").await;
     assert_eq!(reply.body.as_array().unwrap().len(), 3);
     assert!(links(&reply).iter().all(|l| !l.ends_with("rel=\"next\"")));
     assert!(
-        links(&reply)
-            .contains(&"</admin/identities?page=0&per_page=1000>; rel=\"prev\"".to_owned())
+        links(&reply).contains(&"</admin/identities?page=1&per_page=500>; rel=\"prev\"".to_owned())
     );
 
     let reply = get(&app, "/admin/identities?per_page=7&page=3").await;
     let page: Vec<String> = reply.body.as_array().unwrap().iter().map(id_of).collect();
     assert_eq!(page, keyset_ids[21..28].to_vec());
-    // Past the end: empty, no next.
-    let reply = get(&app, "/admin/identities?per_page=1000&page=5").await;
-    assert_eq!(reply.body, json!([]));
-    for q in ["per_page=0", "page=-1", "page=x"] {
-        get(&app, &format!("/admin/identities?{q}"))
-            .await
-            .envelope(400);
+    // page * per_page = 1,000 exactly is the last page legacy paging reaches.
+    let reply = get(&app, "/admin/identities?per_page=10&page=100").await;
+    assert_eq!(reply.body.as_array().unwrap().len(), 3);
+    // Past 1,000 items legacy pages are refused before anything is read.
+    for q in ["per_page=500&page=3", "per_page=10&page=101", "page=5"] {
+        let reply = get(&app, &format!("/admin/identities?{q}")).await;
+        reply.envelope(400);
+        assert_eq!(
+            reply.body["error"]["reason"],
+            "Legacy pagination is not supported for enumerating over 1000 items. Please switch to using page_token and page_size.",
+            "{q}"
+        );
+    }
+    // Malformed or out-of-range values take Kratos' defaults.
+    let reply = get(&app, "/admin/identities?page=0&per_page=0").await;
+    assert_eq!(reply.body.as_array().unwrap().len(), 1);
+    for q in ["page=-1&per_page=3", "page=x&per_page=3"] {
+        let reply = get(&app, &format!("/admin/identities?{q}")).await;
+        let page: Vec<String> = reply.body.as_array().unwrap().iter().map(id_of).collect();
+        assert_eq!(page, keyset_ids[..3].to_vec(), "{q}");
     }
 }
 

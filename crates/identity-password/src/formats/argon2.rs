@@ -90,35 +90,56 @@ impl Argon2Hash {
             HashFormat::Argon2i => Algorithm::Argon2i,
             _ => Algorithm::Argon2id,
         };
-        let derived = derive(
+        let cost = Cost {
             algorithm,
-            self.memory_kib,
-            self.iterations,
-            self.parallelism,
-            password,
-            &self.salt,
-            self.key.len(),
-        )?;
+            memory_kib: self.memory_kib,
+            iterations: self.iterations,
+            parallelism: self.parallelism,
+        };
+        let derived = derive(cost, password, &self.salt, self.key.len(), None)?;
         Ok(ct_eq(&derived, &self.key))
     }
 }
 
-/// Runs Argon2 (version 0x13) with the given parameters.
+/// The algorithm and cost parameters of one Argon2 run.
+#[derive(Clone, Copy)]
+pub(crate) struct Cost {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) memory_kib: u32,
+    pub(crate) iterations: u32,
+    pub(crate) parallelism: u32,
+}
+
+/// Runs Argon2 (version 0x13) with the given parameters, in `memory` when
+/// given (grown to the size the parameters need, never shrunk, and kept
+/// for the next run), else in memory allocated for this run.
 pub(crate) fn derive(
-    algorithm: Algorithm,
-    memory_kib: u32,
-    iterations: u32,
-    parallelism: u32,
+    cost: Cost,
     password: &[u8],
     salt: &[u8],
     key_len: usize,
+    memory: Option<&mut Vec<argon2::Block>>,
 ) -> Result<Zeroizing<Vec<u8>>, PasswordError> {
-    let params = Params::new(memory_kib, iterations, parallelism, Some(key_len))
-        .map_err(|e| PasswordError::internal("argon2 rejected validated parameters", e))?;
+    let params = Params::new(
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        Some(key_len),
+    )
+    .map_err(|e| PasswordError::internal("argon2 rejected validated parameters", e))?;
+    let argon2 = Argon2::new(cost.algorithm, Version::V0x13, params);
     let mut out = Zeroizing::new(vec![0u8; key_len]);
-    Argon2::new(algorithm, Version::V0x13, params)
-        .hash_password_into(password, salt, &mut out)
-        .map_err(|e| PasswordError::internal("argon2 hashing failed", e))?;
+    let result = match memory {
+        Some(blocks) => {
+            let needed = argon2.params().block_count();
+            if blocks.len() < needed {
+                blocks.resize(needed, argon2::Block::new());
+            }
+            argon2.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..needed])
+        }
+        None => argon2.hash_password_into(password, salt, &mut out),
+    };
+    result.map_err(|e| PasswordError::internal("argon2 hashing failed", e))?;
     Ok(out)
 }
 

@@ -5,4 +5,5 @@ pub mod concurrency;
 pub mod crud;
 pub mod list;
 pub mod model;
+pub mod normalised;
 pub mod unique;

@@ -41,6 +41,37 @@ pub struct Cli {
     /// Largest request body, in bytes.
     #[arg(long, env = "IDENTITY_BODY_LIMIT", default_value_t = identity_http::DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+
+    /// Seconds a client may take to send a request's headers; also how long
+    /// an idle keep-alive connection stays open.
+    #[arg(long, env = "IDENTITY_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = seconds)]
+    pub header_timeout: f64,
+
+    /// Seconds a client may take to send a request's body (then 408).
+    #[arg(long, env = "IDENTITY_BODY_TIMEOUT", default_value_t = 30.0, value_parser = seconds)]
+    pub body_timeout: f64,
+
+    /// The most connections open at once; more wait in the listen backlog.
+    #[arg(long, env = "IDENTITY_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds requests in flight may run on after SIGTERM or Ctrl-C before
+    /// the server drops them and exits.
+    #[arg(long, env = "IDENTITY_SHUTDOWN_GRACE", default_value_t = 10.0, value_parser = seconds)]
+    pub shutdown_grace: f64,
+
+    /// How many passwords may be hashed at once (default: one per core);
+    /// each Argon2id hash holds 19 MiB while it runs.
+    #[arg(long, env = "IDENTITY_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+}
+
+/// A non-negative, finite number of seconds.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.0..1e9).contains(&s) => Ok(s),
+        _ => Err(format!("expected a number of seconds, got {text:?}")),
+    }
 }
 
 /// `ID=PATH`.
