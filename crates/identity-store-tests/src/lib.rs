@@ -153,6 +153,7 @@ mod tests {
             include_str!("checks/crud.rs"),
             include_str!("checks/list.rs"),
             include_str!("checks/model.rs"),
+            include_str!("checks/normalised.rs"),
             include_str!("checks/unique.rs"),
         ];
         let defined: Vec<&str> = sources
