@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Fuzzes every target for SECONDS (default 600) each, JOBS at a time
-# (default 2), and prints each target's closing libFuzzer statistics.
+# Fuzzes every target for SECONDS_PER_TARGET (default 600) each, JOBS at a
+# time (default 2), with inputs up to MAX_LEN bytes (default 65536: long
+# patch paths, deep values and $ref chains need room), and prints each
+# target's closing libFuzzer statistics. A crash input lands in
+# artifacts/<target>/; copy it to regressions/<target>/ once fixed.
 # Needs cargo-fuzz; the stable toolchain works with RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${SECONDS_PER_TARGET:-600}
 jobs=${JOBS:-2}
+max_len=${MAX_LEN:-65536}
+targets=${TARGETS:-validate register register_refs bodies patch patch_ops password}
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O
 mkdir -p logs
-printf "%s\n" ${TARGETS:-validate register bodies patch password} |
+printf "%s\n" $targets |
   xargs -P "$jobs" -I{} sh -c \
-    "cargo fuzz run -O {} corpus/{} -- -max_total_time=$seconds -rss_limit_mb=4096 -print_final_stats=1 > logs/{}.log 2>&1 || echo '{} FAILED'"
-for t in ${TARGETS:-validate register bodies patch password}; do
+    "cargo fuzz run -O {} corpus/{} -- -max_total_time=$seconds -max_len=$max_len -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 > logs/{}.log 2>&1 || echo '{} FAILED'"
+for t in $targets; do
   echo "== $t"
   grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|cov:' "logs/$t.log" | tail -3
 done
