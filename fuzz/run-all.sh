@@ -16,7 +16,7 @@ cargo fuzz build -O
 mkdir -p logs
 printf "%s\n" $targets |
   xargs -P "$jobs" -I{} sh -c \
-    "cargo fuzz run -O {} corpus/{} -- -max_total_time=$seconds -max_len=$max_len -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 > logs/{}.log 2>&1 || echo '{} FAILED'"
+    "cargo fuzz run -O {} corpus/{} -- -max_total_time=$seconds -max_len=$max_len -len_control=0 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 > logs/{}.log 2>&1 || echo '{} FAILED'"
 for t in $targets; do
   echo "== $t"
   grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|cov:' "logs/$t.log" | tail -3

@@ -135,6 +135,19 @@ pub enum Error {
     /// The request is wrong; the message says what (it is the Kratos `reason`).
     #[error("{0}")]
     InvalidInput(String),
+    /// The request was refused with a specific message under a general
+    /// reason, the two places Kratos' envelope gives them: a patch that
+    /// does not decode (reason `failed to unmarshal JSON patch`) or apply
+    /// (reason `failed to apply JSON patch`, message `patch includes denied
+    /// path: /id`), a body that does not decode (message only). `Display`
+    /// is the message.
+    #[error("{message}")]
+    InvalidRequest {
+        /// The general reason (the Kratos `reason`), if any.
+        reason: Option<String>,
+        /// What exactly is wrong (the Kratos `message`).
+        message: String,
+    },
     /// An identity schema was refused at registration: not a valid JSON
     /// Schema, a misplaced or malformed `ory.sh/kratos` keyword, or past a
     /// registration bound (nesting, `$ref` nesting, places the keyword
@@ -144,6 +157,13 @@ pub enum Error {
     /// No such identity.
     #[error("unable to locate the resource")]
     NotFound,
+    /// The identity exists, but not the part of it the request names (a
+    /// credential to delete); the reason says which.
+    #[error("{reason}")]
+    PartNotFound {
+        /// What is missing (the Kratos `reason`).
+        reason: String,
+    },
     /// A write would break a uniqueness rule.
     #[error("conflict on {field}")]
     Conflict {
@@ -192,9 +212,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Validation(_) => ErrorKind::Validation,
-            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::InvalidInput(_) | Error::InvalidRequest { .. } => ErrorKind::InvalidInput,
             Error::Schema(_) => ErrorKind::Schema,
-            Error::NotFound => ErrorKind::NotFound,
+            Error::NotFound | Error::PartNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
@@ -205,6 +225,15 @@ impl Error {
     /// An invalid-input error with this reason.
     pub fn invalid(reason: impl Into<String>) -> Self {
         Error::InvalidInput(reason.into())
+    }
+
+    /// A JSON Patch that does not apply: reason `failed to apply JSON
+    /// patch`, `message` saying why (Kratos' placement).
+    pub fn patch_failed(message: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            reason: Some("failed to apply JSON patch".to_owned()),
+            message: message.into(),
+        }
     }
 
     /// An internal error with a source.
@@ -295,7 +324,9 @@ impl Error {
                 body.insert("reason".into(), json!(reason));
                 body.insert("details".into(), json!({ "violations": violations }));
             }
-            Error::InvalidInput(reason) | Error::Schema(reason) => {
+            Error::InvalidInput(reason)
+            | Error::Schema(reason)
+            | Error::PartNotFound { reason } => {
                 body.insert("reason".into(), json!(reason));
             }
             Error::Conflict { field, op } => {
@@ -313,9 +344,17 @@ impl Error {
                     json!({"expected_version": expected, "actual_version": actual}),
                 );
             }
+            Error::InvalidRequest { reason, .. } => {
+                if let Some(reason) = reason {
+                    body.insert("reason".into(), json!(reason));
+                }
+            }
             Error::NotFound | Error::Unavailable { .. } | Error::Internal { .. } => {}
         }
-        body.insert("message".into(), json!(message));
+        match self {
+            Error::InvalidRequest { message, .. } => body.insert("message".into(), json!(message)),
+            _ => body.insert("message".into(), json!(message)),
+        };
         json!({ "error": body })
     }
 }

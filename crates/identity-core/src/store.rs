@@ -196,6 +196,10 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// starting after `query.after`. Stable under concurrent inserts: an
     /// identity is never returned twice across pages of one walk.
     async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error>;
+
+    /// How many identities the tenant holds (Kratos' `X-Total-Count` of a
+    /// legacy page). A consistent count at some moment during the call.
+    async fn count(&self, tenant: TenantId) -> Result<u64, Error>;
 }
 
 /// A shared, type-erased store.
@@ -242,6 +246,9 @@ macro_rules! forward {
             }
             async fn list(&self, t: TenantId, q: &ListQuery) -> Result<ListPage, Error> {
                 (**self).list(t, q).await
+            }
+            async fn count(&self, t: TenantId) -> Result<u64, Error> {
+                (**self).count(t).await
             }
         }
     };

@@ -2,11 +2,11 @@
 //! header, and Kratos' legacy `page`/`per_page` pagination.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use identity_core::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-use identity_core::{Identity, ListParams, TenantId};
+use identity_core::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, encode_page_token};
+use identity_core::{CredentialInclude, Identity, ListParams, TenantId};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -27,48 +27,76 @@ const PAGE_KEYS: [&str; 4] = ["page_size", "page_token", "page", "per_page"];
 pub(crate) async fn list_identities(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
+    OriginalUri(uri): OriginalUri,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let include = query.include_credential()?;
     let filters = filters(&query)?;
+    // As Kratos: a plain list carries no `credentials` member; a list by
+    // credential identifier (or with configs asked for) does.
+    let with_credentials = include != CredentialInclude::None
+        || filters.credentials_identifier.is_some()
+        || filters.identifier_prefix.is_some();
+    let page = Pager {
+        path: uri.path(),
+        query: &query,
+    };
     // As Kratos decides it: `page_size` or `page_token` mean keyset paging;
     // otherwise `page` means the legacy pages; a lone `per_page` is a page
     // size.
     let legacy = !query.has("page_size") && !query.has("page_token") && query.has("page");
+    let mut headers = HeaderMap::new();
     let (identities, links) = if legacy {
-        legacy_page(&state, tenant, &query, filters).await?
+        let by_identifier = filters.credentials_identifier.is_some();
+        let (identities, total) = legacy_page(&state, tenant, &query, filters).await?;
+        // Kratos counts the tenant, not the filter, except for a lookup by
+        // credential identifier, where it counts the page.
+        let total = if by_identifier {
+            identities.len() as u64
+        } else {
+            total
+        };
+        headers.insert("x-total-count", HeaderValue::from(total));
+        let links = page.legacy_links(total);
+        (identities, links)
     } else {
-        keyset_page(&state, tenant, &query, filters).await?
+        keyset_page(&state, tenant, &page, filters).await?
     };
     let body: Vec<Value> = identities
         .iter()
-        .map(|i| state.manager.to_json(i, include.clone()))
+        .map(|i| {
+            let mut json = state.manager.to_json(i, include.clone());
+            if !with_credentials && let Some(map) = json.as_object_mut() {
+                map.remove("credentials");
+            }
+            json
+        })
         .collect();
-    let mut headers = HeaderMap::new();
-    for link in links {
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.append(header::LINK, value);
-        }
+    // One `Link` header, its links comma-joined, as ory/x writes it (a
+    // client that reads the first header value sees every link).
+    if let Ok(value) = HeaderValue::from_str(&links.join(",")) {
+        headers.insert(header::LINK, value);
     }
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
 
-/// The filters of the query (the core refuses more than one).
+/// The filters of the query (the core refuses more than one), with
+/// Kratos' wording for malformed values.
 fn filters(query: &QueryPairs) -> Result<ListParams, ApiError> {
+    let uuid = |key: &str, v: &str| {
+        Uuid::parse_str(v).map_err(|_| {
+            ApiError::bad_request(format!("Invalid UUID value `{v}` for parameter `{key}`."))
+        })
+    };
     let ids = query
         .all("ids")
         .filter(|v| !v.is_empty())
-        .map(|v| {
-            Uuid::parse_str(v)
-                .map_err(|_| ApiError::bad_request(format!("The id {v:?} in ids is not a UUID")))
-        })
+        .map(|v| uuid("ids", v))
         .collect::<Result<Vec<_>, _>>()?;
     let non_empty = |key: &str| query.get(key).filter(|v| !v.is_empty()).map(str::to_owned);
     let organization_id = match non_empty("organization_id") {
         None => None,
-        Some(v) => Some(Uuid::parse_str(&v).map_err(|_| {
-            ApiError::bad_request(format!("The organization_id {v:?} is not a UUID"))
-        })?),
+        Some(v) => Some(uuid("organization_id", &v)?),
     };
     Ok(ListParams {
         ids,
@@ -80,22 +108,124 @@ fn filters(query: &QueryPairs) -> Result<ListParams, ApiError> {
     })
 }
 
+/// The request's path and query, from which page links are made.
+struct Pager<'a> {
+    path: &'a str,
+    query: &'a QueryPairs,
+}
+
+impl Pager<'_> {
+    /// `<path?query>; rel="<rel>"`, as ory/x writes a link: the request's
+    /// other parameters kept, the page parameters replaced, keys sorted
+    /// (Go's `url.Values.Encode`).
+    fn link(&self, page: &[(&str, &str)], rel: &str) -> String {
+        let mut pairs: Vec<(&str, &str)> = self
+            .query
+            .0
+            .iter()
+            .filter(|(k, _)| !PAGE_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(page.iter().copied())
+            .collect();
+        // Stable: repeated keys keep their order.
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("<{}?{encoded}>; rel=\"{rel}\"", self.path)
+    }
+
+    /// The links of a legacy page, by ory/x's rules (`pagepagination`):
+    /// from the page, the page size and the total.
+    fn legacy_links(&self, total: u64) -> Vec<String> {
+        let per_page = self.legacy_per_page();
+        let page = self.legacy_page();
+        let link = |page: i128, per_page: u64, rel: &str| {
+            let (page, per_page) = (page.to_string(), per_page.to_string());
+            self.link(&[("page", &page), ("per_page", &per_page)], rel)
+        };
+        let (total, ipp) = (i128::from(total), i128::from(per_page));
+        let offset = i128::from(page) * ipp;
+        let last_offset = if total % ipp == 0 {
+            total - ipp
+        } else {
+            (total / ipp) * ipp
+        };
+        let page = i128::from(page);
+        if total == 0 {
+            return vec![
+                link(0, per_page, "first"),
+                link(1, per_page, "next"),
+                link(-1, per_page, "prev"),
+            ];
+        }
+        if offset >= last_offset {
+            if total <= ipp {
+                return vec![link(0, u64::try_from(total).unwrap_or(per_page), "first")];
+            }
+            return vec![
+                link(0, per_page, "first"),
+                link((last_offset - ipp) / ipp, per_page, "prev"),
+            ];
+        }
+        if offset < ipp {
+            return vec![
+                link(1, per_page, "next"),
+                link(last_offset / ipp, per_page, "last"),
+            ];
+        }
+        vec![
+            link(0, per_page, "first"),
+            link(page + 1, per_page, "next"),
+            link(page - 1, per_page, "prev"),
+            link(last_offset / ipp, per_page, "last"),
+        ]
+    }
+
+    /// `per_page`: default 250, clamped to 1..=500, malformed is the default.
+    fn legacy_per_page(&self) -> u64 {
+        self.query
+            .get("per_page")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(PAGE_SIZE_DEFAULT as u64, |n| {
+                n.clamp(1, LEGACY_PER_PAGE_MAX)
+            })
+    }
+
+    /// `page`: 0 is the first; missing or malformed is 0.
+    fn legacy_page(&self) -> u64 {
+        self.query
+            .get("page")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    }
+}
+
 async fn keyset_page(
     state: &AppState,
     tenant: TenantId,
-    query: &QueryPairs,
+    pager: &Pager<'_>,
     mut params: ListParams,
 ) -> Result<(Vec<Identity>, Vec<String>), ApiError> {
+    let query = pager.query;
     // A lone legacy `per_page` is read as the page size, as Kratos does.
     let size_key = if query.has("page_size") {
         "page_size"
     } else {
         "per_page"
     };
-    let size = match query.integer(size_key)? {
+    // As ory/x reads it: a size of zero or less is the default.
+    let size = match query.get(size_key).filter(|v| !v.is_empty()) {
         None => PAGE_SIZE_DEFAULT,
-        Some(0) => return Err(ApiError::bad_request("page_size must be at least 1")),
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(PAGE_SIZE_MAX),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n <= 0 => PAGE_SIZE_DEFAULT,
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX).min(PAGE_SIZE_MAX),
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "The parameter {size_key} must be an integer, not {v:?}"
+                )));
+            }
+        },
     };
     params.page_size = Some(size);
     params.page_token = query
@@ -104,38 +234,30 @@ async fn keyset_page(
         .map(str::to_owned);
     let page = state.manager.list(tenant, params).await?;
     let size_text = size.to_string();
-    let mut links = vec![link(query, &[("page_size", &size_text)], "first")];
+    let first = encode_page_token(Uuid::nil());
+    let mut links = vec![pager.link(
+        &[("page_size", &size_text), ("page_token", &first)],
+        "first",
+    )];
     if let Some(token) = &page.next_page_token {
-        links.push(link(
-            query,
-            &[("page_size", &size_text), ("page_token", token)],
-            "next",
-        ));
+        links.push(pager.link(&[("page_size", &size_text), ("page_token", token)], "next"));
     }
     Ok((page.identities, links))
 }
 
-/// Kratos' deprecated `page` (0 is the first; missing or malformed is 0)
-/// and `per_page` (default 250, clamped to 1..=500; malformed is the
-/// default). As in Kratos, these pages reach only the first
-/// [`LEGACY_MAX_ITEMS`] identities: a later page is refused (400) before
-/// anything is read, so a request reads at most that many.
+/// Kratos' deprecated `page` and `per_page` (see [`Pager`]). As in Kratos,
+/// these pages reach only the first [`LEGACY_MAX_ITEMS`] identities: a
+/// later page is refused (400) before anything is read, so a request reads
+/// at most that many. Answers the page and the tenant's identity count.
 async fn legacy_page(
     state: &AppState,
     tenant: TenantId,
     query: &QueryPairs,
     filters: ListParams,
-) -> Result<(Vec<Identity>, Vec<String>), ApiError> {
-    let per_page = query
-        .get("per_page")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(PAGE_SIZE_DEFAULT as u64, |n| {
-            n.clamp(1, LEGACY_PER_PAGE_MAX)
-        });
-    let page = query
-        .get("page")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+) -> Result<(Vec<Identity>, u64), ApiError> {
+    let pager = Pager { path: "", query };
+    let per_page = pager.legacy_per_page();
+    let page = pager.legacy_page();
     let skip = page.saturating_mul(per_page);
     if skip > LEGACY_MAX_ITEMS {
         return Err(ApiError::bad_request(
@@ -145,9 +267,8 @@ async fn legacy_page(
     let mut skipped = 0u64;
     let mut out: Vec<Identity> = Vec::new();
     let mut token: Option<String> = None;
-    let more = loop {
-        // Never ask for more than is still needed, so that a next-page
-        // token always means "something follows what was taken".
+    loop {
+        // Never ask for more than is still needed.
         let want = (skip - skipped) + (per_page - out.len() as u64);
         let size = usize::try_from(want)
             .unwrap_or(usize::MAX)
@@ -166,46 +287,12 @@ async fn legacy_page(
             }
         }
         token = fetched.next_page_token;
-        if token.is_none() {
-            break false;
+        if token.is_none() || out.len() as u64 == per_page {
+            break;
         }
-        if out.len() as u64 == per_page {
-            break true;
-        }
-    };
-    let per_page_text = per_page.to_string();
-    let mut links = vec![legacy_link(query, 0, &per_page_text, "first")];
-    if page > 0 {
-        links.push(legacy_link(query, page - 1, &per_page_text, "prev"));
     }
-    if more {
-        links.push(legacy_link(query, page + 1, &per_page_text, "next"));
-    }
-    Ok((out, links))
-}
-
-fn legacy_link(query: &QueryPairs, page: u64, per_page: &str, rel: &str) -> String {
-    let page = page.to_string();
-    link(query, &[("page", &page), ("per_page", per_page)], rel)
-}
-
-/// `</admin/identities?<query>>; rel="<rel>"`, as Ory's keyset pagination
-/// writes it: the request's other parameters kept, the page parameters
-/// replaced, keys sorted (Go's `url.Values.Encode`).
-fn link(query: &QueryPairs, page: &[(&str, &str)], rel: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = query
-        .0
-        .iter()
-        .filter(|(k, _)| !PAGE_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(page.iter().copied())
-        .collect();
-    // Stable: repeated keys keep their order.
-    pairs.sort_by(|a, b| a.0.cmp(b.0));
-    let encoded = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("</admin/identities?{encoded}>; rel=\"{rel}\"")
+    let total = state.manager.store().count(tenant).await?;
+    Ok((out, total))
 }
 
 #[cfg(test)]
@@ -228,17 +315,48 @@ mod tests {
             ("credentials_identifier", "a@b.c"),
             ("include_credential", "oidc"),
         ]);
+        let pager = Pager {
+            path: "/admin/identities",
+            query: &q,
+        };
         assert_eq!(
-            link(&q, &[("page_size", "2"), ("page_token", "T")], "next"),
+            pager.link(&[("page_size", "2"), ("page_token", "T")], "next"),
             "</admin/identities?credentials_identifier=a%40b.c&include_credential=password&include_credential=oidc&page_size=2&page_token=T>; rel=\"next\""
         );
     }
 
+    /// ory/x's page links for 500 identities, 10 a page, as Kratos' own
+    /// test reads them.
     #[test]
-    fn legacy_link_spelling() {
+    fn legacy_links_follow_ory_x() {
+        let links = |page: &str, total: u64| {
+            let q = pairs(&[("page", page), ("per_page", "10")]);
+            Pager {
+                path: "/admin/identities",
+                query: &q,
+            }
+            .legacy_links(total)
+            .join(",")
+        };
         assert_eq!(
-            legacy_link(&QueryPairs::default(), 3, "10", "prev"),
-            "</admin/identities?page=3&per_page=10>; rel=\"prev\""
+            links("0", 500),
+            "</admin/identities?page=1&per_page=10>; rel=\"next\",</admin/identities?page=49&per_page=10>; rel=\"last\""
+        );
+        assert_eq!(
+            links("49", 500),
+            "</admin/identities?page=0&per_page=10>; rel=\"first\",</admin/identities?page=48&per_page=10>; rel=\"prev\""
+        );
+        assert_eq!(
+            links("3", 500),
+            "</admin/identities?page=0&per_page=10>; rel=\"first\",</admin/identities?page=4&per_page=10>; rel=\"next\",</admin/identities?page=2&per_page=10>; rel=\"prev\",</admin/identities?page=49&per_page=10>; rel=\"last\""
+        );
+        assert_eq!(
+            links("0", 7),
+            "</admin/identities?page=0&per_page=7>; rel=\"first\""
+        );
+        assert_eq!(
+            links("0", 0),
+            "</admin/identities?page=0&per_page=10>; rel=\"first\",</admin/identities?page=1&per_page=10>; rel=\"next\",</admin/identities?page=-1&per_page=10>; rel=\"prev\""
         );
     }
 }

@@ -72,6 +72,12 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /version`: `{"version": "<this crate's version>"}` (Kratos answers
+/// its own version the same way).
+pub(crate) async fn version() -> Json<Value> {
+    Json(json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
 /// `GET /openapi.json`.
 pub(crate) async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()

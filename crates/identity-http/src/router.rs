@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use identity_core::manager::BATCH_MAX;
+use identity_core::manager::check_batch_len;
 use identity_core::{
     BatchEntry, BatchOutcome, CreateIdentityBody, CredentialInclude, Error, Identity,
     IdentityManager, TenantId, UpdateIdentityBody,
@@ -18,7 +18,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
 
 use crate::error::{ApiError, envelope_of, generic};
-use crate::extract::{IdentityId, IfMatch, JsonBody, PathText, QueryPairs, etag};
+use crate::extract::{
+    CredentialPath, IdentityId, IfMatch, PathText, QueryPairs, RawBody, Route, etag,
+};
 use crate::{list, meta};
 
 /// The default limit on request bodies: 1 MiB.
@@ -40,12 +42,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/admin/identities/{id}"),
     ("PATCH", "/admin/identities/{id}"),
     ("DELETE", "/admin/identities/{id}"),
+    ("DELETE", "/admin/identities/{id}/credentials/{type}"),
     ("GET", "/admin/identities/by/external/{externalID}"),
     ("GET", "/schemas"),
     ("GET", "/schemas/{id}"),
     ("GET", "/health/alive"),
     ("GET", "/health/ready"),
     ("GET", "/openapi.json"),
+    ("GET", "/version"),
 ];
 
 /// Builds the Kratos-compatible admin [`Router`] over an
@@ -66,6 +70,7 @@ pub struct AdminApi {
     manager: IdentityManager,
     tenant: Arc<TenantResolver>,
     body_limit: usize,
+    prefix: Option<String>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -73,6 +78,7 @@ impl std::fmt::Debug for AdminApi {
         f.debug_struct("AdminApi")
             .field("manager", &self.manager)
             .field("body_limit", &self.body_limit)
+            .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
 }
@@ -85,7 +91,26 @@ impl AdminApi {
             manager,
             tenant: Arc::new(|_: &Parts| Ok(TenantId::DEFAULT)),
             body_limit: DEFAULT_BODY_LIMIT,
+            prefix: None,
         }
+    }
+
+    /// Serves every route under `prefix` (e.g. `/iam`: `PUT
+    /// /iam/identities/{id}`, `GET /iam/admin/identities`); other paths
+    /// answer 404 in the Kratos envelope. An empty prefix or `/` is none.
+    /// (To mount the router in a larger app, [`Router::nest`] does the
+    /// same.)
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        let trimmed = prefix.trim_end_matches('/');
+        self.prefix = if trimmed.is_empty() {
+            None
+        } else if trimmed.starts_with('/') {
+            Some(trimmed.to_owned())
+        } else {
+            Some(format!("/{trimmed}"))
+        };
+        self
     }
 
     /// How the tenant of a request is decided (default: always the default
@@ -104,38 +129,57 @@ impl AdminApi {
         self
     }
 
-    /// The router. Mount it at the root: the paths are Kratos' own
-    /// (`/admin/identities`, `/schemas`, `/health/...`).
+    /// The router: Kratos' admin paths (`/admin/identities…`), the same
+    /// identity routes without the `/admin` prefix (`/identities…`, as
+    /// Kratos' admin port answers both), `/schemas`, `/health/…`,
+    /// `/version` and `/openapi.json`. Mount it at the root, or under any
+    /// prefix with [`Router::nest`] (`Link` headers follow the path the
+    /// request came in on).
     pub fn into_router(self) -> Router {
         let state = AppState {
             manager: self.manager,
             tenant: self.tenant,
         };
-        Router::new()
-            .route(
-                "/admin/identities",
-                get(list::list_identities)
-                    .post(create_identity)
-                    .patch(batch_patch_identities),
-            )
-            .route(
-                "/admin/identities/{id}",
-                get(get_identity)
-                    .put(update_identity)
-                    .patch(patch_identity)
-                    .delete(delete_identity),
-            )
-            .route(
-                "/admin/identities/by/external/{external_id}",
-                get(get_identity_by_external_id),
-            )
+        let identities = || {
+            Router::new()
+                .route(
+                    "/identities",
+                    get(list::list_identities)
+                        .post(create_identity)
+                        .patch(batch_patch_identities),
+                )
+                .route(
+                    "/identities/{id}",
+                    get(get_identity)
+                        .put(update_identity)
+                        .patch(patch_identity)
+                        .delete(delete_identity),
+                )
+                .route(
+                    "/identities/{id}/credentials/{type}",
+                    axum::routing::delete(delete_credential),
+                )
+                .route(
+                    "/identities/by/external/{external_id}",
+                    get(get_identity_by_external_id),
+                )
+        };
+        let routes = Router::new()
+            .nest("/admin", identities())
+            .merge(identities())
             .route("/schemas", get(meta::list_schemas))
             .route("/schemas/{id}", get(meta::get_schema))
             .route("/health/alive", get(meta::alive))
             .route("/health/ready", get(meta::ready))
+            .route("/version", get(meta::version))
             .route("/openapi.json", get(meta::openapi))
             .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
+            .method_not_allowed_fallback(method_not_allowed);
+        let routes = match &self.prefix {
+            Some(prefix) => Router::new().nest(prefix, routes).fallback(not_found),
+            None => routes,
+        };
+        routes
             .layer(DefaultBodyLimit::max(self.body_limit))
             .layer(CatchPanicLayer::custom(panicked))
             .with_state(state)
@@ -168,6 +212,22 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
+/// The answer to a create, PUT or PATCH: the identity (no credential
+/// configs) with its ETag, and the region the request gave, echoed as
+/// Kratos does (it is not stored).
+fn written_response(
+    state: &AppState,
+    status: StatusCode,
+    identity: &Identity,
+    region: Option<&str>,
+) -> Response {
+    let mut body = state.manager.to_json(identity, CredentialInclude::None);
+    if let (Some(region), Some(map)) = (region, body.as_object_mut()) {
+        map.insert("region".into(), Value::String(region.to_owned()));
+    }
+    (status, [(header::ETAG, etag(identity))], Json(body)).into_response()
+}
+
 /// An identity as JSON with its ETag.
 pub(crate) fn identity_response(
     state: &AppState,
@@ -182,21 +242,23 @@ pub(crate) fn identity_response(
 async fn create_identity(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    JsonBody(body): JsonBody,
+    body: RawBody,
 ) -> Result<Response, ApiError> {
-    let body = CreateIdentityBody::from_json(body)?;
+    // Kratos' strict decoder: what does not decode is the `message`.
+    let body = CreateIdentityBody::from_json(body.json(Route::Create)?).map_err(|e| {
+        Error::InvalidRequest {
+            reason: None,
+            message: e.to_string(),
+        }
+    })?;
+    let region = body.region.clone().filter(|r| !r.is_empty());
     let identity = state.manager.create(tenant, body).await?;
     let location = format!(
         "{}/admin/identities/{}",
         state.manager.base_url().trim_end_matches('/'),
         identity.id
     );
-    let mut response = identity_response(
-        &state,
-        StatusCode::CREATED,
-        &identity,
-        CredentialInclude::None,
-    );
+    let mut response = written_response(&state, StatusCode::CREATED, &identity, region.as_deref());
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -230,9 +292,9 @@ fn parse_batch_entry(entry: Value) -> ParsedEntry {
 async fn batch_patch_identities(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    JsonBody(body): JsonBody,
+    body: RawBody,
 ) -> Result<Response, ApiError> {
-    let entries = match body {
+    let entries = match body.json(Route::Batch)? {
         Value::Object(mut map) => match map.remove("identities") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(entries)) => entries,
@@ -244,12 +306,7 @@ async fn batch_patch_identities(
             ));
         }
     };
-    if entries.len() > BATCH_MAX {
-        return Err(ApiError::bad_request(format!(
-            "a batch may hold at most {BATCH_MAX} identities, not {}",
-            entries.len()
-        )));
-    }
+    check_batch_len(entries.len())?;
     let parsed: Vec<ParsedEntry> = entries.into_iter().map(parse_batch_entry).collect();
     let valid: Vec<Option<BatchEntry>> = parsed
         .iter()
@@ -325,18 +382,20 @@ async fn update_identity(
     Tenant(tenant): Tenant,
     IdentityId(id): IdentityId,
     if_match: IfMatch,
-    JsonBody(body): JsonBody,
+    body: RawBody,
 ) -> Result<Response, ApiError> {
-    let body = UpdateIdentityBody::from_json(body)?;
+    let body = UpdateIdentityBody::from_json(body.json(Route::Update)?)
+        .map_err(|e| Error::invalid(format!("Unable to decode JSON payload: {e}")))?;
+    let region = body.region.clone().filter(|r| !r.is_empty());
     let expected = if_match
         .expected_version(&state.manager, tenant, id)
         .await?;
     let identity = state.manager.update(tenant, id, body, expected).await?;
-    Ok(identity_response(
+    Ok(written_response(
         &state,
         StatusCode::OK,
         &identity,
-        CredentialInclude::None,
+        region.as_deref(),
     ))
 }
 
@@ -345,18 +404,59 @@ async fn patch_identity(
     Tenant(tenant): Tenant,
     IdentityId(id): IdentityId,
     if_match: IfMatch,
-    JsonBody(patch): JsonBody,
+    body: RawBody,
 ) -> Result<Response, ApiError> {
+    let patch = match body.json(Route::Patch) {
+        Ok(patch) => patch,
+        Err(error) => {
+            // As in Kratos, a missing identity answers 404 before a body
+            // that does not decode answers 400.
+            state.manager.get(tenant, id).await?;
+            return Err(error);
+        }
+    };
+    // Kratos' `/region` operations: taken out, checked, echoed.
+    let (patch, region) = take_region_ops(patch)?;
     let expected = if_match
         .expected_version(&state.manager, tenant, id)
         .await?;
     let identity = state.manager.patch(tenant, id, patch, expected).await?;
-    Ok(identity_response(
+    Ok(written_response(
         &state,
         StatusCode::OK,
         &identity,
-        CredentialInclude::None,
+        region.as_deref(),
     ))
+}
+
+/// Takes the operations on `/region` out of a patch, as Kratos does before
+/// applying it: only `add` and `replace` of a string that is a valid
+/// region; the last one wins and is echoed in the answer (the region is
+/// not stored, as in Kratos).
+fn take_region_ops(patch: Value) -> Result<(Value, Option<String>), ApiError> {
+    let Value::Array(ops) = patch else {
+        return Ok((patch, None));
+    };
+    let mut region = None;
+    let mut rest = Vec::with_capacity(ops.len());
+    for op in ops {
+        if op.get("path").and_then(Value::as_str) != Some("/region") {
+            rest.push(op);
+            continue;
+        }
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
+        if kind != "add" && kind != "replace" {
+            return Err(ApiError::bad_request(format!(
+                "operation \"{kind}\" is not supported on /region"
+            )));
+        }
+        let Some(value) = op.get("value").and_then(Value::as_str) else {
+            return Err(ApiError::bad_request("failed to unmarshal"));
+        };
+        identity_core::model::check_region(value)?;
+        region = Some(value.to_owned()).filter(|r| !r.is_empty());
+    }
+    Ok((Value::Array(rest), region))
 }
 
 async fn delete_identity(
@@ -369,6 +469,24 @@ async fn delete_identity(
         .expected_version(&state.manager, tenant, id)
         .await?;
     state.manager.delete(tenant, id, expected).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /admin/identities/{id}/credentials/{type}[?identifier=…]`: 204.
+async fn delete_credential(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    CredentialPath(id, kind): CredentialPath,
+    if_match: IfMatch,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    let expected = if_match
+        .expected_version(&state.manager, tenant, id)
+        .await?;
+    state
+        .manager
+        .delete_credential(tenant, id, &kind, query.get("identifier"), expected)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -485,4 +485,12 @@ impl IdentityStore for MemoryStore {
             }),
         }
     }
+
+    async fn count(&self, tenant: TenantId) -> Result<u64, Error> {
+        let state = self.read()?;
+        Ok(state
+            .tenants
+            .get(&tenant)
+            .map_or(0, |t| t.rows.len() as u64))
+    }
 }

@@ -610,6 +610,20 @@ impl IdentityStore for PostgresStore {
         })
         .await
     }
+
+    async fn count(&self, tenant: TenantId) -> Result<u64, Error> {
+        self.read("count identities", |conn| async move {
+            let row = rows::query_opt(
+                &conn,
+                "SELECT COUNT(*) FROM identities WHERE nid = $1",
+                &[&tenant.0],
+            )
+            .await?;
+            let n: i64 = row.map_or(Ok(0), |r| r.try_get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -554,6 +554,17 @@ impl IdentityStore for SqliteStore {
         })
         .await
     }
+
+    async fn count(&self, tenant: TenantId) -> Result<u64, Error> {
+        let tenant = nid(tenant);
+        self.read("count identities", move |conn| {
+            let n: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM identities WHERE nid = ?1")?
+                .query_row(params![tenant], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

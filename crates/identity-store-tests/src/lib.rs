@@ -100,6 +100,7 @@ macro_rules! __with_checks {
             check_list_filter_credential_identifier,
             check_list_filter_identifier_prefix,
             check_list_filter_organization,
+            check_count,
             check_batch_create,
             check_concurrent_increments,
             check_concurrent_creates_one_email,

@@ -22,8 +22,9 @@ pub struct CreateIdentityBody {
     /// The schema id; empty means the default schema.
     #[serde(default)]
     pub schema_id: String,
-    /// The traits; `{}` when absent.
-    #[serde(default)]
+    /// The traits; `{}` when absent. JSON `null` is kept (and fails
+    /// validation, as in Kratos).
+    #[serde(default, deserialize_with = "present")]
     pub traits: Option<Value>,
     /// `active` (default) or `inactive`.
     #[serde(default)]
@@ -49,6 +50,10 @@ pub struct CreateIdentityBody {
     /// A caller-chosen id, unique per tenant; `""` means unset.
     #[serde(default)]
     pub external_id: Option<String>,
+    /// The home region (one of [`crate::model::REGIONS`]); validated and
+    /// echoed, not stored, as in Kratos.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 impl CreateIdentityBody {
@@ -58,6 +63,29 @@ impl CreateIdentityBody {
         let value = refuse_deeper_than(value, BODY_MAX_DEPTH, "the create body")?;
         serde_json::from_value(value)
             .map_err(|e| Error::invalid(format!("invalid create body: {e}")))
+    }
+}
+
+/// A member that is present, `null` included (serde's `Option` reads
+/// `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+fn email() -> AddressVia {
+    AddressVia::Email
+}
+
+/// An address channel where `""` (and `null`) mean `email`, as Kratos'
+/// persister defaults it.
+fn via_or_email<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AddressVia, D::Error> {
+    match Option::<String>::deserialize(d)?.as_deref() {
+        None | Some("") => Ok(AddressVia::Email),
+        Some(text) => AddressVia::parse(text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown address channel {text:?}, expected \"email\" or \"sms\""
+            ))
+        }),
     }
 }
 
@@ -91,6 +119,7 @@ impl fmt::Debug for CreateIdentityBody {
             .field("metadata_admin", &self.metadata_admin)
             .field("organization_id", &self.organization_id)
             .field("external_id", &self.external_id)
+            .field("region", &self.region)
             .finish()
     }
 }
@@ -101,7 +130,8 @@ impl fmt::Debug for CreateIdentityBody {
 pub struct ImportVerifiableAddress {
     /// The address.
     pub value: String,
-    /// The channel.
+    /// The channel; empty or absent means `email`.
+    #[serde(default = "email", deserialize_with = "via_or_email")]
     pub via: AddressVia,
     /// Whether it was verified.
     #[serde(default)]
@@ -129,7 +159,8 @@ pub struct ImportVerifiableAddress {
 pub struct ImportRecoveryAddress {
     /// The address.
     pub value: String,
-    /// The channel.
+    /// The channel; empty or absent means `email`.
+    #[serde(default = "email", deserialize_with = "via_or_email")]
     pub via: AddressVia,
     /// Ignored (ids are generated).
     #[serde(default, skip_serializing)]
@@ -154,8 +185,9 @@ pub struct UpdateIdentityBody {
     /// Non-empty and different changes the state.
     #[serde(default)]
     pub state: Option<String>,
-    /// The new traits; absent means `{}`.
-    #[serde(default)]
+    /// The new traits; absent means `{}`; JSON `null` is kept (and fails
+    /// validation).
+    #[serde(default, deserialize_with = "present")]
     pub traits: Option<Value>,
     /// Replaced; absent clears it.
     #[serde(default)]
@@ -170,6 +202,9 @@ pub struct UpdateIdentityBody {
     /// merged (SPEC §6).
     #[serde(default)]
     pub credentials: Option<Map<String, Value>>,
+    /// The home region; validated and echoed, not stored, as in Kratos.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 impl fmt::Debug for UpdateIdentityBody {
@@ -182,6 +217,7 @@ impl fmt::Debug for UpdateIdentityBody {
             .field("metadata_admin", &self.metadata_admin)
             .field("external_id", &self.external_id)
             .field("credentials", &CredentialTypes(&self.credentials))
+            .field("region", &self.region)
             .finish()
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
+use base64::Engine as _;
 use identity_password::{HashMemory, Password, PasswordHasher};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
@@ -98,10 +99,9 @@ pub(crate) fn parse_imports(map: &Map<String, Value>) -> Result<Vec<Import>, Err
             CredentialType::Oidc | CredentialType::Saml => parse_providers(kind, config)?,
             CredentialType::Totp => {
                 only_fields(name, config, &["totp_url"])?;
+                // Stored as given, as Kratos does: it is the TOTP secret in
+                // whatever URL form the importing system wrote it.
                 let url = opt_str(name, config, "totp_url")?.unwrap_or_default();
-                if !url.starts_with("otpauth://") {
-                    return Err(bad(name, "`totp_url` must be an otpauth:// URL"));
-                }
                 Import::Totp(url.to_owned())
             }
             CredentialType::LookupSecret => parse_lookup(config)?,
@@ -184,10 +184,11 @@ fn parse_providers(kind: CredentialType, config: &Map<String, Value>) -> Result<
         if let Some(org) = opt_str(name, obj, "organization")?.filter(|o| !o.is_empty()) {
             stored.insert("organization".into(), json!(org));
         }
+        // Stored only when true, as Kratos omits a false one.
         match obj.get("use_auto_link") {
-            None | Some(Value::Null) => {}
-            Some(Value::Bool(b)) => {
-                stored.insert("use_auto_link".into(), json!(b));
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => {
+                stored.insert("use_auto_link".into(), json!(true));
             }
             Some(_) => return Err(bad(name, "`use_auto_link` must be a boolean")),
         }
@@ -326,10 +327,11 @@ pub(crate) async fn hash_passwords(
     Ok(())
 }
 
-/// The format version each type's config is written in.
+/// The format version each type's config is written in, as Kratos reports
+/// it (its readers upgrade password, WebAuthn and code configs to 1).
 fn config_version(kind: CredentialType) -> i64 {
     match kind {
-        CredentialType::Password => 1,
+        CredentialType::Password | CredentialType::Webauthn | CredentialType::Code => 1,
         _ => 0,
     }
 }
@@ -466,7 +468,15 @@ pub(crate) fn merge(
                 user_handle,
             } => {
                 let mut merged = existing_array(creds, kind, "credentials");
-                for key in credentials {
+                for mut key in credentials {
+                    // A key without the flag is a second factor, as in Kratos.
+                    if kind == CredentialType::Webauthn
+                        && let Value::Object(fields) = &mut key
+                    {
+                        fields
+                            .entry("is_passwordless")
+                            .or_insert(Value::Bool(false));
+                    }
                     match merged.iter_mut().find(|k| k.get("id") == key.get("id")) {
                         Some(slot) => *slot = key,
                         None => merged.push(key),
@@ -476,24 +486,44 @@ pub(crate) fn merge(
                     .get(&kind)
                     .and_then(|c| c.config.expose().get("user_handle"))
                     .and_then(Value::as_str)
+                    .filter(|h| !h.is_empty())
                     .map(str::to_owned);
-                let handle = user_handle.or(stored_handle);
+                let handle = match (user_handle.clone(), stored_handle, kind) {
+                    (Some(h), _, _) | (None, Some(h), _) => Some(h),
+                    // Kratos' WebAuthn user handle defaults to the identity
+                    // id's bytes.
+                    (None, None, CredentialType::Webauthn) => Some(
+                        base64::engine::general_purpose::STANDARD.encode(identity_id.as_bytes()),
+                    ),
+                    (None, None, _) => None,
+                };
                 let mut config = Map::new();
                 config.insert("credentials".into(), Value::Array(merged.clone()));
                 if let Some(h) = &handle {
                     config.insert("user_handle".into(), json!(h));
                 }
                 let identifiers = if kind == CredentialType::Passkey {
-                    let Some(h) = handle else {
-                        return Err(bad(
-                            "passkey",
-                            "a passkey needs a `user_handle` (given or already stored)",
+                    let Some(h) = &handle else {
+                        return Err(Error::invalid(
+                            "Passkey credential import requires a non-empty user_handle. It must match the WebAuthn user handle stored on the authenticator.",
                         ));
                     };
                     if merged.is_empty() {
-                        return Err(bad("passkey", "a passkey needs at least one credential"));
+                        return Err(Error::invalid(
+                            "Passkey credential import requires at least one entry in credentials.passkey.config.credentials.",
+                        ));
                     }
-                    Some(vec![h])
+                    // The identifier is the handle's bytes as text, which is
+                    // what Kratos' passkey login looks the identity up by.
+                    let mut identifiers = creds
+                        .get(&kind)
+                        .map(|c| c.identifiers.clone())
+                        .unwrap_or_default();
+                    let decoded = passkey_identifier(h)?;
+                    if !identifiers.contains(&decoded) {
+                        identifiers.push(decoded);
+                    }
+                    Some(identifiers)
                 } else {
                     None
                 };
@@ -504,9 +534,170 @@ pub(crate) fn merge(
     Ok(())
 }
 
+/// A passkey's identifier: its user handle (standard base64, as Kratos
+/// writes bytes in JSON) decoded, the bytes read as text.
+pub(crate) fn passkey_identifier(user_handle: &str) -> Result<String, Error> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(user_handle).ok())
+        .ok_or_else(|| bad("passkey", "`user_handle` must be base64"))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.is_empty() {
+        return Err(bad("passkey", "`user_handle` must not decode to nothing"));
+    }
+    Ok(text)
+}
+
 /// Whether a body imports more than zero plaintext passwords.
 pub(crate) fn has_plaintext(imports: &[Import]) -> bool {
     imports
         .iter()
         .any(|i| matches!(i, Import::Password(PasswordImport::Plain(_))))
+}
+
+/// How many first-factor credentials (ways to log in without another
+/// factor) an identity holds, counted as Kratos counts them: a password
+/// with an identifier and a hash (or the migration hook); each OIDC link
+/// outside an organization; each passwordless WebAuthn key and each
+/// passkey key when the credential has an identifier. SAML links, TOTP,
+/// lookup codes and code login (off by default in Kratos) do not count.
+pub(crate) fn first_factors(creds: &Credentials) -> usize {
+    let has_identifier = |c: &Credential| c.identifiers.iter().any(|i| !i.is_empty());
+    let keys = |c: &Credential| {
+        c.config
+            .expose()
+            .get("credentials")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    creds
+        .values()
+        .map(|c| match c.kind {
+            CredentialType::Password => {
+                let config = c.config.expose();
+                let hashed = config
+                    .get("hashed_password")
+                    .and_then(Value::as_str)
+                    .is_some_and(|h| !h.is_empty());
+                let hook = config.get("use_password_migration_hook") == Some(&Value::Bool(true));
+                usize::from(has_identifier(c) && (hashed || hook))
+            }
+            CredentialType::Oidc => providers(c)
+                .iter()
+                .filter(|p| p.get("organization").is_none_or(Value::is_null))
+                .filter(|p| c.identifiers.contains(&provider_identifier(p)))
+                .count(),
+            CredentialType::Webauthn if has_identifier(c) => keys(c)
+                .iter()
+                .filter(|k| k.get("is_passwordless") == Some(&Value::Bool(true)))
+                .count(),
+            CredentialType::Passkey if has_identifier(c) => keys(c).len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn providers(c: &Credential) -> Vec<Value> {
+    c.config
+        .expose()
+        .get("providers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `provider:subject`, the identifier of an OIDC or SAML link.
+fn provider_identifier(p: &Value) -> String {
+    let part = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (provider, subject) = (part("provider"), part("subject"));
+    if provider.is_empty() || subject.is_empty() {
+        return String::new();
+    }
+    format!("{provider}:{subject}")
+}
+
+/// Deletes one credential of `creds` (or part of it) by Kratos' rules for
+/// `DELETE /admin/identities/{id}/credentials/{type}`:
+/// `totp` and `lookup_secret` go whole; `webauthn` loses its second-factor
+/// keys (passwordless ones stay); `password` keeps its identifiers and
+/// loses its hash; `oidc` and `saml` lose the one link `identifier` names;
+/// the last first-factor credential cannot go; other types cannot be
+/// deleted. A type the identity does not hold (or that does not exist) is
+/// "not found".
+pub(crate) fn delete(
+    creds: &mut Credentials,
+    kind_name: &str,
+    identifier: Option<&str>,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let kind = CredentialType::parse(kind_name).filter(|k| creds.contains_key(k));
+    let Some(kind) = kind else {
+        return Err(Error::PartNotFound {
+            reason: format!(
+                "You tried to remove a {kind_name} but this user have no {kind_name} set up."
+            ),
+        });
+    };
+    match kind {
+        CredentialType::Totp | CredentialType::LookupSecret => {
+            creds.remove(&kind);
+        }
+        CredentialType::Webauthn => {
+            let Some(credential) = creds.get_mut(&kind) else {
+                return Ok(());
+            };
+            let mut config = credential.config.expose().clone();
+            let Some(Value::Array(keys)) = config.get_mut("credentials") else {
+                creds.remove(&kind);
+                return Ok(());
+            };
+            let before = keys.len();
+            keys.retain(|k| k.get("is_passwordless") == Some(&Value::Bool(true)));
+            if keys.is_empty() {
+                creds.remove(&kind);
+            } else if keys.len() != before {
+                credential.config = CredentialConfig::new(config);
+                credential.updated_at = now;
+            }
+        }
+        CredentialType::Password | CredentialType::Oidc | CredentialType::Saml => {
+            if first_factors(creds) < 2 {
+                return Err(Error::invalid(
+                    "You cannot remove the last first factor credential.",
+                ));
+            }
+            let Some(credential) = creds.get_mut(&kind) else {
+                return Ok(());
+            };
+            if kind == CredentialType::Password {
+                credential.config = CredentialConfig::empty();
+                credential.updated_at = now;
+                return Ok(());
+            }
+            let identifier = identifier.filter(|i| !i.is_empty()).ok_or_else(|| {
+                Error::invalid("You must provide an identifier to delete this credential.")
+            })?;
+            let mut remaining = providers(credential);
+            let before = remaining.len();
+            remaining.retain(|p| provider_identifier(p) != identifier);
+            if remaining.len() == before {
+                return Err(Error::PartNotFound {
+                    reason: format!(
+                        "The identifier `{identifier}` was not found among OIDC credentials."
+                    ),
+                });
+            }
+            credential.identifiers = remaining.iter().map(provider_identifier).collect();
+            credential.config = CredentialConfig::new(json!({ "providers": remaining }));
+            credential.updated_at = now;
+        }
+        CredentialType::Passkey | CredentialType::Code => {
+            return Err(Error::invalid(format!(
+                "Credentials type {kind_name} cannot be deleted."
+            )));
+        }
+    }
+    Ok(())
 }

@@ -8,7 +8,6 @@ mod patch;
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use identity_password::PasswordHasher;
 use serde_json::Value;
 use tracing::Instrument as _;
@@ -27,7 +26,7 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::model::{
     CredentialInclude, CredentialType, Identity, RecoveryAddress, State, TenantId,
-    VerifiableAddress, VerificationStatus,
+    VerifiableAddress, VerificationStatus, check_region,
 };
 use crate::normalize;
 use crate::schema::{Derived, IdentitySchema, SchemaRegistry};
@@ -175,6 +174,16 @@ impl IdentityManagerBuilder {
             inner: Arc::new(self.inner),
         }
     }
+}
+
+/// Refuses a batch of more than [`BATCH_MAX`] entries, in Kratos' words.
+pub fn check_batch_len(len: usize) -> Result<(), Error> {
+    if len > BATCH_MAX {
+        return Err(Error::invalid(format!(
+            "The maximum number of identities per request that can be created or deleted at once is {BATCH_MAX}."
+        )));
+    }
+    Ok(())
 }
 
 /// One concurrent hash per core: hashing is CPU-bound, so more would only
@@ -328,6 +337,7 @@ impl IdentityManager {
         body: CreateIdentityBody,
         mut imports: Vec<credentials::Import>,
     ) -> Result<Identity, Error> {
+        check_region(body.region.as_deref().unwrap_or_default())?;
         let schema = self.inner.schemas.resolve(&body.schema_id)?.clone();
         let state = parse_state(body.state.as_deref())?.unwrap_or_default();
         let now = self.inner.clock.now();
@@ -450,11 +460,10 @@ impl IdentityManager {
         let span =
             tracing::info_span!("identity.batch_create", tenant = %tenant, entries = entries.len());
         async move {
-            if entries.len() > BATCH_MAX {
-                return Err(Error::invalid(format!(
-                    "a batch may hold at most {BATCH_MAX} identities, not {}",
-                    entries.len()
-                )));
+            check_batch_len(entries.len())?;
+            // As in Kratos, an invalid region refuses the whole request.
+            for entry in entries.iter().flatten() {
+                check_region(entry.create.region.as_deref().unwrap_or_default())?;
             }
             let mut parsed = Vec::with_capacity(entries.len());
             let mut plaintexts = 0;
@@ -476,7 +485,7 @@ impl IdentityManager {
             }
             if plaintexts > BATCH_MAX_PLAINTEXT {
                 return Err(Error::invalid(format!(
-                    "a batch may hold at most {BATCH_MAX_PLAINTEXT} identities with a plaintext password, not {plaintexts}"
+                    "The maximum number of identities per request that can be created with a plaintext password is {BATCH_MAX_PLAINTEXT}."
                 )));
             }
             let mut outcomes: Vec<BatchOutcome> = Vec::with_capacity(parsed.len());
@@ -545,6 +554,7 @@ impl IdentityManager {
     ) -> Result<Identity, Error> {
         let span = tracing::info_span!("identity.update", tenant = %tenant, identity.id = %id);
         async move {
+            check_region(body.region.as_deref().unwrap_or_default())?;
             let mut imports = match &body.credentials {
                 Some(map) => credentials::parse_imports(map)?,
                 None => Vec::new(),
@@ -689,6 +699,47 @@ impl IdentityManager {
         .await
     }
 
+    /// Deletes one credential of an identity, or part of one, by Kratos'
+    /// rules (`DELETE /admin/identities/{id}/credentials/{type}`):
+    ///
+    /// - `totp`, `lookup_secret`: the whole credential;
+    /// - `webauthn`: its second-factor keys (passwordless keys stay; with
+    ///   none left the credential goes);
+    /// - `password`: its hash (the credential and its identifiers stay, as
+    ///   the traits still derive them);
+    /// - `oidc`, `saml`: the one link `identifier` (`provider:subject`)
+    ///   names, which is required;
+    /// - `passkey`, `code`: refused.
+    ///
+    /// The last first-factor credential (a password, an OIDC link outside an
+    /// organization, a passwordless key) cannot be deleted. A type the
+    /// identity does not hold is [`Error::PartNotFound`]. The result is
+    /// validated as any update, conditional on `expected_version` when
+    /// given.
+    pub async fn delete_credential(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        kind: &str,
+        identifier: Option<&str>,
+        expected_version: Option<u64>,
+    ) -> Result<Identity, Error> {
+        let span = tracing::info_span!("identity.delete_credential", tenant = %tenant, identity.id = %id, kind);
+        async move {
+            self.read_modify_write(tenant, id, expected_version, |mut stored, now| {
+                credentials::delete(&mut stored.credentials, kind, identifier, now)?;
+                let schema = self.inner.schemas.resolve(&stored.schema_id)?.clone();
+                let prior_v = std::mem::take(&mut stored.verifiable_addresses);
+                let prior_r = std::mem::take(&mut stored.recovery_addresses);
+                self.finish(&mut stored, &schema, &prior_v, &prior_r, now)?;
+                Ok(stored)
+            })
+            .await
+        }
+        .instrument(span)
+        .await
+    }
+
     /// The identity with this id.
     pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
         self.inner
@@ -762,19 +813,19 @@ impl IdentityManager {
             + usize::from(params.organization_id.is_some());
         if filters > 1 {
             return Err(Error::invalid(
-                "only one of ids, credentials_identifier, preview_credentials_identifier_similar and organization_id may be given",
+                "You cannot combine multiple filters in this API",
             ));
         }
         let filter = if !params.ids.is_empty() {
             if params.ids.len() > LIST_IDS_MAX {
                 return Err(Error::invalid(format!(
-                    "at most {LIST_IDS_MAX} ids may be listed at once"
+                    "The number of ids to filter must not exceed {LIST_IDS_MAX}."
                 )));
             }
             ListFilter::Ids(params.ids)
         } else if let Some(raw) = params.credentials_identifier {
             ListFilter::CredentialIdentifier(
-                CredentialType::ALL
+                SEARCHABLE_TYPES
                     .into_iter()
                     .map(|kind| (kind, normalize::credential_identifier(kind, &raw)))
                     .collect(),
@@ -800,7 +851,7 @@ impl IdentityManager {
             .clamp(1, PAGE_SIZE_MAX);
         let after = match params.page_token.as_deref() {
             None | Some("") => None,
-            Some(token) => Some(decode_page_token(token)?),
+            Some(token) => Some(decode_page_token(token)?).filter(|id| !id.is_nil()),
         };
         let page = self
             .inner
@@ -826,26 +877,28 @@ impl IdentityManager {
     }
 }
 
-const PAGE_TOKEN_TAG: &[u8] = b"ik1";
+/// The credential types a `credentials_identifier` search matches, as in
+/// Kratos: password, WebAuthn and code identifiers (normalised), OIDC and
+/// SAML ones (exact). TOTP, lookup-secret and passkey identifiers are not
+/// searchable.
+pub const SEARCHABLE_TYPES: [CredentialType; 5] = [
+    CredentialType::Password,
+    CredentialType::Webauthn,
+    CredentialType::Code,
+    CredentialType::Oidc,
+    CredentialType::Saml,
+];
 
-/// An opaque page token for "after this id".
+/// The page token for "after this id": the id itself, as Kratos' keyset
+/// pagination writes it (the first page's token is the nil UUID).
 pub fn encode_page_token(after: Uuid) -> String {
-    let mut bytes = PAGE_TOKEN_TAG.to_vec();
-    bytes.extend_from_slice(after.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    after.to_string()
 }
 
-/// Decodes a page token; a malformed one is invalid input.
+/// Decodes a page token; a malformed one is invalid input (Kratos' words).
 pub fn decode_page_token(token: &str) -> Result<Uuid, Error> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.as_bytes())
-        .map_err(|_| Error::invalid("the page token is malformed"))?;
-    match bytes.strip_prefix(PAGE_TOKEN_TAG) {
-        Some(rest) => {
-            Uuid::from_slice(rest).map_err(|_| Error::invalid("the page token is malformed"))
-        }
-        None => Err(Error::invalid("the page token is malformed")),
-    }
+    Uuid::parse_str(token)
+        .map_err(|_| Error::invalid("The page token is invalid, do not craft your own page tokens"))
 }
 
 /// Sets the schema-driven credentials to exactly what the traits derive.

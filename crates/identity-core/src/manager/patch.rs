@@ -138,12 +138,16 @@ fn too_big(growth_limit: usize) -> Error {
 /// deep each `path` and `from` goes at its location, and that no secret can
 /// leave its credential's config.
 pub(crate) fn parse(patch: Value, limits: &Limits) -> Result<Vec<Op>, Error> {
+    let unmarshal = |message: String| Error::InvalidRequest {
+        reason: Some("failed to unmarshal JSON patch".to_owned()),
+        message,
+    };
     let items = match patch {
         Value::Array(items) => items,
         other => {
             dispose(other);
-            return Err(Error::invalid(
-                "a JSON Patch must be an array of operations",
+            return Err(unmarshal(
+                "a JSON Patch must be an array of operations".to_owned(),
             ));
         }
     };
@@ -157,14 +161,14 @@ pub(crate) fn parse(patch: Value, limits: &Limits) -> Result<Vec<Op>, Error> {
     // The array, an operation, and the deepest value any location takes.
     let max_depth = (limits.max_depth + 3).min(BODY_MAX_DEPTH);
     let patch = refuse_deeper_than(Value::Array(items), max_depth, "a JSON Patch")?;
-    let ops: Vec<PatchOperation> = serde_json::from_value(patch)
-        .map_err(|e| Error::invalid(format!("invalid JSON Patch: {e}")))?;
+    let ops: Vec<PatchOperation> =
+        serde_json::from_value(patch).map_err(|e| unmarshal(format!("invalid JSON Patch: {e}")))?;
     let growth_limit = PATCH_GROWTH_FACTOR.saturating_mul(limits.max_json_bytes);
     let mut checked = Vec::with_capacity(ops.len());
     for op in ops {
         for pointer in [Some(op.path()), from_of(&op)].into_iter().flatten() {
             if denied(pointer.as_str()) {
-                return Err(Error::invalid(format!(
+                return Err(Error::patch_failed(format!(
                     "patch includes denied path: {}",
                     pointer.as_str()
                 )));
@@ -326,11 +330,11 @@ fn apply_ops(doc: &mut Value, ops: &[Op], limits: &Limits) -> Result<(), Error> 
         // Without the undo log: a failed patch discards the whole document.
         json_patch::patch_unsafe(doc, std::slice::from_ref(patch_op)).map_err(|e| {
             match e.kind {
-                PatchErrorKind::TestFailed => Error::invalid(format!(
+                PatchErrorKind::TestFailed => Error::patch_failed(format!(
                     "patch test operation failed at {}",
                     patch_op.path().as_str()
                 )),
-                kind => Error::invalid(format!(
+                kind => Error::patch_failed(format!(
                     "patch operation at {} failed: {kind}",
                     patch_op.path().as_str()
                 )),
@@ -348,9 +352,12 @@ fn check_state(doc: &Value) -> Result<(), Error> {
             let shown = other
                 .as_str()
                 .map_or_else(|| other.to_string(), str::to_owned);
-            Err(Error::invalid(format!(
-                "The supplied state ('{shown}') was not valid. Valid states are ('active', 'inactive')."
-            )))
+            Err(Error::InvalidRequest {
+                reason: Some(format!(
+                    "The supplied state ('{shown}') was not valid. Valid states are ('active', 'inactive')."
+                )),
+                message: "identity state is not valid".to_owned(),
+            })
         }
     }
 }
@@ -367,9 +374,11 @@ fn check_credentials(doc: &mut Value, now: Timestamp) -> Result<(), Error> {
     for (key, credential) in creds.iter_mut() {
         let kind = credential.get("type").and_then(Value::as_str);
         if kind != Some(key.as_str()) {
+            // Kratos' words, its `%q` quoting included.
             return Err(Error::invalid(format!(
-                "credentials.{key}: the credential's type ({}) must equal its key",
-                kind.unwrap_or("missing")
+                "credentials.{key}.type must equal {}, got {}",
+                Value::String(key.clone()),
+                Value::String(kind.unwrap_or_default().to_owned())
             )));
         }
         if CredentialType::parse(key).is_none() {
@@ -494,7 +503,9 @@ pub(crate) fn apply(
                     .get("user_handle")
                     .and_then(Value::as_str);
                 match handle {
-                    Some(h) if !h.is_empty() => credential.identifiers = vec![h.to_owned()],
+                    Some(h) if !h.is_empty() => {
+                        credential.identifiers = vec![super::credentials::passkey_identifier(h)?];
+                    }
                     _ => {
                         return Err(Error::invalid(
                             "credentials.passkey: a passkey needs a `user_handle`",

@@ -67,7 +67,7 @@ async fn batch_limits_apply_to_the_whole_request() {
         .expect_err("too many");
     assert_eq!(
         e.to_string(),
-        "a batch may hold at most 1000 identities, not 1001"
+        "The maximum number of identities per request that can be created or deleted at once is 1000."
     );
     let plain: Vec<_> = (0..201)
         .map(|i| {
@@ -85,7 +85,7 @@ async fn batch_limits_apply_to_the_whole_request() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(
         e.to_string(),
-        "a batch may hold at most 200 identities with a plaintext password, not 201"
+        "The maximum number of identities per request that can be created with a plaintext password is 200."
     );
     let page = env
         .manager
@@ -188,7 +188,10 @@ async fn list_pages_and_filters() {
     })
     .await
     .expect_err("token");
-    assert_eq!(e.to_string(), "the page token is malformed");
+    assert_eq!(
+        e.to_string(),
+        "The page token is invalid, do not craft your own page tokens"
+    );
     let e = by(ListParams {
         ids: vec![ids[0]; 501],
         ..Default::default()

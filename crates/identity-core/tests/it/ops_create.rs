@@ -28,7 +28,8 @@ async fn create_derives_everything_and_writes_kratos_json() {
             "state": "active",
             "state_changed_at": T0,
             "traits": {"email": "Ada.Lovelace@Example.COM", "newsletter": true},
-            "credentials": {"password": cred("password", 1), "webauthn": cred("webauthn", 0), "code": cred("code", 0)},
+            // Versions as Kratos reports them (its readers upgrade these three to 1).
+            "credentials": {"password": cred("password", 1), "webauthn": cred("webauthn", 1), "code": cred("code", 1)},
             "verifiable_addresses": [{"id": id(2).to_string(), "value": email, "verified": false,
                 "via": "email", "status": "pending", "created_at": T0, "updated_at": T0}],
             "recovery_addresses": [{"id": id(3).to_string(), "value": email, "via": "email",
@@ -243,7 +244,8 @@ async fn other_credential_imports() {
         std::slice::from_ref(&me)
     );
     assert_eq!(created.identifiers(CredentialType::LookupSecret), [me]);
-    assert_eq!(created.identifiers(CredentialType::Passkey), ["dXNlcg"]);
+    // The user handle decoded: what Kratos' passkey login looks up.
+    assert_eq!(created.identifiers(CredentialType::Passkey), ["user"]);
     let admin = env.admin_json(&created);
     assert_eq!(
         admin["credentials"]["lookup_secret"]["config"],
@@ -253,14 +255,15 @@ async fn other_credential_imports() {
         admin["credentials"]["oidc"]["config"]["providers"][1],
         json!({"provider": "github", "subject": "77", "use_auto_link": true})
     );
+    // Kratos' words for passkeys.
     for (creds, needle) in [
         (
             json!({"passkey": {"config": {"credentials": [{"id": "k"}]}}}),
-            "user_handle",
+            "Passkey credential import requires a non-empty user_handle. It must match the WebAuthn user handle stored on the authenticator.",
         ),
         (
-            json!({"passkey": {"config": {"user_handle": "h"}}}),
-            "at least one credential",
+            json!({"passkey": {"config": {"user_handle": "aA=="}}}),
+            "Passkey credential import requires at least one entry in credentials.passkey.config.credentials.",
         ),
         (json!({"code": {"config": {}}}), "cannot be imported"),
         (
@@ -268,8 +271,8 @@ async fn other_credential_imports() {
             "unknown credential type `fido`",
         ),
         (
-            json!({"totp": {"config": {"totp_url": "https://x"}}}),
-            "otpauth://",
+            json!({"totp": {"config": {"totp_url": 7}}}),
+            "`totp_url` must be a string",
         ),
         (
             json!({"oidc": {"config": {"providers": [{"provider": "g"}]}}}),

@@ -150,10 +150,19 @@ async fn state_is_validated_and_bumps_state_changed_at() {
     )
     .await
     .expect_err("bad state");
-    assert_eq!(
-        e.to_string(),
-        "The supplied state ('banned') was not valid. Valid states are ('active', 'inactive')."
-    );
+    // Kratos' placement: the specific reason, the general message.
+    match &e {
+        identity_core::Error::InvalidRequest { reason, message } => {
+            assert_eq!(
+                reason.as_deref(),
+                Some(
+                    "The supplied state ('banned') was not valid. Valid states are ('active', 'inactive')."
+                )
+            );
+            assert_eq!(message, "identity state is not valid");
+        }
+        other => panic!("expected an invalid request, got {other:?}"),
+    }
     env.clock.set(ts(T1));
     let off = patch(
         &env,
@@ -219,7 +228,7 @@ async fn patched_hashes_must_be_supported_and_types_must_match_keys() {
     .expect_err("type");
     assert_eq!(
         e.to_string(),
-        "credentials.password: the credential's type (totp) must equal its key"
+        r#"credentials.password.type must equal "password", got "totp""#
     );
 }
 

@@ -311,7 +311,9 @@ async fn credential_merges_on_put() {
     );
     assert_eq!(
         admin["credentials"]["webauthn"]["config"],
-        json!({"credentials": [{"id": "k1", "v": 2}, {"id": "k2"}], "user_handle": "h"})
+        // Keys without the flag are second factors, as in Kratos.
+        json!({"credentials": [{"id": "k1", "v": 2, "is_passwordless": false},
+                               {"id": "k2", "is_passwordless": false}], "user_handle": "h"})
     );
     assert_eq!(admin["credentials"]["webauthn"]["created_at"], json!(T0));
     assert_eq!(admin["credentials"]["webauthn"]["updated_at"], json!(T1));

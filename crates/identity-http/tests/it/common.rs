@@ -207,6 +207,9 @@ impl IdentityStore for FailingStore {
     async fn list(&self, _: TenantId, _: &ListQuery) -> Result<ListPage, Error> {
         self.fail()
     }
+    async fn count(&self, _: TenantId) -> Result<u64, Error> {
+        self.fail()
+    }
 }
 
 pub fn failing_app(failure: Failure) -> Router {

@@ -55,6 +55,7 @@ impl Server {
             .env_remove("IDENTITY_MAX_CONNECTIONS")
             .env_remove("IDENTITY_SHUTDOWN_GRACE")
             .env_remove("IDENTITY_HASH_CONCURRENCY")
+            .env_remove("IDENTITY_PATH_PREFIX")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -388,3 +388,27 @@ pub async fn check_list_filter_organization(store: DynIdentityStore) {
         (1..=6).map(id).collect::<Vec<_>>()
     );
 }
+
+/// `count` answers how many identities each tenant holds: zero on an empty
+/// store, one more per create (single or batch), one less per delete, and
+/// nothing of another tenant's.
+pub async fn check_count(store: DynIdentityStore) {
+    let count = |t| {
+        let store = store.clone();
+        async move { store.count(t).await.expect("count") }
+    };
+    assert_eq!(count(TENANT).await, 0, "an empty store");
+    for seed in 1..=3 {
+        create_ok(&store, TENANT, &identity(seed, &email(seed))).await;
+    }
+    create_ok(&store, OTHER_TENANT, &identity(9, &email(9))).await;
+    let batch: Vec<_> = (4..=5)
+        .map(|seed| valid(identity(seed, &email(seed))))
+        .collect();
+    let results = store.batch_create(TENANT, batch).await.expect("batch");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(count(TENANT).await, 5, "three creates and a batch of two");
+    assert_eq!(count(OTHER_TENANT).await, 1, "the other tenant's own");
+    store.delete(TENANT, id(2), None).await.expect("delete");
+    assert_eq!(count(TENANT).await, 4, "after a delete");
+}

@@ -38,6 +38,11 @@ pub struct Cli {
     #[arg(long, env = "IDENTITY_BASE_URL")]
     pub base_url: Option<String>,
 
+    /// Serve every route under this path prefix (e.g. `/iam`: `PUT
+    /// /iam/identities/{id}`, `GET /iam/admin/identities`).
+    #[arg(long, env = "IDENTITY_PATH_PREFIX")]
+    pub path_prefix: Option<String>,
+
     /// Largest request body, in bytes.
     #[arg(long, env = "IDENTITY_BODY_LIMIT", default_value_t = identity_http::DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,

@@ -83,8 +83,11 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Some(permits) = cli.hash_concurrency {
         builder = builder.hash_concurrency(permits);
     }
-    let app = identity_http::AdminApi::new(builder.build())
-        .body_limit(cli.body_limit)
+    let mut api = identity_http::AdminApi::new(builder.build()).body_limit(cli.body_limit);
+    if let Some(prefix) = &cli.path_prefix {
+        api = api.prefix(prefix.clone());
+    }
+    let app = api
         .into_router()
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs_f64(
             cli.body_timeout,
