@@ -284,7 +284,14 @@ impl Error {
                 "Bad Request",
                 "The request was malformed or contained invalid parameters",
             ),
-            ErrorKind::NotFound => ("Not Found", "Unable to locate the resource"),
+            // Kratos' persister's words for a missing row; its handler's
+            // (herodot's default) for a missing part of one.
+            ErrorKind::NotFound => match self {
+                Error::PartNotFound { .. } => {
+                    ("Not Found", "The requested resource could not be found")
+                }
+                _ => ("Not Found", "Unable to locate the resource"),
+            },
             ErrorKind::Conflict => match self {
                 Error::Conflict {
                     op: WriteOp::Update,

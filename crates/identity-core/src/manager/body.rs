@@ -61,8 +61,20 @@ impl CreateIdentityBody {
     /// an invalid-input error naming the problem.
     pub fn from_json(value: Value) -> Result<Self, Error> {
         let value = refuse_deeper_than(value, BODY_MAX_DEPTH, "the create body")?;
-        serde_json::from_value(value)
-            .map_err(|e| Error::invalid(format!("invalid create body: {e}")))
+        serde_json::from_value(value).map_err(|e| {
+            let text = e.to_string();
+            // Kratos' strict decoder's words for a field it does not know.
+            match text
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split_once('`'))
+            {
+                Some((field, _)) => Error::invalid(format!(
+                    "json: unknown field {}",
+                    Value::String(field.to_owned())
+                )),
+                None => Error::invalid(format!("invalid create body: {text}")),
+            }
+        })
     }
 }
 
@@ -278,7 +290,17 @@ impl BatchOutcome {
             }
             BatchOutcome::Failed { error, patch_id } => {
                 map.insert("action".into(), "error".into());
-                map.insert("error".into(), error.envelope()["error"].clone());
+                // Kratos words a batch entry's conflict as an update's (no
+                // reason, "Unable to insert or update resource …").
+                let envelope = match error {
+                    Error::Conflict { field, .. } => Error::Conflict {
+                        field: field.clone(),
+                        op: crate::error::WriteOp::Update,
+                    }
+                    .envelope(),
+                    other => other.envelope(),
+                };
+                map.insert("error".into(), envelope["error"].clone());
                 patch_id
             }
             BatchOutcome::Skipped => return Value::Null,

@@ -178,9 +178,20 @@ fn parse_providers(kind: CredentialType, config: &Map<String, Value>) -> Result<
         if provider.contains(':') {
             return Err(bad(name, "a provider id must not contain `:`"));
         }
+        // Stored as Kratos stores a link: OIDC ones with (empty) initial
+        // tokens, which its readers expect.
         let mut stored = Map::new();
-        stored.insert("provider".into(), json!(provider));
         stored.insert("subject".into(), json!(subject));
+        stored.insert("provider".into(), json!(provider));
+        if kind == CredentialType::Oidc {
+            for token in [
+                "initial_id_token",
+                "initial_access_token",
+                "initial_refresh_token",
+            ] {
+                stored.insert(token.into(), json!(""));
+            }
+        }
         if let Some(org) = opt_str(name, obj, "organization")?.filter(|o| !o.is_empty()) {
             stored.insert("organization".into(), json!(org));
         }
@@ -214,11 +225,14 @@ fn parse_lookup(config: &Map<String, Value>) -> Result<Import, Error> {
         }
         let mut stored = Map::new();
         stored.insert("code".into(), json!(code));
-        if let Some(used) = opt_str("lookup_secret", obj, "used_at")? {
-            let at = Timestamp::parse(used)
-                .ok_or_else(|| bad("lookup_secret", "`used_at` must be an RFC 3339 timestamp"))?;
-            stored.insert("used_at".into(), json!(at));
-        }
+        // `used_at: null` for an unused code, as Kratos stores it.
+        let used_at = match opt_str("lookup_secret", obj, "used_at")? {
+            Some(used) => json!(Timestamp::parse(used).ok_or_else(|| {
+                bad("lookup_secret", "`used_at` must be an RFC 3339 timestamp")
+            })?),
+            None => Value::Null,
+        };
+        stored.insert("used_at".into(), used_at);
         codes.push(Value::Object(stored));
     }
     Ok(Import::Lookup(codes))
@@ -327,6 +341,14 @@ pub(crate) async fn hash_passwords(
     Ok(())
 }
 
+/// Identifiers in their canonical order, as Kratos reads them back:
+/// sorted, each once.
+pub(crate) fn canonical(mut identifiers: Vec<String>) -> Vec<String> {
+    identifiers.sort_unstable();
+    identifiers.dedup();
+    identifiers
+}
+
 /// The format version each type's config is written in, as Kratos reports
 /// it (its readers upgrade password, WebAuthn and code configs to 1).
 fn config_version(kind: CredentialType) -> i64 {
@@ -345,6 +367,7 @@ pub(crate) fn put(
     identifiers: Option<Vec<String>>,
     now: Timestamp,
 ) {
+    let identifiers = identifiers.map(canonical);
     match creds.get_mut(&kind) {
         Some(c) => {
             let mut changed = false;
@@ -689,7 +712,7 @@ pub(crate) fn delete(
                     ),
                 });
             }
-            credential.identifiers = remaining.iter().map(provider_identifier).collect();
+            credential.identifiers = canonical(remaining.iter().map(provider_identifier).collect());
             credential.config = CredentialConfig::new(json!({ "providers": remaining }));
             credential.updated_at = now;
         }

@@ -908,7 +908,7 @@ fn apply_derived(identity: &mut Identity, derived: &Derived, now: Timestamp) {
         CredentialType::Webauthn,
         CredentialType::Code,
     ] {
-        let ids = derived.identifiers_of(kind).to_vec();
+        let ids = credentials::canonical(derived.identifiers_of(kind).to_vec());
         let code_config = (kind == CredentialType::Code)
             .then(|| serde_json::json!({ "addresses": derived.code_addresses }));
         match identity.credentials.get_mut(&kind) {

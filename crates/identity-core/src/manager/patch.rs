@@ -479,6 +479,8 @@ pub(crate) fn apply(
     next.external_id = external_id(next.external_id.take())?;
     for (kind, credential) in next.credentials.iter_mut() {
         let old = stored.credentials.get(kind);
+        credential.identifiers =
+            super::credentials::canonical(std::mem::take(&mut credential.identifiers));
         if *kind == CredentialType::Password {
             let new_hash = credential.config.expose().get("hashed_password");
             let old_hash = old.and_then(|o| o.config.expose().get("hashed_password"));
@@ -496,21 +498,18 @@ pub(crate) fn apply(
             CredentialType::Totp | CredentialType::LookupSecret => {
                 credential.identifiers = vec![stored.id.to_string()];
             }
+            // The identifier follows the user handle when there is one;
+            // a passkey patched in without one keeps what was patched (as
+            // Kratos lets it).
             CredentialType::Passkey => {
-                let handle = credential
+                if let Some(h) = credential
                     .config
                     .expose()
                     .get("user_handle")
-                    .and_then(Value::as_str);
-                match handle {
-                    Some(h) if !h.is_empty() => {
-                        credential.identifiers = vec![super::credentials::passkey_identifier(h)?];
-                    }
-                    _ => {
-                        return Err(Error::invalid(
-                            "credentials.passkey: a passkey needs a `user_handle`",
-                        ));
-                    }
+                    .and_then(Value::as_str)
+                    .filter(|h| !h.is_empty())
+                {
+                    credential.identifiers = vec![super::credentials::passkey_identifier(h)?];
                 }
             }
             _ => {}

@@ -307,7 +307,7 @@ async fn credential_merges_on_put() {
     let admin = env.admin_json(&merged);
     assert_eq!(
         admin["credentials"]["lookup_secret"]["config"],
-        json!({"recovery_codes": [{"code": "a"}, {"code": "b"}]})
+        json!({"recovery_codes": [{"code": "a", "used_at": null}, {"code": "b", "used_at": null}]})
     );
     assert_eq!(
         admin["credentials"]["webauthn"]["config"],
