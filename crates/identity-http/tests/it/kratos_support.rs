@@ -13,7 +13,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use identity_core::password::PasswordHasher;
-use identity_core::{IdentityManager, ManagerConfig, SchemaRegistry, Timestamp};
+use identity_core::{
+    CredentialType, DynIdentityStore, Error, Identity, IdentityManager, IdentityStore, ListPage,
+    ListQuery, ManagerConfig, SchemaRegistry, TenantId, Timestamp, ValidIdentity,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -94,9 +97,95 @@ fn registry(ids: &[&str]) -> SchemaRegistry {
     registry
 }
 
+/// The store the port runs on, from `KRATOS_PORT_STORE`: `memory` (the
+/// default), `sqlite` (a fresh file in a temporary directory) or
+/// `postgres` (a fresh schema on the server `IDENTITY_TEST_POSTGRES_URL`
+/// names). `.ci/run` runs the port on all three.
+fn store() -> DynIdentityStore {
+    match std::env::var("KRATOS_PORT_STORE").as_deref() {
+        Ok("sqlite") => {
+            let dir = tempfile::tempdir().unwrap().keep();
+            let path = dir.join("kratos.db");
+            Arc::new(
+                identity_store_sqlite::SqliteStore::open(
+                    path.to_str().unwrap(),
+                    identity_store_sqlite::SqliteOptions::default(),
+                )
+                .unwrap(),
+            )
+        }
+        Ok("postgres") => Arc::new(LazyPostgres::default()),
+        Ok("memory") | Err(_) => Arc::new(identity_store_memory::MemoryStore::new()),
+        Ok(other) => panic!("KRATOS_PORT_STORE={other:?}: expected memory, sqlite or postgres"),
+    }
+}
+
+/// A PostgreSQL store in a schema of its own, connected on first use (the
+/// routers are built outside async code).
+#[derive(Debug, Default)]
+struct LazyPostgres(tokio::sync::OnceCell<identity_store_postgres::PostgresStore>);
+
+impl LazyPostgres {
+    async fn store(&self) -> Result<&identity_store_postgres::PostgresStore, Error> {
+        self.0
+            .get_or_try_init(|| async {
+                let url = std::env::var("IDENTITY_TEST_POSTGRES_URL")
+                    .expect("KRATOS_PORT_STORE=postgres needs IDENTITY_TEST_POSTGRES_URL");
+                let schema = format!("kratos_port_{}", Uuid::new_v4().simple());
+                identity_store_postgres::PostgresStore::connect(
+                    &url,
+                    identity_store_postgres::PostgresOptions::default()
+                        .with_schema(schema)
+                        .with_max_connections(4),
+                )
+                .await
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl IdentityStore for LazyPostgres {
+    async fn create(&self, t: TenantId, i: ValidIdentity) -> Result<u64, Error> {
+        self.store().await?.create(t, i).await
+    }
+    async fn batch_create(
+        &self,
+        t: TenantId,
+        i: Vec<ValidIdentity>,
+    ) -> Result<Vec<Result<u64, Error>>, Error> {
+        self.store().await?.batch_create(t, i).await
+    }
+    async fn get(&self, t: TenantId, id: Uuid) -> Result<Identity, Error> {
+        self.store().await?.get(t, id).await
+    }
+    async fn get_by_external_id(&self, t: TenantId, e: &str) -> Result<Identity, Error> {
+        self.store().await?.get_by_external_id(t, e).await
+    }
+    async fn find_by_identifier(
+        &self,
+        t: TenantId,
+        k: CredentialType,
+        i: &str,
+    ) -> Result<Identity, Error> {
+        self.store().await?.find_by_identifier(t, k, i).await
+    }
+    async fn update(&self, t: TenantId, i: ValidIdentity, v: Option<u64>) -> Result<u64, Error> {
+        self.store().await?.update(t, i, v).await
+    }
+    async fn delete(&self, t: TenantId, id: Uuid, v: Option<u64>) -> Result<(), Error> {
+        self.store().await?.delete(t, id, v).await
+    }
+    async fn list(&self, t: TenantId, q: &ListQuery) -> Result<ListPage, Error> {
+        self.store().await?.list(t, q).await
+    }
+    async fn count(&self, t: TenantId) -> Result<u64, Error> {
+        self.store().await?.count(t).await
+    }
+}
+
 fn router_over(schemas: SchemaRegistry) -> Router {
-    let store = Arc::new(identity_store_memory::MemoryStore::new());
-    let manager = IdentityManager::builder(store, Arc::new(schemas))
+    let manager = IdentityManager::builder(store(), Arc::new(schemas))
         .hasher(PasswordHasher::insecure_fast_for_tests())
         .config(ManagerConfig {
             base_url: BASE_URL.to_owned(),
