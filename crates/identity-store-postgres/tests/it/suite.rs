@@ -1,7 +1,10 @@
 //! The whole conformance suite, one test per check, each on a fresh schema.
-//! Without `IDENTITY_TEST_POSTGRES_URL` the factory reports the skip loudly
-//! and returns `None`.
+//! Ignored unless asked for (`--include-ignored`), as they need the server
+//! `IDENTITY_TEST_POSTGRES_URL` names.
 
 use crate::support::fresh_store;
 
-identity_store_tests::store_suite!(optional fresh_store);
+identity_store_tests::store_suite!(
+    ignored "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored",
+    fresh_store
+);
