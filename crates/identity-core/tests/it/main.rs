@@ -5,8 +5,6 @@ mod email;
 mod errors;
 mod hostile;
 mod json;
-mod kratos_extension;
-mod kratos_manager;
 mod ops_batch;
 mod ops_create;
 mod ops_patch;

@@ -1,0 +1,113 @@
+//! Building a manager: its settings and injected parts.
+
+use std::sync::Arc;
+
+use identity_password::PasswordHasher;
+
+use super::credentials::HashPool;
+use super::{EventSink, IdentityManager, Inner};
+use crate::limits::Limits;
+use crate::schema::SchemaRegistry;
+use crate::store::DynIdentityStore;
+use crate::time::{Clock, IdGenerator, RandomIds, SystemClock};
+
+/// Settings of an [`IdentityManager`].
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Prefix of every `schema_url` (e.g. `http://127.0.0.1:4434`).
+    pub base_url: String,
+    /// Size and depth limits for traits and metadata.
+    pub limits: Limits,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            base_url: "http://127.0.0.1:4434".to_owned(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Builds an [`IdentityManager`].
+#[derive(Debug)]
+pub struct IdentityManagerBuilder {
+    inner: Inner,
+}
+
+impl IdentityManagerBuilder {
+    /// The password hasher (default: production Argon2id).
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.inner.hasher = hasher;
+        self
+    }
+
+    /// How many passwords may be hashed at the same time (default: the
+    /// number of cores). Each of these hashes keeps its working memory (19
+    /// MiB with the default Argon2id) for the next one, so this bounds the
+    /// memory that concurrent creates and updates with passwords can take;
+    /// requests beyond it wait for a permit. Zero is taken as one.
+    pub fn hash_concurrency(mut self, permits: usize) -> Self {
+        self.inner.hashing = HashPool::new(permits);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.inner.clock = clock;
+        self
+    }
+
+    /// The id generator (default: random v4 UUIDs).
+    pub fn ids(mut self, ids: Arc<dyn IdGenerator>) -> Self {
+        self.inner.ids = ids;
+        self
+    }
+
+    /// Receives an event after every committed write.
+    pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.inner.events = Some(sink);
+        self
+    }
+
+    /// Base URL and limits.
+    pub fn config(mut self, config: ManagerConfig) -> Self {
+        self.inner.config = config;
+        self
+    }
+
+    /// The manager.
+    pub fn build(self) -> IdentityManager {
+        IdentityManager {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+/// One concurrent hash per core: hashing is CPU-bound, so more would only
+/// add memory, not throughput.
+fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+impl IdentityManager {
+    /// Starts a builder with production defaults: Argon2id, the system
+    /// clock, random ids, default limits.
+    pub fn builder(
+        store: DynIdentityStore,
+        schemas: Arc<SchemaRegistry>,
+    ) -> IdentityManagerBuilder {
+        IdentityManagerBuilder {
+            inner: Inner {
+                store,
+                schemas,
+                hasher: PasswordHasher::default(),
+                hashing: HashPool::new(default_hash_concurrency()),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(RandomIds),
+                events: None,
+                config: ManagerConfig::default(),
+            },
+        }
+    }
+}

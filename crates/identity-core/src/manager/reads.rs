@@ -1,0 +1,174 @@
+//! The reads: get, get by external id, find by identifier, list.
+
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use super::{IdentityManager, LIST_IDS_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+use crate::error::Error;
+use crate::model::{CredentialType, Identity, TenantId};
+use crate::normalize;
+use crate::store::{ListFilter, ListQuery};
+
+/// The filters and page of a list call (one filter at a time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListParams {
+    /// Only these ids (at most 500).
+    pub ids: Vec<Uuid>,
+    /// Only identities with this exact credential identifier (normalised for
+    /// `password`, `webauthn` and `code`; raw for the others).
+    pub credentials_identifier: Option<String>,
+    /// Only identities with an identifier starting with this.
+    pub identifier_prefix: Option<String>,
+    /// Only identities of this organization.
+    pub organization_id: Option<Uuid>,
+    /// Page size: default 250, at most 500.
+    pub page_size: Option<usize>,
+    /// The token of the page to read (from a previous page).
+    pub page_token: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPage {
+    /// The identities, ascending by id.
+    pub identities: Vec<Identity>,
+    /// The token of the next page, when there is one.
+    pub next_page_token: Option<String>,
+}
+
+/// The credential types a `credentials_identifier` search matches, as in
+/// Kratos: password, WebAuthn and code identifiers (normalised), OIDC and
+/// SAML ones (exact). TOTP, lookup-secret and passkey identifiers are not
+/// searchable.
+pub const SEARCHABLE_TYPES: [CredentialType; 5] = [
+    CredentialType::Password,
+    CredentialType::Webauthn,
+    CredentialType::Code,
+    CredentialType::Oidc,
+    CredentialType::Saml,
+];
+
+/// The page token for "after this id": the id itself, as Kratos' keyset
+/// pagination writes it (the first page's token is the nil UUID).
+pub fn encode_page_token(after: Uuid) -> String {
+    after.to_string()
+}
+
+/// Decodes a page token; a malformed one is invalid input (Kratos' words).
+pub fn decode_page_token(token: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(token)
+        .map_err(|_| Error::invalid("The page token is invalid, do not craft your own page tokens"))
+}
+
+impl IdentityManager {
+    /// The identity with this id.
+    pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+        self.inner
+            .store
+            .get(tenant, id)
+            .instrument(tracing::info_span!("identity.get", tenant = %tenant, identity.id = %id))
+            .await
+    }
+
+    /// The identity with this external id.
+    pub async fn get_by_external_id(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Identity, Error> {
+        self.inner
+            .store
+            .get_by_external_id(tenant, external_id)
+            .instrument(tracing::info_span!("identity.get_by_external_id", tenant = %tenant))
+            .await
+    }
+
+    /// The identity holding this identifier of this type; the identifier is
+    /// normalised as the type's identifiers are stored.
+    pub async fn find_by_identifier(
+        &self,
+        tenant: TenantId,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, Error> {
+        let normalised = normalize::credential_identifier(kind, identifier);
+        self.inner
+            .store
+            .find_by_identifier(tenant, kind, &normalised)
+            .instrument(
+                tracing::info_span!("identity.find_by_identifier", tenant = %tenant, kind = %kind),
+            )
+            .await
+    }
+
+    /// One page of identities, ascending by id (SPEC §8).
+    pub async fn list(&self, tenant: TenantId, params: ListParams) -> Result<IdentityPage, Error> {
+        let filters = usize::from(!params.ids.is_empty())
+            + usize::from(params.credentials_identifier.is_some())
+            + usize::from(params.identifier_prefix.is_some())
+            + usize::from(params.organization_id.is_some());
+        if filters > 1 {
+            return Err(Error::invalid(
+                "You cannot combine multiple filters in this API",
+            ));
+        }
+        let filter = if !params.ids.is_empty() {
+            if params.ids.len() > LIST_IDS_MAX {
+                return Err(Error::invalid(format!(
+                    "The number of ids to filter must not exceed {LIST_IDS_MAX}."
+                )));
+            }
+            ListFilter::Ids(params.ids)
+        } else if let Some(raw) = params.credentials_identifier {
+            ListFilter::CredentialIdentifier(
+                SEARCHABLE_TYPES
+                    .into_iter()
+                    .map(|kind| (kind, normalize::credential_identifier(kind, &raw)))
+                    .collect(),
+            )
+        } else if let Some(prefix) = params.identifier_prefix {
+            if prefix.is_empty() {
+                return Err(Error::invalid("the identifier prefix must not be empty"));
+            }
+            let folded = normalize::identifier_like(&prefix);
+            let mut prefixes = vec![prefix];
+            if !prefixes.contains(&folded) && !folded.is_empty() {
+                prefixes.push(folded);
+            }
+            ListFilter::IdentifierPrefix(prefixes)
+        } else if let Some(org) = params.organization_id {
+            ListFilter::OrganizationId(org)
+        } else {
+            ListFilter::All
+        };
+        let limit = params
+            .page_size
+            .unwrap_or(PAGE_SIZE_DEFAULT)
+            .clamp(1, PAGE_SIZE_MAX);
+        let after = match params.page_token.as_deref() {
+            None | Some("") => None,
+            Some(token) => Some(decode_page_token(token)?).filter(|id| !id.is_nil()),
+        };
+        let page = self
+            .inner
+            .store
+            .list(
+                tenant,
+                &ListQuery {
+                    filter,
+                    after,
+                    limit,
+                },
+            )
+            .instrument(tracing::info_span!("identity.list", tenant = %tenant))
+            .await?;
+        let next_page_token = match (page.has_more, page.identities.last()) {
+            (true, Some(last)) => Some(encode_page_token(last.id)),
+            _ => None,
+        };
+        Ok(IdentityPage {
+            identities: page.identities,
+            next_page_token,
+        })
+    }
+}

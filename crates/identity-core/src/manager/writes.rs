@@ -1,0 +1,429 @@
+//! The writes: create, batch create, update (PUT), patch, credential
+//! deletion, delete. Each applies every rule before its one store call.
+
+use serde_json::Value;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use super::{
+    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, EventKind,
+    INTERNAL_RETRIES, IdentityManager, UpdateIdentityBody, credentials, external_id, parse_state,
+    patch,
+};
+use crate::error::Error;
+use crate::model::{
+    Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus, check_region,
+};
+use crate::store::ValidIdentity;
+use crate::time::Timestamp;
+
+/// Refuses a batch of more than [`BATCH_MAX`] entries, in Kratos' words.
+pub fn check_batch_len(len: usize) -> Result<(), Error> {
+    if len > BATCH_MAX {
+        return Err(Error::invalid(format!(
+            "The maximum number of identities per request that can be created or deleted at once is {BATCH_MAX}."
+        )));
+    }
+    Ok(())
+}
+
+impl IdentityManager {
+    /// Everything of a create up to (not including) the store call. The
+    /// credentials must have had their passwords hashed.
+    fn prepare_create(
+        &self,
+        body: CreateIdentityBody,
+        mut imports: Vec<credentials::Import>,
+    ) -> Result<Identity, Error> {
+        check_region(body.region.as_deref().unwrap_or_default())?;
+        let schema = self.inner.schemas.resolve(&body.schema_id)?.clone();
+        let state = parse_state(body.state.as_deref())?.unwrap_or_default();
+        let now = self.inner.clock.now();
+        let id = self.inner.ids.new_id();
+        let mut identity = Identity {
+            id,
+            schema_id: schema.id().to_owned(),
+            state,
+            state_changed_at: Some(now),
+            traits: body
+                .traits
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            credentials: Default::default(),
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: body.metadata_public.filter(|v| !v.is_null()),
+            metadata_admin: body.metadata_admin.filter(|v| !v.is_null()),
+            organization_id: body.organization_id,
+            external_id: external_id(body.external_id)?,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        credentials::merge(
+            &mut identity.credentials,
+            std::mem::take(&mut imports),
+            id,
+            now,
+        )?;
+        let ids = self.inner.ids.as_ref();
+        let imported_verifiable: Vec<VerifiableAddress> = body
+            .verifiable_addresses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                let status = match (a.verified, a.status) {
+                    (_, Some(s)) => s,
+                    (true, None) => VerificationStatus::Completed,
+                    (false, None) => VerificationStatus::Pending,
+                };
+                VerifiableAddress {
+                    id: ids.new_id(),
+                    value: a.value,
+                    verified: a.verified,
+                    via: a.via,
+                    status,
+                    verified_at: if a.verified {
+                        Some(a.verified_at.unwrap_or(now))
+                    } else {
+                        None
+                    },
+                    created_at: now,
+                    updated_at: now,
+                }
+            })
+            .collect();
+        let imported_recovery: Vec<RecoveryAddress> = body
+            .recovery_addresses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| RecoveryAddress {
+                id: ids.new_id(),
+                value: a.value,
+                via: a.via,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        self.finish(
+            &mut identity,
+            &schema,
+            &imported_verifiable,
+            &imported_recovery,
+            now,
+        )?;
+        Ok(identity)
+    }
+
+    /// Creates an identity (SPEC §4): resolves the schema, parses the state,
+    /// imports credentials (hashing plaintext passwords on a blocking
+    /// thread), validates the traits, derives identifiers and addresses, and
+    /// stores it atomically. Any collision is a conflict and nothing is
+    /// written.
+    pub async fn create(
+        &self,
+        tenant: TenantId,
+        body: CreateIdentityBody,
+    ) -> Result<Identity, Error> {
+        let span = tracing::info_span!("identity.create", tenant = %tenant, identity.id = tracing::field::Empty);
+        async move {
+            let mut imports = match &body.credentials {
+                Some(map) => credentials::parse_imports(map)?,
+                None => Vec::new(),
+            };
+            credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
+                .await?;
+            let mut identity = self.prepare_create(body, imports)?;
+            tracing::Span::current().record("identity.id", tracing::field::display(identity.id));
+            identity.version = self
+                .inner
+                .store
+                .create(tenant, ValidIdentity::new(identity.clone()))
+                .await?;
+            self.emit(EventKind::Created, tenant, None, &identity);
+            Ok(identity)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Creates up to 1,000 identities (at most 200 with a plaintext
+    /// password). One outcome per entry, in input order; `None` entries give
+    /// [`BatchOutcome::Skipped`]. Validation and conflict failures are per
+    /// entry; entries conflicting with each other: the first wins.
+    pub async fn batch_create(
+        &self,
+        tenant: TenantId,
+        entries: Vec<Option<BatchEntry>>,
+    ) -> Result<Vec<BatchOutcome>, Error> {
+        let span =
+            tracing::info_span!("identity.batch_create", tenant = %tenant, entries = entries.len());
+        async move {
+            check_batch_len(entries.len())?;
+            // As in Kratos, an invalid region refuses the whole request.
+            for entry in entries.iter().flatten() {
+                check_region(entry.create.region.as_deref().unwrap_or_default())?;
+            }
+            let mut parsed = Vec::with_capacity(entries.len());
+            let mut plaintexts = 0;
+            for entry in entries {
+                let Some(entry) = entry else {
+                    parsed.push(None);
+                    continue;
+                };
+                let imports = match &entry.create.credentials {
+                    Some(map) => credentials::parse_imports(map),
+                    None => Ok(Vec::new()),
+                };
+                if let Ok(i) = &imports
+                    && credentials::has_plaintext(i)
+                {
+                    plaintexts += 1;
+                }
+                parsed.push(Some((entry, imports)));
+            }
+            if plaintexts > BATCH_MAX_PLAINTEXT {
+                return Err(Error::invalid(format!(
+                    "The maximum number of identities per request that can be created with a plaintext password is {BATCH_MAX_PLAINTEXT}."
+                )));
+            }
+            let mut outcomes: Vec<BatchOutcome> = Vec::with_capacity(parsed.len());
+            // (slot in `outcomes`, patch id) of each identity handed to the store.
+            let mut pending = Vec::new();
+            let mut to_store = Vec::new();
+            for item in parsed {
+                let Some((entry, imports)) = item else {
+                    outcomes.push(BatchOutcome::Skipped);
+                    continue;
+                };
+                let patch_id = entry.patch_id;
+                let prepared = async {
+                    let mut imports = imports?;
+                    credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing).await?;
+                    self.prepare_create(entry.create, imports)
+                }
+                .await;
+                match prepared {
+                    Ok(identity) => {
+                        pending.push((outcomes.len(), patch_id));
+                        outcomes.push(BatchOutcome::Skipped);
+                        to_store.push(identity);
+                    }
+                    Err(error) => outcomes.push(BatchOutcome::Failed { error, patch_id }),
+                }
+            }
+            let valid = to_store.iter().cloned().map(ValidIdentity::new).collect();
+            let results = self.inner.store.batch_create(tenant, valid).await?;
+            if results.len() != to_store.len() {
+                return Err(Error::Internal {
+                    message: format!(
+                        "the store answered {} results for {} identities",
+                        results.len(),
+                        to_store.len()
+                    ),
+                    source: None,
+                });
+            }
+            for (((slot, patch_id), mut identity), result) in pending.into_iter().zip(to_store).zip(results) {
+                outcomes[slot] = match result {
+                    Ok(version) => {
+                        identity.version = version;
+                        self.emit(EventKind::Created, tenant, None, &identity);
+                        BatchOutcome::Created { id: identity.id, version, patch_id }
+                    }
+                    Err(error) => BatchOutcome::Failed { error, patch_id },
+                };
+            }
+            Ok(outcomes)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Replaces everything but credentials (SPEC §5). Credentials in the body
+    /// are merged per type. With `expected_version`, fails with a version
+    /// mismatch when the stored version differs; without it, the last writer
+    /// wins (and concurrent credential changes are re-read, never lost).
+    pub async fn update(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        body: UpdateIdentityBody,
+        expected_version: Option<u64>,
+    ) -> Result<Identity, Error> {
+        let span = tracing::info_span!("identity.update", tenant = %tenant, identity.id = %id);
+        async move {
+            check_region(body.region.as_deref().unwrap_or_default())?;
+            let mut imports = match &body.credentials {
+                Some(map) => credentials::parse_imports(map)?,
+                None => Vec::new(),
+            };
+            credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
+                .await?;
+            self.read_modify_write(tenant, id, expected_version, |stored, now| {
+                self.apply_update(stored, &body, &imports, now)
+            })
+            .await
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn apply_update(
+        &self,
+        stored: Identity,
+        body: &UpdateIdentityBody,
+        imports: &[credentials::Import],
+        now: Timestamp,
+    ) -> Result<Identity, Error> {
+        let schema = if body.schema_id.is_empty() {
+            self.inner.schemas.resolve(&stored.schema_id)?.clone()
+        } else {
+            self.inner.schemas.resolve(&body.schema_id)?.clone()
+        };
+        // Built field by field from the stored identity, which is ours to
+        // take apart: what the body replaces is never copied, the
+        // credentials are moved (addresses are derived again by `finish`).
+        let mut next = Identity {
+            id: stored.id,
+            schema_id: schema.id().to_owned(),
+            state: stored.state,
+            state_changed_at: stored.state_changed_at,
+            traits: body
+                .traits
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            credentials: stored.credentials,
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: body.metadata_public.clone().filter(|v| !v.is_null()),
+            metadata_admin: body.metadata_admin.clone().filter(|v| !v.is_null()),
+            organization_id: stored.organization_id,
+            external_id: external_id(body.external_id.clone())?,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            version: stored.version,
+        };
+        if let Some(state) = parse_state(body.state.as_deref())?
+            && state != stored.state
+        {
+            next.state = state;
+            next.state_changed_at = Some(now);
+        }
+        credentials::merge(&mut next.credentials, imports.to_vec(), stored.id, now)?;
+        self.finish(
+            &mut next,
+            &schema,
+            &stored.verifiable_addresses,
+            &stored.recovery_addresses,
+            now,
+        )?;
+        Ok(next)
+    }
+
+    /// Applies an RFC 6902 JSON Patch to the admin JSON of the identity,
+    /// then validates and derives as PUT does (SPEC §9).
+    pub async fn patch(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        patch: Value,
+        expected_version: Option<u64>,
+    ) -> Result<Identity, Error> {
+        let span = tracing::info_span!("identity.patch", tenant = %tenant, identity.id = %id);
+        async move {
+            let ops = patch::parse(patch, &self.inner.config.limits)?;
+            self.read_modify_write(tenant, id, expected_version, |stored, now| {
+                let (mut next, schema) = patch::apply(self, &stored, &ops, now)?;
+                let prior_v = std::mem::take(&mut next.verifiable_addresses);
+                let prior_r = std::mem::take(&mut next.recovery_addresses);
+                self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
+                Ok(next)
+            })
+            .await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Deletes one credential of an identity, or part of one, by Kratos'
+    /// rules (`DELETE /admin/identities/{id}/credentials/{type}`):
+    ///
+    /// - `totp`, `lookup_secret`: the whole credential;
+    /// - `webauthn`: its second-factor keys (passwordless keys stay; with
+    ///   none left the credential goes);
+    /// - `password`: its hash (the credential and its identifiers stay, as
+    ///   the traits still derive them);
+    /// - `oidc`, `saml`: the one link `identifier` (`provider:subject`)
+    ///   names, which is required;
+    /// - `passkey`, `code`: refused.
+    ///
+    /// The last first-factor credential (a password, an OIDC link outside an
+    /// organization, a passwordless key) cannot be deleted. A type the
+    /// identity does not hold is [`Error::PartNotFound`]. The result is
+    /// validated as any update, conditional on `expected_version` when
+    /// given.
+    pub async fn delete_credential(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        kind: &str,
+        identifier: Option<&str>,
+        expected_version: Option<u64>,
+    ) -> Result<Identity, Error> {
+        let span = tracing::info_span!("identity.delete_credential", tenant = %tenant, identity.id = %id, kind);
+        async move {
+            self.read_modify_write(tenant, id, expected_version, |mut stored, now| {
+                credentials::delete(&mut stored.credentials, kind, identifier, now)?;
+                let schema = self.inner.schemas.resolve(&stored.schema_id)?.clone();
+                let prior_v = std::mem::take(&mut stored.verifiable_addresses);
+                let prior_r = std::mem::take(&mut stored.recovery_addresses);
+                self.finish(&mut stored, &schema, &prior_v, &prior_r, now)?;
+                Ok(stored)
+            })
+            .await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Deletes the identity with its credentials and addresses. With
+    /// `expected_version`, only that version; without, whatever version is
+    /// stored (the last writer wins), with or without an event sink: with
+    /// one, the identity is read first for its event, and a concurrent
+    /// write between that read and the delete makes it read again instead
+    /// of failing.
+    pub async fn delete(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
+        let span = tracing::info_span!("identity.delete", tenant = %tenant, identity.id = %id);
+        async move {
+            if self.inner.events.is_none() {
+                return self.inner.store.delete(tenant, id, expected_version).await;
+            }
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let old = self.inner.store.get(tenant, id).await?;
+                match self
+                    .inner
+                    .store
+                    .delete(tenant, id, Some(expected_version.unwrap_or(old.version)))
+                    .await
+                {
+                    Ok(()) => {
+                        self.emit(EventKind::Deleted, tenant, Some(&old), &old);
+                        return Ok(());
+                    }
+                    Err(Error::VersionMismatch { .. })
+                        if expected_version.is_none() && attempt < INTERNAL_RETRIES => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
