@@ -126,7 +126,9 @@ impl IdentitySchema {
             violations.retain(|v| seen.insert((v.instance_path.clone(), v.message.clone())));
             return Err(Error::Validation(violations));
         }
-        out.code_addresses.sort();
+        // By address, then channel (SPEC §2, as Kratos writes them).
+        out.code_addresses
+            .sort_by(|a, b| (&a.address, a.channel).cmp(&(&b.address, b.channel)));
         out.code_addresses.dedup();
         Ok(out)
     }
@@ -316,13 +318,20 @@ fn on_channel(
     require_phone: bool,
 ) -> Option<String> {
     let lenient = !require_phone && site.format.as_deref() == Some("no-validate");
+    // A channel's own check reports where Kratos does: at the value's
+    // `format` (which the channel implies when the schema has none).
+    let at_format = |message: String| Violation {
+        instance_path: path.to_owned(),
+        schema_path: site.format_path(),
+        message,
+    };
     let value = match via {
         AddressVia::Email => {
             if site.format.is_none() && !formats::is_valid_email(raw) {
-                violations.push(Violation::at(
-                    path,
-                    format!("{} is not valid \"email\"", Value::String(raw.to_owned())),
-                ));
+                violations.push(at_format(format!(
+                    "{} is not valid \"email\"",
+                    Value::String(raw.to_owned())
+                )));
                 return None;
             }
             normalize::email(raw)
@@ -331,10 +340,10 @@ fn on_channel(
             Some(e164) => e164,
             None if lenient => normalize::username(raw),
             None => {
-                violations.push(Violation::at(
-                    path,
-                    format!("{} is not valid \"tel\"", Value::String(raw.to_owned())),
-                ));
+                violations.push(at_format(format!(
+                    "{} is not valid \"tel\"",
+                    Value::String(raw.to_owned())
+                )));
                 return None;
             }
         },

@@ -42,6 +42,19 @@ pub enum Step {
     EachItem,
 }
 
+impl Site {
+    /// The schema location of the `format` next to the keyword (where a
+    /// channel's check of the value is reported, whether or not the schema
+    /// writes a `format` there).
+    pub fn format_path(&self) -> String {
+        let subschema = self
+            .schema_path
+            .strip_suffix(&format!("/{}", escape(KEYWORD)))
+            .unwrap_or(&self.schema_path);
+        format!("{subschema}/format")
+    }
+}
+
 /// A place in the traits where the keyword applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
@@ -356,16 +369,39 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn flag(map: &Map<String, Value>, path: &[&str]) -> bool {
+/// A boolean setting of the keyword (`credentials.password.identifier`):
+/// absent is false; anything but a boolean is refused, as Kratos' meta
+/// schema refuses it (a typo such as `"identifier": "true"` must not turn
+/// an identifier off in silence).
+fn flag(map: &Map<String, Value>, path: &[&str], at: &str) -> Result<bool, String> {
     let mut current = map;
     for (i, key) in path.iter().enumerate() {
         match current.get(*key) {
+            None => return Ok(false),
             Some(Value::Object(next)) if i + 1 < path.len() => current = next,
-            Some(Value::Bool(b)) if i + 1 == path.len() => return *b,
-            _ => return false,
+            Some(Value::Bool(b)) if i + 1 == path.len() => return Ok(*b),
+            Some(other) if i + 1 == path.len() => {
+                return Err(format!(
+                    "{KEYWORD} at {at}: {}: expected boolean, but got {}",
+                    path.join("."),
+                    json_type(other)
+                ));
+            }
+            Some(_) => return Ok(false),
         }
     }
-    false
+    Ok(false)
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 fn via(map: &Map<String, Value>, path: &[&str], at: &str) -> Result<Option<AddressVia>, String> {
@@ -397,7 +433,7 @@ fn parse(ext: &Value, at: &str) -> Result<Extension, String> {
     let Some(map) = ext.as_object() else {
         return Err(format!("{KEYWORD} at {at} must be an object"));
     };
-    let code_identifier = flag(map, &["credentials", "code", "identifier"]);
+    let code_identifier = flag(map, &["credentials", "code", "identifier"], at)?;
     let code_via = via(map, &["credentials", "code", "via"], at)?;
     if code_identifier && code_via.is_none() {
         return Err(format!(
@@ -416,11 +452,11 @@ fn parse(ext: &Value, at: &str) -> Result<Extension, String> {
         ));
     }
     Ok(Extension {
-        password_identifier: flag(map, &["credentials", "password", "identifier"]),
-        webauthn_identifier: flag(map, &["credentials", "webauthn", "identifier"]),
+        password_identifier: flag(map, &["credentials", "password", "identifier"], at)?,
+        webauthn_identifier: flag(map, &["credentials", "webauthn", "identifier"], at)?,
         code_via: if code_identifier { code_via } else { None },
-        passkey_display_name: flag(map, &["credentials", "passkey", "display_name"]),
-        totp_account_name: flag(map, &["credentials", "totp", "account_name"]),
+        passkey_display_name: flag(map, &["credentials", "passkey", "display_name"], at)?,
+        totp_account_name: flag(map, &["credentials", "totp", "account_name"], at)?,
         verification_via: via(map, &["verification", "via"], at)?,
         recovery_via: via(map, &["recovery", "via"], at)?,
         organization_email_domain: matcher.is_some(),
@@ -430,7 +466,7 @@ fn parse(ext: &Value, at: &str) -> Result<Extension, String> {
 fn check_format(ext: &Extension, format: Option<&str>, at: &str) -> Result<(), String> {
     let sms =
         ext.verification_via == Some(AddressVia::Sms) || ext.code_via == Some(AddressVia::Sms);
-    if sms && format.is_none() {
+    if sms && !matches!(format, Some("tel" | "no-validate")) {
         return Err(format!(
             "{KEYWORD} at {at}: a value verified via sms needs `\"format\": \"tel\"` \
              (or `\"format\": \"no-validate\"` to opt out of checking)"

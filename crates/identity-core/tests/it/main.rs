@@ -5,6 +5,8 @@ mod email;
 mod errors;
 mod hostile;
 mod json;
+mod kratos_extension;
+mod kratos_manager;
 mod ops_batch;
 mod ops_create;
 mod ops_patch;
