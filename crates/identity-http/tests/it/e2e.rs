@@ -527,3 +527,46 @@ async fn ory_client_against_the_binary_and_a_restart() {
     let status = tokio::task::block_in_place(|| server.terminate());
     assert!(status.success());
 }
+
+/// `identity-server --path-prefix /iam` serves the seed API's
+/// `PUT /iam/identities/{id}` (and everything else under the prefix).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_path_prefix_flag() {
+    let mut server = Server::start_with("memory:", &["--path-prefix", "/iam"]);
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while http
+        .get(format!("{}/iam/health/alive", server.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let created: serde_json::Value = http
+        .post(format!("{}/iam/identities", server.base))
+        .json(&json!({"traits": {"email": "prefix@example.com"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let reply = http
+        .put(format!("{}/iam/identities/{id}", server.base))
+        .json(&json!({"traits": {"email": "prefix2@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let reply = http
+        .get(format!("{}/admin/identities/{id}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 404, "nothing is served outside the prefix");
+    let status = tokio::task::block_in_place(|| server.terminate());
+    assert_eq!(status.code(), Some(0));
+}

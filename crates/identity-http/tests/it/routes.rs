@@ -1007,3 +1007,53 @@ async fn the_tenant_comes_from_the_embedders_resolver() {
     let reply = send(&app, Method::GET, &uri, &[("x-tenant", "garbage")], None).await;
     assert_eq!(reply.envelope(400)["reason"], "x-tenant is not a UUID");
 }
+
+#[tokio::test]
+async fn version_aliases_and_a_path_prefix() {
+    let app = app();
+    let reply = get(&app, "/version").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!({"version": env!("CARGO_PKG_VERSION")}));
+    // Every identity route answers without `/admin` too, as Kratos' admin
+    // port does.
+    let created = create(&app, "alias@example.com", json!({})).await;
+    let id = id_of(&created);
+    let reply = get(&app, &format!("/identities/{id}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["id"], created["id"]);
+
+    // Under a prefix: the Connhex IAM form `PUT /iam/identities/{id}`.
+    let prefixed = identity_http::AdminApi::new(manager(std::sync::Arc::new(
+        identity_store_memory::MemoryStore::new(),
+    )))
+    .prefix("/iam/")
+    .into_router();
+    let reply = post(
+        &prefixed,
+        "/iam/identities",
+        &json!({"traits": {"email": "iam@example.com"}}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let id = id_of(&reply.body);
+    let reply = send(
+        &prefixed,
+        Method::PUT,
+        &format!("/iam/identities/{id}"),
+        &[],
+        Some(&json!({"traits": {"email": "iam2@example.com"}})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["traits"]["email"], "iam2@example.com");
+    let reply = get(&prefixed, "/iam/admin/identities?page_size=1").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // Links follow the path the request came in on.
+    assert!(
+        links(&reply)[0].starts_with("</iam/admin/identities?page_size=1&page_token="),
+        "{:?}",
+        links(&reply)
+    );
+    // Outside the prefix: 404 in the envelope.
+    get(&prefixed, "/admin/identities").await.envelope(404);
+}
