@@ -22,8 +22,10 @@ pub const BASE_URL: &str = "http://identity.test";
 /// The built-in schema of the binary, and a second one with a username.
 pub fn schemas() -> SchemaRegistry {
     let mut registry = SchemaRegistry::new();
-    let default: Value =
-        serde_json::from_str(include_str!("../../schemas/default.schema.json")).unwrap();
+    let default: Value = serde_json::from_str(include_str!(
+        "../../../identity-server/schemas/default.schema.json"
+    ))
+    .unwrap();
     registry.register("default", default).unwrap();
     registry
         .register(

@@ -5,12 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod e2e;
-mod hostile;
 mod kratos_handler;
 mod kratos_import;
 mod kratos_region;
 mod kratos_support;
 mod openapi;
 mod routes;
-mod server;

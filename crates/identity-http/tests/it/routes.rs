@@ -1057,3 +1057,28 @@ async fn version_aliases_and_a_path_prefix() {
     // Outside the prefix: 404 in the envelope.
     get(&prefixed, "/admin/identities").await.envelope(404);
 }
+
+#[tokio::test]
+async fn admin_api_debug_prints_no_secret() {
+    let store = std::sync::Arc::new(identity_store_memory::MemoryStore::new());
+    let manager = manager(store);
+    let hash = "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay";
+    manager
+        .create(
+            identity_core::TenantId::DEFAULT,
+            identity_core::CreateIdentityBody::from_json(json!({
+                "traits": {"email": "debug@example.com"},
+                "credentials": {"password": {"config": {"hashed_password": hash}},
+                                "totp": {"config": {"totp_url": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"}}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let api = identity_http::AdminApi::new(manager);
+    let printed = format!("{api:?}");
+    for secret in [hash, "JBSWY3DPEHPK3PXP", "otpauth"] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert!(printed.contains("identities_per_tenant"), "{printed}");
+}

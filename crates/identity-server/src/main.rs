@@ -30,7 +30,7 @@ use crate::cli::Cli;
 
 /// The schema used when no `--schema` is given: an email identifier for
 /// password, webauthn and code login, verification and recovery by email.
-const DEFAULT_SCHEMA: &str = include_str!("../../../schemas/default.schema.json");
+const DEFAULT_SCHEMA: &str = include_str!("../schemas/default.schema.json");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
