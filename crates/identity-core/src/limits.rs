@@ -10,8 +10,16 @@ use crate::error::Violation;
 /// a value built in memory gets no further than one read from text.
 pub(crate) const BODY_MAX_DEPTH: usize = 128;
 
-/// Size and depth limits for traits and metadata.
+/// Size and depth limits for traits and metadata: start from `default()`
+/// and change what you need with the `with_*` methods.
+///
+/// ```
+/// use identity_core::Limits;
+/// let limits = Limits::default().with_max_json_bytes(16 * 1024);
+/// assert_eq!((limits.max_json_bytes, limits.max_depth), (16 * 1024, 32));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The most bytes one value (traits, or one metadata value) may take as
     /// compact JSON. Default 64 KiB.
@@ -30,6 +38,18 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The most bytes one value may take as compact JSON.
+    pub fn with_max_json_bytes(mut self, bytes: usize) -> Self {
+        self.max_json_bytes = bytes;
+        self
+    }
+
+    /// The most levels of nested arrays and objects in one value.
+    pub fn with_max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
     /// Checks `value` against the limits; `at` is the instance path named in
     /// the violation (e.g. `/traits`).
     pub fn check(&self, value: &Value, at: &str) -> Result<(), Violation> {

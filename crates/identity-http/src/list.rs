@@ -98,14 +98,17 @@ fn filters(query: &QueryPairs) -> Result<ListParams, ApiError> {
         None => None,
         Some(v) => Some(uuid("organization_id", &v)?),
     };
-    Ok(ListParams {
-        ids,
-        credentials_identifier: non_empty("credentials_identifier"),
-        identifier_prefix: non_empty("preview_credentials_identifier_similar"),
-        organization_id,
-        page_size: None,
-        page_token: None,
-    })
+    let mut params = ListParams::default().with_ids(ids);
+    if let Some(identifier) = non_empty("credentials_identifier") {
+        params = params.with_credentials_identifier(identifier);
+    }
+    if let Some(prefix) = non_empty("preview_credentials_identifier_similar") {
+        params = params.with_identifier_prefix(prefix);
+    }
+    if let Some(organization_id) = organization_id {
+        params = params.with_organization_id(organization_id);
+    }
+    Ok(params)
 }
 
 /// The request's path and query, from which page links are made.
@@ -273,11 +276,10 @@ async fn legacy_page(
         let size = usize::try_from(want)
             .unwrap_or(usize::MAX)
             .clamp(1, PAGE_SIZE_MAX);
-        let params = ListParams {
-            page_size: Some(size),
-            page_token: token.take(),
-            ..filters.clone()
-        };
+        let params = filters
+            .clone()
+            .with_page_size(size)
+            .with_page_token(token.take());
         let fetched = state.manager.list(tenant, params).await?;
         for identity in fetched.identities {
             if skipped < skip {

@@ -76,10 +76,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let mut builder = IdentityManager::builder(store, Arc::new(schemas)).config(ManagerConfig {
-        base_url: base_url.clone(),
-        ..ManagerConfig::default()
-    });
+    let mut builder = IdentityManager::builder(store, Arc::new(schemas))
+        .config(ManagerConfig::default().with_base_url(base_url.clone()));
     if let Some(permits) = cli.hash_concurrency {
         builder = builder.hash_concurrency(permits);
     }

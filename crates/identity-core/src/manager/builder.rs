@@ -11,8 +11,19 @@ use crate::schema::SchemaRegistry;
 use crate::store::DynIdentityStore;
 use crate::time::{Clock, IdGenerator, RandomIds, SystemClock};
 
-/// Settings of an [`IdentityManager`].
+/// Settings of an [`IdentityManager`]: start from `default()` and change
+/// what you need with the `with_*` methods (new settings can be added
+/// without breaking you).
+///
+/// ```
+/// use identity_core::{Limits, ManagerConfig};
+/// let config = ManagerConfig::default()
+///     .with_base_url("https://id.example.com")
+///     .with_limits(Limits::default().with_max_depth(16));
+/// assert_eq!(config.limits.max_depth, 16);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ManagerConfig {
     /// Prefix of every `schema_url` (e.g. `http://127.0.0.1:4434`).
     pub base_url: String,
@@ -26,6 +37,20 @@ impl Default for ManagerConfig {
             base_url: "http://127.0.0.1:4434".to_owned(),
             limits: Limits::default(),
         }
+    }
+}
+
+impl ManagerConfig {
+    /// The prefix of every `schema_url`.
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// The size and depth limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 

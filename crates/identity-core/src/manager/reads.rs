@@ -9,8 +9,19 @@ use crate::model::{CredentialType, Identity, TenantId};
 use crate::normalize;
 use crate::store::{ListFilter, ListQuery};
 
-/// The filters and page of a list call (one filter at a time).
+/// The filters and page of a list call (one filter at a time): start from
+/// `default()` (every identity, the first page) and set what you need with
+/// the `with_*` methods.
+///
+/// ```
+/// use identity_core::ListParams;
+/// let params = ListParams::default()
+///     .with_credentials_identifier("ada@example.com")
+///     .with_page_size(10);
+/// assert_eq!(params.page_size, Some(10));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListParams {
     /// Only these ids (at most 500).
     pub ids: Vec<Uuid>,
@@ -25,6 +36,45 @@ pub struct ListParams {
     pub page_size: Option<usize>,
     /// The token of the page to read (from a previous page).
     pub page_token: Option<String>,
+}
+
+impl ListParams {
+    /// Only these ids (at most 500).
+    pub fn with_ids(mut self, ids: impl IntoIterator<Item = Uuid>) -> Self {
+        self.ids = ids.into_iter().collect();
+        self
+    }
+
+    /// Only identities with this exact credential identifier.
+    pub fn with_credentials_identifier(mut self, identifier: impl Into<String>) -> Self {
+        self.credentials_identifier = Some(identifier.into());
+        self
+    }
+
+    /// Only identities with an identifier starting with this.
+    pub fn with_identifier_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.identifier_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Only identities of this organization.
+    pub fn with_organization_id(mut self, organization_id: Uuid) -> Self {
+        self.organization_id = Some(organization_id);
+        self
+    }
+
+    /// The page size (default 250, at most 500).
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = Some(page_size);
+        self
+    }
+
+    /// The page to read: the token of a previous page, or none for the
+    /// first.
+    pub fn with_page_token(mut self, token: Option<String>) -> Self {
+        self.page_token = token;
+        self
+    }
 }
 
 /// One page of a list.

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use identity_core::password::PasswordHasher;
 use identity_core::{
     AddressVia, ConflictField, CreateIdentityBody, CredentialInclude, CredentialType, Error,
-    ErrorKind, FixedClock, Identity, IdentityManager, Limits, ListParams, ManagerConfig,
-    SchemaRegistry, SequentialIds, UpdateIdentityBody, VerificationStatus, Violation, WriteOp,
+    ErrorKind, FixedClock, Identity, IdentityManager, ListParams, ManagerConfig, SchemaRegistry,
+    SequentialIds, UpdateIdentityBody, VerificationStatus, Violation, WriteOp,
 };
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
@@ -1004,10 +1004,7 @@ async fn create_with_a_default_schema_not_named_default() {
     schemas.set_default_id("user_v0");
     let env = env_with(
         schemas,
-        ManagerConfig {
-            base_url: "https://www.ory.com/".into(),
-            limits: Limits::default(),
-        },
+        ManagerConfig::default().with_base_url("https://www.ory.com/"),
     );
     let created = env
         .create(json!({"schema_id": "", "traits": {"email": "foo@ory.sh"}, "state": "active"}))

@@ -114,11 +114,9 @@ async fn list_pages_and_filters() {
             .manager
             .list(
                 TENANT,
-                ListParams {
-                    page_size: Some(2),
-                    page_token: token.clone(),
-                    ..Default::default()
-                },
+                ListParams::default()
+                    .with_page_size(2)
+                    .with_page_token(token.clone()),
             )
             .await
             .expect("page");
@@ -139,65 +137,45 @@ async fn list_pages_and_filters() {
         }
     };
     assert_eq!(
-        by(ListParams {
-            credentials_identifier: Some(" USER3@x.example".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("ci"),
+        by(ListParams::default().with_credentials_identifier(" USER3@x.example"))
+            .await
+            .expect("ci"),
         [ids[3]]
     );
     assert_eq!(
-        by(ListParams {
-            identifier_prefix: Some("USER".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("prefix"),
+        by(ListParams::default().with_identifier_prefix("USER"))
+            .await
+            .expect("prefix"),
         ids
     );
     assert_eq!(
-        by(ListParams {
-            organization_id: Some(org),
-            ..Default::default()
-        })
-        .await
-        .expect("org"),
+        by(ListParams::default().with_organization_id(org))
+            .await
+            .expect("org"),
         [ids[0], ids[2], ids[4]]
     );
     assert_eq!(
-        by(ListParams {
-            ids: vec![ids[4], ids[1]],
-            ..Default::default()
-        })
-        .await
-        .expect("ids"),
+        by(ListParams::default().with_ids([ids[4], ids[1]]))
+            .await
+            .expect("ids"),
         [ids[1], ids[4]]
     );
-    let e = by(ListParams {
-        ids: vec![ids[0]],
-        organization_id: Some(org),
-        ..Default::default()
-    })
+    let e = by(ListParams::default()
+        .with_ids([ids[0]])
+        .with_organization_id(org))
     .await
     .expect_err("two filters");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    let e = by(ListParams {
-        page_token: Some("garbage".into()),
-        ..Default::default()
-    })
-    .await
-    .expect_err("token");
+    let e = by(ListParams::default().with_page_token(Some("garbage".into())))
+        .await
+        .expect_err("token");
     assert_eq!(
         e.to_string(),
         "The page token is invalid, do not craft your own page tokens"
     );
-    let e = by(ListParams {
-        ids: vec![ids[0]; 501],
-        ..Default::default()
-    })
-    .await
-    .expect_err("too many ids");
+    let e = by(ListParams::default().with_ids(vec![ids[0]; 501]))
+        .await
+        .expect_err("too many ids");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 

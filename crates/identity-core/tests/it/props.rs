@@ -227,12 +227,12 @@ proptest! {
     #[test]
     fn size_limit_counts_exact_json_bytes(v in json_value()) {
         let len = serde_json::to_vec(&v).expect("json").len();
-        let exact = identity_core::Limits { max_json_bytes: len, max_depth: 64 };
+        let exact = identity_core::Limits::default().with_max_json_bytes(len).with_max_depth(64);
         prop_assert_eq!(exact.check(&v, "/x"), Ok(()));
-        let under = identity_core::Limits { max_json_bytes: len - 1, max_depth: 64 };
+        let under = identity_core::Limits::default().with_max_json_bytes(len - 1).with_max_depth(64);
         prop_assert!(under.check(&v, "/x").is_err());
         // Far from the limit, the quick bounding pass answers alone.
-        let roomy = identity_core::Limits { max_json_bytes: len * 8 + 64, max_depth: 64 };
+        let roomy = identity_core::Limits::default().with_max_json_bytes(len * 8 + 64).with_max_depth(64);
         prop_assert_eq!(roomy.check(&v, "/x"), Ok(()));
     }
 

@@ -308,10 +308,9 @@ fn limits_apply_before_validation_and_are_configurable() {
             "value is larger than the limit of 65536 bytes of JSON"
         )]
     );
-    let roomy = Limits {
-        max_json_bytes: 100_000,
-        max_depth: 32,
-    };
+    let roomy = Limits::default()
+        .with_max_json_bytes(100_000)
+        .with_max_depth(32);
     assert!(schema.validate(&mut big, &roomy).is_ok());
     let mut deep = json!(1);
     for _ in 0..40 {

@@ -45,10 +45,7 @@ pub fn schemas() -> SchemaRegistry {
 pub fn manager(store: DynIdentityStore) -> IdentityManager {
     IdentityManager::builder(store, Arc::new(schemas()))
         .hasher(PasswordHasher::insecure_fast_for_tests())
-        .config(ManagerConfig {
-            base_url: BASE_URL.to_owned(),
-            ..ManagerConfig::default()
-        })
+        .config(ManagerConfig::default().with_base_url(BASE_URL))
         .build()
 }
 

@@ -187,10 +187,7 @@ impl IdentityStore for LazyPostgres {
 fn router_over(schemas: SchemaRegistry) -> Router {
     let manager = IdentityManager::builder(store(), Arc::new(schemas))
         .hasher(PasswordHasher::insecure_fast_for_tests())
-        .config(ManagerConfig {
-            base_url: BASE_URL.to_owned(),
-            ..ManagerConfig::default()
-        })
+        .config(ManagerConfig::default().with_base_url(BASE_URL))
         .build();
     // Kratos wraps its admin handler in `http.MaxBytesHandler(5 MiB)`; the
     // batch cases send more than this router's 1 MiB default.
