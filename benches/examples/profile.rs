@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use identity_benches::bare_validator;
 use identity_benches::corpus::{CORPUS_SIZE, corpus, shared_data};
+use identity_core::IdentitySchema;
 use identity_core::password::PasswordHasher;
-use identity_core::schema::IdentitySchema;
 use identity_core::{
     CreateIdentityBody, IdentityManager, Limits, SchemaRegistry, TenantId, UpdateIdentityBody,
 };

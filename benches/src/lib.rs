@@ -12,7 +12,7 @@ pub mod corpus;
 pub fn bare_validator(raw: &serde_json::Value) -> jsonschema::Validator {
     let mut options = jsonschema::options()
         .should_validate_formats(true)
-        .with_format("tel", identity_core::schema::is_valid_tel)
+        .with_format("tel", identity_core::is_valid_tel)
         .with_format("no-validate", |_: &str| true);
     if raw.get("$schema").is_none() {
         options = options.with_draft(jsonschema::Draft::Draft7);

@@ -1,31 +1,47 @@
 #![doc = include_str!("../README.md")]
 
-pub mod addresses;
-pub mod error;
-pub mod limits;
-pub mod manager;
-pub mod model;
+mod addresses;
+mod error;
+mod limits;
+mod manager;
+mod model;
 pub mod normalize;
-pub mod schema;
-pub mod store;
-pub mod time;
+mod schema;
+mod store;
+mod time;
 
-pub use error::{ConflictField, Error, ErrorKind, Violation, WriteOp};
+// Every public item has one path: here, at the root (the modules are the
+// crate's own layout), except the normalisation functions, which keep
+// their module's name (`normalize::email`).
+pub use addresses::{reconcile_recovery, reconcile_verifiable};
+pub use error::{BoxError, ConflictField, Error, ErrorKind, Violation, WriteOp};
 pub use limits::Limits;
 pub use manager::{
-    BatchEntry, BatchOutcome, CreateIdentityBody, EventKind, EventSink, IdentityEvent,
-    IdentityManager, IdentityPage, ListParams, ManagerConfig, UpdateIdentityBody,
+    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody,
+    EXTERNAL_ID_MAX_CHARS, EventKind, EventSink, IdentityEvent, IdentityManager,
+    IdentityManagerBuilder, IdentityPage, ImportRecoveryAddress, ImportVerifiableAddress,
+    LIST_IDS_MAX, ListParams, ManagerConfig, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR,
+    PATCH_MAX_OPS, SEARCHABLE_TYPES, UNKNOWN_HASH_FORMAT, UpdateIdentityBody, check_batch_len,
+    decode_page_token, encode_page_token,
 };
 pub use model::{
     AddressVia, Credential, CredentialConfig, CredentialInclude, CredentialType, Credentials,
-    Identity, RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus,
+    INVALID_REGION, Identity, IdentityJson, REGIONS, RecoveryAddress, State, TenantId,
+    VerifiableAddress, VerificationStatus, check_region,
 };
-pub use schema::{Derived, IdentitySchema, SchemaRegistry};
+pub use schema::{
+    CodeAddress, DEFAULT_SCHEMA_ID, Derived, DerivedAddress, EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN,
+    Extension, IdentitySchema, MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_DEPTH,
+    SCHEMA_MAX_REFS, SchemaRegistry, Site, Step, is_valid_email, is_valid_tel, stock_email_rule,
+};
 pub use store::{
     DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery,
     ValidIdentity,
 };
-pub use time::{Clock, FixedClock, IdGenerator, SequentialIds, SystemClock, Timestamp};
+pub use time::{
+    Clock, FixedClock, IdGenerator, RandomIds, SequentialIds, SystemClock, TimeOrderedIds,
+    Timestamp,
+};
 
 /// Password hashing and verification (re-exported from `identity-password`).
 pub use identity_password as password;

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use identity_core::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, encode_page_token};
 use identity_core::{CredentialInclude, Identity, ListParams, TenantId};
+use identity_core::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, encode_page_token};
 use serde_json::Value;
 use uuid::Uuid;
 

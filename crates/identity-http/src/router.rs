@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use identity_core::manager::check_batch_len;
+use identity_core::check_batch_len;
 use identity_core::{
     BatchEntry, BatchOutcome, CreateIdentityBody, CredentialInclude, Error, Identity,
     IdentityManager, TenantId, UpdateIdentityBody,
@@ -453,7 +453,7 @@ fn take_region_ops(patch: Value) -> Result<(Value, Option<String>), ApiError> {
         let Some(value) = op.get("value").and_then(Value::as_str) else {
             return Err(ApiError::bad_request("failed to unmarshal"));
         };
-        identity_core::model::check_region(value)?;
+        identity_core::check_region(value)?;
         region = Some(value.to_owned()).filter(|r| !r.is_empty());
     }
     Ok((Value::Array(rest), region))

@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// The Kratos-compatible identity admin API.
 #[derive(Debug, clap::Parser)]
 #[command(name = "identity-server", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Address to listen on.
     #[arg(long, env = "IDENTITY_LISTEN", default_value = "127.0.0.1:4434")]
     pub listen: SocketAddr,
@@ -81,7 +81,7 @@ fn seconds(text: &str) -> Result<f64, String> {
 
 /// `ID=PATH`.
 #[derive(Debug, Clone)]
-pub struct SchemaArg {
+pub(crate) struct SchemaArg {
     pub id: String,
     pub path: PathBuf,
 }
@@ -102,7 +102,7 @@ impl FromStr for SchemaArg {
 
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
+pub(crate) enum Database {
     Memory,
     Sqlite(PathBuf),
     Postgres,

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 
 /// The bounds of the accept loop.
 #[derive(Debug, Clone, Copy)]
-pub struct ServeLimits {
+pub(crate) struct ServeLimits {
     /// How long a client may take to send a request's headers (and how long
     /// an idle keep-alive connection stays open).
     pub header_timeout: Duration,
@@ -34,7 +34,7 @@ pub struct ServeLimits {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then shuts down
 /// within `limits.shutdown_grace`.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ServeLimits,

@@ -9,7 +9,7 @@ use identity_store_sqlite::{SqliteOptions, SqliteStore};
 use crate::cli::Database;
 
 /// The store of `url`.
-pub async fn open(url: &str) -> Result<DynIdentityStore, String> {
+pub(crate) async fn open(url: &str) -> Result<DynIdentityStore, String> {
     match url.parse::<Database>()? {
         Database::Memory => {
             tracing::warn!("memory: store; every identity is lost when the server stops");

@@ -56,7 +56,7 @@ const INTERNAL_RETRIES: usize = 8;
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use identity_core::manager::IdentityManager;
+/// # use identity_core::IdentityManager;
 /// # fn demo(store: identity_core::DynIdentityStore, schemas: identity_core::SchemaRegistry) {
 /// let manager = IdentityManager::builder(store, Arc::new(schemas)).build();
 /// # }

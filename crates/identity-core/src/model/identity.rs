@@ -180,7 +180,7 @@ impl Identity {
 }
 
 /// `<base_url>/schemas/<base64url-no-pad(schema_id)>`.
-pub fn schema_url(base_url: &str, schema_id: &str) -> String {
+pub(super) fn schema_url(base_url: &str, schema_id: &str) -> String {
     let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(schema_id.as_bytes());
     format!("{}/schemas/{encoded}", base_url.trim_end_matches('/'))
 }

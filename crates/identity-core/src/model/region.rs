@@ -25,7 +25,7 @@ pub const INVALID_REGION: &str = "the provided region is not a valid Ory region"
 /// the answer to the write that gave it, and not stored.
 ///
 /// ```
-/// use identity_core::model::check_region;
+/// use identity_core::check_region;
 /// assert!(check_region("eu-central").is_ok());
 /// assert!(check_region("").is_ok());
 /// assert_eq!(

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::model::AddressVia;
 
 /// The keyword's name.
-pub const KEYWORD: &str = "ory.sh/kratos";
+pub(super) const KEYWORD: &str = "ory.sh/kratos";
 
 /// What one occurrence of the keyword asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,7 +127,7 @@ struct Node<'a> {
 /// the subschemas that lead to the keyword are walked to list its sites,
 /// within [`MAX_SITES`], [`MAX_REF_DEPTH`] and [`MAX_WALK_STEPS`]. A
 /// `$ref` back to a subschema already on the way is not followed again.
-pub fn find_sites(root: &Value, traits_schema: &Value) -> Result<Vec<Site>, String> {
+pub(super) fn find_sites(root: &Value, traits_schema: &Value) -> Result<Vec<Site>, String> {
     let nodes = discover(root, traits_schema)?;
     enumerate(&nodes)
 }

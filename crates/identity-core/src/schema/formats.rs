@@ -30,7 +30,7 @@ fn stock_email() -> &'static jsonschema::Validator {
 /// accepts, at most 254 characters in all and at most 64 in the local part.
 ///
 /// ```
-/// use identity_core::schema::is_valid_email;
+/// use identity_core::is_valid_email;
 /// assert!(is_valid_email("ada@example.com"));
 /// assert!(!is_valid_email("not-an-email"));
 /// assert!(!is_valid_email(&format!("{}@example.com", "a".repeat(65))));
@@ -140,6 +140,6 @@ pub fn is_valid_tel(value: &str) -> bool {
 }
 
 /// The `uuid` format (RFC 4122 hyphenated form), asserted under every draft.
-pub fn is_valid_uuid(value: &str) -> bool {
+pub(super) fn is_valid_uuid(value: &str) -> bool {
     value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
 }

@@ -188,7 +188,7 @@ fn check_traits_schema(traits: &Value) -> Result<(), String> {
 /// The registered identity schemas, by id.
 ///
 /// ```
-/// use identity_core::schema::SchemaRegistry;
+/// use identity_core::SchemaRegistry;
 /// use serde_json::json;
 ///
 /// let mut registry = SchemaRegistry::new();

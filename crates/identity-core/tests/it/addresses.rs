@@ -1,10 +1,10 @@
 //! Address reconciliation (SPEC §3).
 
-use identity_core::addresses::{reconcile_recovery, reconcile_verifiable};
-use identity_core::schema::DerivedAddress;
+use identity_core::DerivedAddress;
 use identity_core::{
     AddressVia, RecoveryAddress, SequentialIds, Timestamp, VerifiableAddress, VerificationStatus,
 };
+use identity_core::{reconcile_recovery, reconcile_verifiable};
 use uuid::Uuid;
 
 fn ts(s: &str) -> Timestamp {

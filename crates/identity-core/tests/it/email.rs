@@ -3,7 +3,7 @@
 //! most 64 in the local part. Over a seeded corpus of valid, invalid and
 //! edge-case addresses, the two must agree on every string.
 
-use identity_core::schema::{EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN, is_valid_email, stock_email_rule};
+use identity_core::{EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN, is_valid_email, stock_email_rule};
 
 /// The SPEC's rule, spelled out without the fast path.
 fn spec_rule(value: &str) -> bool {

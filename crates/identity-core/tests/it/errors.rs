@@ -1,7 +1,7 @@
 //! The Kratos error envelope of every error kind.
 
-use identity_core::error::{ConflictField, WriteOp};
 use identity_core::{AddressVia, CredentialType, Error, ErrorKind, Violation};
+use identity_core::{ConflictField, WriteOp};
 use serde_json::json;
 
 #[test]

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use identity_core::manager::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};
 use identity_core::password::PasswordHasher;
-use identity_core::schema::{MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_REFS};
 use identity_core::{
     BatchEntry, BatchOutcome, CreateIdentityBody, CredentialType, Error, ErrorKind, Identity,
     IdentityManager, Limits, SchemaRegistry, TenantId, UpdateIdentityBody,
 };
+use identity_core::{MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_REFS};
+use identity_core::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};
 use identity_store_memory::MemoryStore;
 use serde_json::{Map, Value, json};
 

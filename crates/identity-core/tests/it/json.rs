@@ -1,6 +1,6 @@
 //! The Kratos admin JSON of an identity.
 
-use identity_core::model::CredentialConfig;
+use identity_core::CredentialConfig;
 use identity_core::{CredentialInclude, CredentialType, Identity};
 use serde_json::json;
 

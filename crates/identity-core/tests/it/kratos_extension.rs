@@ -19,14 +19,14 @@
 
 use std::sync::Arc;
 
-use identity_core::addresses::{reconcile_recovery, reconcile_verifiable};
 use identity_core::password::PasswordHasher;
-use identity_core::schema::{CodeAddress, DerivedAddress, IdentitySchema, Step};
 use identity_core::{
     AddressVia, CreateIdentityBody, CredentialInclude, CredentialType, Derived, Error, ErrorKind,
     FixedClock, Identity, IdentityManager, Limits, RecoveryAddress, SchemaRegistry, SequentialIds,
     UpdateIdentityBody, VerifiableAddress, VerificationStatus, Violation,
 };
+use identity_core::{CodeAddress, DerivedAddress, IdentitySchema, Step};
+use identity_core::{reconcile_recovery, reconcile_verifiable};
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -1,6 +1,6 @@
 //! Batch create, list, delete and events.
 
-use identity_core::manager::{BatchEntry, EventKind};
+use identity_core::{BatchEntry, EventKind};
 use identity_core::{ErrorKind, ListParams};
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! Create (SPEC §4), credential import (§6) and imported addresses (§3).
 
-use identity_core::manager::UNKNOWN_HASH_FORMAT;
+use identity_core::UNKNOWN_HASH_FORMAT;
 use identity_core::{CredentialType, ErrorKind};
 use serde_json::json;
 

@@ -203,7 +203,7 @@ async fn patched_hashes_must_be_supported_and_types_must_match_keys() {
         .expect_err("unsupported");
     assert!(
         e.to_string()
-            .starts_with(identity_core::manager::UNKNOWN_HASH_FORMAT),
+            .starts_with(identity_core::UNKNOWN_HASH_FORMAT),
         "{e}"
     );
     let bcrypt = "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay";

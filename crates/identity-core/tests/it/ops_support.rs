@@ -2,24 +2,24 @@
 
 use std::sync::{Arc, Mutex};
 
-use identity_core::manager::{EventSink, IdentityEvent};
 use identity_core::password::PasswordHasher;
 use identity_core::{
     CreateIdentityBody, CredentialInclude, FixedClock, Identity, IdentityManager, SchemaRegistry,
     SequentialIds, TenantId, Timestamp,
 };
+use identity_core::{EventSink, IdentityEvent};
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::shared_registry;
 
-pub const T0: &str = "2026-11-27T10:00:00.000000Z";
-pub const T1: &str = "2026-11-27T10:00:01.000000Z";
-pub const TENANT: TenantId = TenantId::DEFAULT;
+pub(crate) const T0: &str = "2026-11-27T10:00:00.000000Z";
+pub(crate) const T1: &str = "2026-11-27T10:00:01.000000Z";
+pub(crate) const TENANT: TenantId = TenantId::DEFAULT;
 
 #[derive(Debug, Default)]
-pub struct Recorder(pub Mutex<Vec<IdentityEvent>>);
+pub(crate) struct Recorder(pub Mutex<Vec<IdentityEvent>>);
 
 impl EventSink for Recorder {
     fn identity_event(&self, event: &IdentityEvent) {
@@ -27,23 +27,23 @@ impl EventSink for Recorder {
     }
 }
 
-pub struct Env {
+pub(crate) struct Env {
     pub manager: IdentityManager,
     pub clock: Arc<FixedClock>,
     pub events: Arc<Recorder>,
 }
 
-pub fn id(n: u128) -> Uuid {
+pub(crate) fn id(n: u128) -> Uuid {
     Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | n)
 }
 
-pub fn ts(s: &str) -> Timestamp {
+pub(crate) fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).expect("timestamp")
 }
 
 /// The shared schemas plus `two-emails` (primary and secondary, both
 /// verifiable) and `org` (an email with organisations).
-pub fn registry() -> SchemaRegistry {
+pub(crate) fn registry() -> SchemaRegistry {
     let mut r = shared_registry();
     let mail = json!({"type": "string", "format": "email", "ory.sh/kratos": {
         "credentials": {"password": {"identifier": true}},
@@ -57,7 +57,7 @@ pub fn registry() -> SchemaRegistry {
     r
 }
 
-pub fn env() -> Env {
+pub(crate) fn env() -> Env {
     let clock = Arc::new(FixedClock::new(ts(T0)));
     let events = Arc::new(Recorder::default());
     let manager = IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry()))
@@ -74,17 +74,17 @@ pub fn env() -> Env {
 }
 
 impl Env {
-    pub async fn create(&self, body: Value) -> Result<Identity, identity_core::Error> {
+    pub(crate) async fn create(&self, body: Value) -> Result<Identity, identity_core::Error> {
         self.manager
             .create(TENANT, CreateIdentityBody::from_json(body)?)
             .await
     }
 
-    pub fn json(&self, identity: &Identity) -> Value {
+    pub(crate) fn json(&self, identity: &Identity) -> Value {
         self.manager.to_json(identity, CredentialInclude::None)
     }
 
-    pub fn admin_json(&self, identity: &Identity) -> Value {
+    pub(crate) fn admin_json(&self, identity: &Identity) -> Value {
         self.manager.to_json(identity, CredentialInclude::All)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use identity_core::model::CredentialConfig;
+use identity_core::CredentialConfig;
 use identity_core::{
     AddressVia, Credential, CredentialInclude, CredentialType, Identity, RecoveryAddress, State,
     Timestamp, UpdateIdentityBody, VerifiableAddress, VerificationStatus, normalize,

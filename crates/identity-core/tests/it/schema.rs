@@ -1,8 +1,8 @@
 //! The schema registry and trait validation rules of SPEC §2.
 
 use base64::Engine as _;
-use identity_core::schema::{SchemaRegistry, is_valid_email};
 use identity_core::{CredentialType, ErrorKind, Limits, Violation};
+use identity_core::{SchemaRegistry, is_valid_email};
 use serde_json::{Value, json};
 
 fn traits_schema(properties: Value) -> Value {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use identity_core::model::CredentialType;
+use identity_core::CredentialType;
 use identity_core::{ErrorKind, Limits};
 use serde_json::Value;
 

@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
-pub const BASE_URL: &str = "http://identity.test";
+pub(crate) const BASE_URL: &str = "http://identity.test";
 
 /// The built-in schema of the binary, and a second one with a username.
-pub fn schemas() -> SchemaRegistry {
+pub(crate) fn schemas() -> SchemaRegistry {
     let mut registry = SchemaRegistry::new();
     let default: Value = serde_json::from_str(include_str!(
         "../../../identity-server/schemas/default.schema.json"
@@ -42,7 +42,7 @@ pub fn schemas() -> SchemaRegistry {
     registry
 }
 
-pub fn manager(store: DynIdentityStore) -> IdentityManager {
+pub(crate) fn manager(store: DynIdentityStore) -> IdentityManager {
     IdentityManager::builder(store, Arc::new(schemas()))
         .hasher(PasswordHasher::insecure_fast_for_tests())
         .config(ManagerConfig::default().with_base_url(BASE_URL))
@@ -50,13 +50,13 @@ pub fn manager(store: DynIdentityStore) -> IdentityManager {
 }
 
 /// The router with every default over a fresh memory store.
-pub fn app() -> Router {
+pub(crate) fn app() -> Router {
     identity_http::router(manager(Arc::new(identity_store_memory::MemoryStore::new())))
 }
 
 /// A response, its body parsed as JSON (`Value::Null` when empty).
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
@@ -64,12 +64,12 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// Asserts the Kratos envelope with this status, and returns `error`.
-    pub fn envelope(&self, status: u16) -> &Value {
+    pub(crate) fn envelope(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
         let error = &self.body["error"];
         assert_eq!(error["code"], status, "{}", self.text);
@@ -86,7 +86,7 @@ impl Reply {
 }
 
 /// Sends one request: a JSON body when `body` is given.
-pub async fn send(
+pub(crate) async fn send(
     app: &Router,
     method: Method,
     uri: &str,
@@ -105,7 +105,7 @@ pub async fn send(
 }
 
 /// Sends a prepared request.
-pub async fn raw(app: &Router, request: Request<Body>) -> Reply {
+pub(crate) async fn raw(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -124,16 +124,16 @@ pub async fn raw(app: &Router, request: Request<Body>) -> Reply {
     }
 }
 
-pub async fn get(app: &Router, uri: &str) -> Reply {
+pub(crate) async fn get(app: &Router, uri: &str) -> Reply {
     send(app, Method::GET, uri, &[], None).await
 }
 
-pub async fn post(app: &Router, uri: &str, body: &Value) -> Reply {
+pub(crate) async fn post(app: &Router, uri: &str, body: &Value) -> Reply {
     send(app, Method::POST, uri, &[], Some(body)).await
 }
 
 /// Creates an identity with this email (and extra body fields); asserts 201.
-pub async fn create(app: &Router, email: &str, extra: Value) -> Value {
+pub(crate) async fn create(app: &Router, email: &str, extra: Value) -> Value {
     let mut body = json!({"schema_id": "default", "traits": {"email": email}});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
@@ -145,7 +145,7 @@ pub async fn create(app: &Router, email: &str, extra: Value) -> Value {
 
 /// How [`FailingStore`] fails.
 #[derive(Debug, Clone, Copy)]
-pub enum Failure {
+pub(crate) enum Failure {
     Unavailable,
     Internal,
     Panic,
@@ -153,7 +153,7 @@ pub enum Failure {
 
 /// A store whose every call fails the same way.
 #[derive(Debug)]
-pub struct FailingStore(pub Failure);
+pub(crate) struct FailingStore(pub Failure);
 
 impl FailingStore {
     fn fail<T>(&self) -> Result<T, Error> {
@@ -211,6 +211,6 @@ impl IdentityStore for FailingStore {
     }
 }
 
-pub fn failing_app(failure: Failure) -> Router {
+pub(crate) fn failing_app(failure: Failure) -> Router {
     identity_http::router(manager(Arc::new(FailingStore(failure))))
 }

@@ -7,7 +7,7 @@ use crate::support::load;
 
 /// `check_import` must reject exactly what `verify` rejected (`verified`,
 /// for a non-empty password of at most 72 bytes), with the same kind.
-pub fn assert_consistent(verified: &Result<bool, PasswordError>, encoded: &str) {
+pub(crate) fn assert_consistent(verified: &Result<bool, PasswordError>, encoded: &str) {
     let verified = verified.as_ref().map(|_| ()).map_err(|e| e.kind());
     let imported = check_import(encoded).map_err(|e| e.kind());
     assert_eq!(

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use identity_password::PasswordErrorKind;
 use serde_json::Value;
 
-pub struct Vector {
+pub(crate) struct Vector {
     pub format: String,
     pub note: String,
     pub hash: String,
@@ -13,7 +13,7 @@ pub struct Vector {
     pub wrong: String,
 }
 
-pub struct ErrorCase {
+pub(crate) struct ErrorCase {
     pub format: String,
     pub note: String,
     pub hash: String,
@@ -21,14 +21,14 @@ pub struct ErrorCase {
     pub kind: PasswordErrorKind,
 }
 
-pub struct Malformed {
+pub(crate) struct Malformed {
     pub format: String,
     pub note: String,
     pub hash: String,
     pub kind: PasswordErrorKind,
 }
 
-pub struct Vectors {
+pub(crate) struct Vectors {
     pub vectors: Vec<Vector>,
     pub errors: Vec<ErrorCase>,
     pub malformed: Vec<Malformed>,
@@ -41,7 +41,7 @@ fn s(v: &Value, key: &str) -> String {
         .to_owned()
 }
 
-pub fn kind(name: &str) -> PasswordErrorKind {
+pub(crate) fn kind(name: &str) -> PasswordErrorKind {
     match name {
         "unsupported_format" => PasswordErrorKind::UnsupportedFormat,
         "malformed_hash" => PasswordErrorKind::MalformedHash,
@@ -52,7 +52,7 @@ pub fn kind(name: &str) -> PasswordErrorKind {
     }
 }
 
-pub fn load() -> &'static Vectors {
+pub(crate) fn load() -> &'static Vectors {
     static VECTORS: OnceLock<Vectors> = OnceLock::new();
     VECTORS.get_or_init(|| {
         let root: Value = serde_json::from_str(include_str!("../../vectors/vectors.json"))

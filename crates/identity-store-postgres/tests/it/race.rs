@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use identity_core::manager::{CreateIdentityBody, IdentityManager};
+use identity_core::{CreateIdentityBody, IdentityManager};
 use identity_core::{
     CredentialType, DynIdentityStore, Error, ErrorKind, IdentityStore, SchemaRegistry, TenantId,
 };

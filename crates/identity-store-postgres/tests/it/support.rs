@@ -7,11 +7,11 @@ use identity_store_postgres::{PostgresOptions, PostgresStore};
 use tokio_postgres::{Client, NoTls};
 
 /// The variable naming the test server.
-pub const URL_ENV: &str = "IDENTITY_TEST_POSTGRES_URL";
+pub(crate) const URL_ENV: &str = "IDENTITY_TEST_POSTGRES_URL";
 
 /// The server URL. These tests are ignored unless asked for; asked for
 /// without a server named, they fail rather than pass having done nothing.
-pub fn url() -> String {
+pub(crate) fn url() -> String {
     match std::env::var(URL_ENV) {
         Ok(url) if !url.trim().is_empty() => url,
         _ => panic!(
@@ -22,7 +22,7 @@ pub fn url() -> String {
 }
 
 /// A schema that is dropped (with everything in it) when the guard is.
-pub struct Schema {
+pub(crate) struct Schema {
     pub url: String,
     pub name: String,
 }
@@ -30,7 +30,7 @@ pub struct Schema {
 impl Schema {
     /// A new, unique schema name on the test server (created by the store
     /// that first connects with it).
-    pub fn new(url: &str) -> Schema {
+    pub(crate) fn new(url: &str) -> Schema {
         Schema {
             url: url.to_owned(),
             name: format!("t_{}", uuid::Uuid::new_v4().simple()),
@@ -38,21 +38,21 @@ impl Schema {
     }
 
     /// Options for a store in this schema.
-    pub fn options(&self) -> PostgresOptions {
+    pub(crate) fn options(&self) -> PostgresOptions {
         PostgresOptions::default()
             .with_schema(self.name.clone())
             .with_max_connections(8)
     }
 
     /// A store in this schema.
-    pub async fn store(&self) -> PostgresStore {
+    pub(crate) async fn store(&self) -> PostgresStore {
         PostgresStore::connect(&self.url, self.options())
             .await
             .expect("connect to the test server")
     }
 
     /// A raw connection whose search_path is this schema.
-    pub async fn raw(&self) -> Client {
+    pub(crate) async fn raw(&self) -> Client {
         raw(&self.url, Some(&self.name)).await
     }
 }
@@ -83,7 +83,7 @@ impl Drop for Schema {
 }
 
 /// A raw tokio-postgres connection (its driver task spawned).
-pub async fn raw(url: &str, schema: Option<&str>) -> Client {
+pub(crate) async fn raw(url: &str, schema: Option<&str>) -> Client {
     let mut config: tokio_postgres::Config = url.parse().expect("a valid URL");
     if let Some(schema) = schema {
         config.options(format!("-c search_path={schema}"));
@@ -97,7 +97,7 @@ pub async fn raw(url: &str, schema: Option<&str>) -> Client {
 
 /// A fresh, empty store in a schema of its own and the guard that drops
 /// the schema.
-pub async fn fresh_store() -> (DynIdentityStore, Schema) {
+pub(crate) async fn fresh_store() -> (DynIdentityStore, Schema) {
     let url = url();
     let schema = Schema::new(&url);
     let store = schema.store().await;
@@ -106,7 +106,7 @@ pub async fn fresh_store() -> (DynIdentityStore, Schema) {
 
 /// The number of rows of each table of the schema, in the order
 /// identities, credentials, identifiers, verifiable, recovery.
-pub async fn row_counts(client: &Client) -> [i64; 5] {
+pub(crate) async fn row_counts(client: &Client) -> [i64; 5] {
     let mut counts = [0; 5];
     for (n, table) in [
         "identities",

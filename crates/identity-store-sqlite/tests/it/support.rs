@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 /// The environment variable that puts a re-executed test binary in a child
 /// mode (its value: `<mode>:<database path>[:<argument>]`).
-pub const CHILD_ENV: &str = "IDENTITY_STORE_SQLITE_CHILD";
+pub(crate) const CHILD_ENV: &str = "IDENTITY_STORE_SQLITE_CHILD";
 
-pub const T0: &str = "2026-03-04T05:06:07.123456Z";
-pub const T1: &str = "2026-03-05T06:07:08.654321Z";
+pub(crate) const T0: &str = "2026-03-04T05:06:07.123456Z";
+pub(crate) const T1: &str = "2026-03-05T06:07:08.654321Z";
 
 /// A fresh file-backed store in its own temporary directory.
-pub fn file_store() -> (SqliteStore, tempfile::TempDir, PathBuf) {
+pub(crate) fn file_store() -> (SqliteStore, tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("identities.db");
     let store = SqliteStore::open(path.to_str().expect("utf-8 path"), SqliteOptions::default())
@@ -29,7 +29,7 @@ pub fn file_store() -> (SqliteStore, tempfile::TempDir, PathBuf) {
 
 /// A consistent identity: its email appears in the traits, as the password
 /// and code identifier, and as a verifiable and a recovery address.
-pub fn person(id: Uuid, email: &str) -> Identity {
+pub(crate) fn person(id: Uuid, email: &str) -> Identity {
     from_json(json!({
         "id": id,
         "schema_id": "default",
@@ -71,7 +71,7 @@ pub fn person(id: Uuid, email: &str) -> Identity {
 /// An identity using every part of the model: every credential type,
 /// several identifiers, sms and email addresses, a verified address,
 /// metadata, an organization and an external id.
-pub fn rich(id: Uuid, tag: &str) -> Identity {
+pub(crate) fn rich(id: Uuid, tag: &str) -> Identity {
     let email = format!("{tag}@example.com");
     let work = format!("{tag}.work@example.org");
     let phone = format!(
@@ -110,16 +110,16 @@ pub fn rich(id: Uuid, tag: &str) -> Identity {
     }))
 }
 
-pub fn from_json(value: Value) -> Identity {
+pub(crate) fn from_json(value: Value) -> Identity {
     serde_json::from_value(value).expect("fixture deserializes")
 }
 
-pub fn valid(identity: &Identity) -> ValidIdentity {
+pub(crate) fn valid(identity: &Identity) -> ValidIdentity {
     ValidIdentity::new_unchecked_for_tests(identity.clone())
 }
 
 /// `identity` as the store returns it after a write that gave `version`.
-pub fn at(identity: &Identity, version: u64) -> Identity {
+pub(crate) fn at(identity: &Identity, version: u64) -> Identity {
     Identity {
         version,
         ..identity.clone()
@@ -129,7 +129,7 @@ pub fn at(identity: &Identity, version: u64) -> Identity {
 /// `identity` moved to another email: traits, identifiers and both
 /// addresses change together (the addresses get new ids, as the core
 /// would give them).
-pub fn moved(identity: &Identity, email: &str, updated_at: &str) -> Identity {
+pub(crate) fn moved(identity: &Identity, email: &str, updated_at: &str) -> Identity {
     let mut next = identity.clone();
     next.traits["email"] = json!(email);
     for kind in [CredentialType::Password, CredentialType::Code] {
@@ -152,7 +152,7 @@ pub fn moved(identity: &Identity, email: &str, updated_at: &str) -> Identity {
 /// Panics unless `identity` is whole: the email of its traits is its only
 /// password and code identifier and its only verifiable and recovery
 /// address.
-pub fn assert_whole(identity: &Identity) {
+pub(crate) fn assert_whole(identity: &Identity) {
     let email = identity.traits["email"].as_str().expect("email trait");
     let want = vec![email.to_owned()];
     assert_eq!(
@@ -188,7 +188,7 @@ pub fn assert_whole(identity: &Identity) {
 }
 
 /// Every identity of the default tenant.
-pub async fn all(store: &SqliteStore) -> Vec<Identity> {
+pub(crate) async fn all(store: &SqliteStore) -> Vec<Identity> {
     store
         .list_all(TenantId::DEFAULT, ListFilter::All)
         .await
@@ -196,7 +196,7 @@ pub async fn all(store: &SqliteStore) -> Vec<Identity> {
 }
 
 /// The file passes `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
-pub fn assert_file_sound(path: &Path) {
+pub(crate) fn assert_file_sound(path: &Path) {
     let conn = rusqlite::Connection::open(path).expect("open raw");
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -211,7 +211,7 @@ pub fn assert_file_sound(path: &Path) {
 }
 
 /// Re-executes this test binary, running only `test` in child `mode`.
-pub fn spawn_child(test: &str, mode: &str) -> Child {
+pub(crate) fn spawn_child(test: &str, mode: &str) -> Child {
     Command::new(std::env::current_exe().expect("current exe"))
         .args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env(CHILD_ENV, mode)
@@ -222,13 +222,13 @@ pub fn spawn_child(test: &str, mode: &str) -> Child {
 }
 
 /// The child mode this process runs in, if it is a child.
-pub fn child_mode() -> Option<String> {
+pub(crate) fn child_mode() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
 }
 
 /// Writes one line to stdout and flushes it: once it is out, the parent
 /// counts the write it reports as acknowledged.
-pub fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     out.write_all(format!("{line}\n").as_bytes())
@@ -237,14 +237,14 @@ pub fn report(line: &str) {
 }
 
 /// A small deterministic generator (xorshift64*), seeded per test.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed | 1)
     }
 
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -253,18 +253,18 @@ impl Rng {
 }
 
 /// A seed that differs between runs (the tests print it).
-pub fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(42)
 }
 
-pub fn store_at(path: &Path) -> SqliteStore {
+pub(crate) fn store_at(path: &Path) -> SqliteStore {
     SqliteStore::open(path.to_str().expect("utf-8 path"), SqliteOptions::default())
         .expect("open store")
 }
 
-pub async fn get(store: &SqliteStore, id: Uuid) -> Identity {
+pub(crate) async fn get(store: &SqliteStore, id: Uuid) -> Identity {
     store.get(TenantId::DEFAULT, id).await.expect("get")
 }

@@ -1,9 +1,9 @@
 //! The checks, one module per part of the contract.
 
-pub mod batch;
-pub mod concurrency;
-pub mod crud;
-pub mod list;
-pub mod model;
-pub mod normalised;
-pub mod unique;
+pub(crate) mod batch;
+pub(crate) mod concurrency;
+pub(crate) mod crud;
+pub(crate) mod list;
+pub(crate) mod model;
+pub(crate) mod normalised;
+pub(crate) mod unique;
