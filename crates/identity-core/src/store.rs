@@ -91,9 +91,10 @@ pub enum ListFilter {
     Ids(Vec<Uuid>),
     /// Identities holding any of these exact (type, identifier) pairs.
     CredentialIdentifier(Vec<(CredentialType, String)>),
-    /// Identities with an identifier of any type starting with any of these
-    /// prefixes.
-    IdentifierPrefix(Vec<String>),
+    /// Identities holding an identifier of the given type that starts with
+    /// the given prefix, for any of these (type, prefix) pairs
+    /// (case-sensitive; no character is a wildcard).
+    IdentifierPrefix(Vec<(CredentialType, String)>),
     /// Identities of this organization.
     OrganizationId(Uuid),
 }

@@ -319,19 +319,17 @@ impl Tenant {
 
     /// The ids of identities holding an identifier (of any type) that starts
     /// with one of `prefixes`.
-    fn ids_with_identifier_prefix(&self, prefixes: &[String]) -> BTreeSet<Uuid> {
+    fn ids_with_identifier_prefix(&self, prefixes: &[(CredentialType, String)]) -> BTreeSet<Uuid> {
         let mut ids = BTreeSet::new();
-        for kind in CredentialType::ALL {
-            for prefix in prefixes {
-                // The identifiers of one type starting with `prefix` sit
-                // together, from (kind, prefix) on.
-                let from = (kind, prefix.clone());
-                let matching = self
-                    .identifiers
-                    .range(from..)
-                    .take_while(|((k, value), _)| *k == kind && value.starts_with(prefix.as_str()));
-                ids.extend(matching.map(|(_, id)| *id));
-            }
+        for (kind, prefix) in prefixes {
+            // The identifiers of one type starting with `prefix` sit
+            // together, from (kind, prefix) on.
+            let from = (*kind, prefix.clone());
+            let matching = self
+                .identifiers
+                .range(from..)
+                .take_while(|((k, value), _)| k == kind && value.starts_with(prefix.as_str()));
+            ids.extend(matching.map(|(_, id)| *id));
         }
         ids
     }

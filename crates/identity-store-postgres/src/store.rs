@@ -455,23 +455,26 @@ fn list_statement(nid: Uuid, query: &ListQuery) -> ListStatement {
             ));
         }
         ListFilter::IdentifierPrefix(prefixes) => {
-            let lows: Vec<String> = prefixes.clone();
-            let highs: Vec<Option<String>> =
-                prefixes.iter().map(|p| prefix_upper_bound(p)).collect();
-            // Every type is listed so that the (nid, type, identifier) key
-            // serves a range scan per type.
-            let types: Vec<String> = CredentialType::ALL
+            // One (type, low, high) row per pair, so that the (nid, type,
+            // identifier) key serves a range scan per pair.
+            let types: Vec<String> = prefixes
                 .iter()
-                .map(|t| t.as_str().to_owned())
+                .map(|(t, _)| t.as_str().to_owned())
+                .collect();
+            let lows: Vec<String> = prefixes.iter().map(|(_, p)| p.clone()).collect();
+            let highs: Vec<Option<String>> = prefixes
+                .iter()
+                .map(|(_, p)| prefix_upper_bound(p))
                 .collect();
             let l = next(&mut args, Box::new(lows));
             let h = next(&mut args, Box::new(highs));
             let t = next(&mut args, Box::new(types));
             sql.push_str(&format!(
                 " AND i.id IN (SELECT ci.identity_id FROM credential_identifiers ci \
-                 JOIN unnest(${l}::TEXT[], ${h}::TEXT[]) AS p (lo, hi) \
-                 ON ci.identifier >= p.lo AND (p.hi IS NULL OR ci.identifier < p.hi) \
-                 WHERE ci.nid = $1 AND ci.type = ANY(${t}::TEXT[]))"
+                 JOIN unnest(${t}::TEXT[], ${l}::TEXT[], ${h}::TEXT[]) AS p (ty, lo, hi) \
+                 ON ci.type = p.ty AND ci.identifier >= p.lo \
+                 AND (p.hi IS NULL OR ci.identifier < p.hi) \
+                 WHERE ci.nid = $1)"
             ));
         }
     }
@@ -650,7 +653,7 @@ mod tests {
     #[test]
     fn list_statements_number_their_parameters() {
         let query = ListQuery {
-            filter: ListFilter::IdentifierPrefix(vec!["al".into()]),
+            filter: ListFilter::IdentifierPrefix(vec![(CredentialType::Password, "al".into())]),
             after: Some(Uuid::nil()),
             limit: 10,
         };

@@ -290,18 +290,14 @@ const LIST_IDENTIFIERS: &str = concat!(
 /// Every type is listed so that the (nid, type, identifier) index serves a
 /// range scan per type.
 static LIST_PREFIXES: LazyLock<String> = LazyLock::new(|| {
-    let types = CredentialType::ALL
-        .iter()
-        .map(|t| format!("'{}'", t.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
         "SELECT {} FROM identities WHERE nid = ?1 AND id > ?2 AND pk IN (\
            SELECT ci.identity_pk FROM json_each(?4) AS j \
-           JOIN credential_identifiers AS ci ON ci.nid = ?1 AND ci.type IN ({types}) \
-             AND ci.identifier >= json_extract(j.value, '$[0]') \
-             AND (json_extract(j.value, '$[1]') IS NULL \
-                  OR ci.identifier < json_extract(j.value, '$[1]'))) \
+           JOIN credential_identifiers AS ci ON ci.nid = ?1 \
+             AND ci.type = json_extract(j.value, '$[0]') \
+             AND ci.identifier >= json_extract(j.value, '$[1]') \
+             AND (json_extract(j.value, '$[2]') IS NULL \
+                  OR ci.identifier < json_extract(j.value, '$[2]'))) \
          ORDER BY id LIMIT ?3",
         identity_columns!()
     )
@@ -347,7 +343,9 @@ fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
             )
         }
         ListFilter::IdentifierPrefix(prefixes) => {
-            let bounds = prefixes.iter().map(|p| json!([p, prefix_upper_bound(p)]));
+            let bounds = prefixes
+                .iter()
+                .map(|(kind, p)| json!([kind.as_str(), p, prefix_upper_bound(p)]));
             (
                 LIST_PREFIXES.as_str(),
                 Some(SqlValue::Text(json_array(bounds.collect()))),

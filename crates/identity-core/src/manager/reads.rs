@@ -180,12 +180,24 @@ impl IdentityManager {
             if prefix.is_empty() {
                 return Err(Error::invalid("the identifier prefix must not be empty"));
             }
+            // The types Kratos searches, each with the prefix as its
+            // identifiers are stored: folded for password, WebAuthn and
+            // code, as given for OIDC and SAML.
             let folded = normalize::identifier_like(&prefix);
-            let mut prefixes = vec![prefix];
-            if !prefixes.contains(&folded) && !folded.is_empty() {
-                prefixes.push(folded);
-            }
-            ListFilter::IdentifierPrefix(prefixes)
+            ListFilter::IdentifierPrefix(
+                SEARCHABLE_TYPES
+                    .into_iter()
+                    .map(|kind| {
+                        let p = if kind.is_schema_driven() {
+                            folded.clone()
+                        } else {
+                            prefix.clone()
+                        };
+                        (kind, p)
+                    })
+                    .filter(|(_, p)| !p.is_empty())
+                    .collect(),
+            )
         } else if let Some(org) = params.organization_id {
             ListFilter::OrganizationId(org)
         } else {

@@ -1,7 +1,7 @@
 //! Batch create, list, delete and events.
 
 use identity_core::{BatchEntry, EventKind};
-use identity_core::{ErrorKind, ListParams};
+use identity_core::{CredentialType, ErrorKind, ListParams};
 use serde_json::{Value, json};
 
 use crate::ops_support::{TENANT, env, id};
@@ -154,6 +154,21 @@ async fn list_pages_and_filters() {
             .expect("org"),
         [ids[0], ids[2], ids[4]]
     );
+    // As in Kratos, TOTP, lookup-secret and passkey identifiers are not
+    // searchable: an identity's TOTP identifier is its id.
+    let totp = env
+        .create(json!({"traits": {"email": "totp@x.example"},
+            "credentials": {"totp": {"config": {"totp_url": "otpauth://totp/x?secret=JBSWY3DP"}}}}))
+        .await
+        .expect("totp");
+    let id_text = totp.id.to_string();
+    assert_eq!(totp.identifiers(CredentialType::Totp), [id_text.clone()]);
+    for found in [
+        by(ListParams::default().with_identifier_prefix(&id_text[..8])).await,
+        by(ListParams::default().with_credentials_identifier(id_text.clone())).await,
+    ] {
+        assert_eq!(found.expect("searched"), Vec::<uuid::Uuid>::new());
+    }
     assert_eq!(
         by(ListParams::default().with_ids([ids[4], ids[1]]))
             .await

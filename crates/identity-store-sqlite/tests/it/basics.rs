@@ -288,13 +288,19 @@ async fn lists_page_in_id_order_with_every_filter() {
     let prefixed = store
         .list_all(
             T,
-            ListFilter::IdentifierPrefix(vec!["user1".into(), "user6@".into()]),
+            ListFilter::IdentifierPrefix(vec![
+                (CredentialType::Password, "user1".into()),
+                (CredentialType::Password, "user6@".into()),
+            ]),
         )
         .await
         .expect("prefix");
     assert_eq!(prefixed.len(), 2);
     let everyone = store
-        .list_all(T, ListFilter::IdentifierPrefix(vec![String::new()]))
+        .list_all(
+            T,
+            ListFilter::IdentifierPrefix(vec![(CredentialType::Password, String::new())]),
+        )
         .await
         .expect("empty prefix");
     assert_eq!(everyone.len(), 7);

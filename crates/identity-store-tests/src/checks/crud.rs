@@ -332,7 +332,7 @@ pub async fn check_delete_cascades_and_frees_values(store: DynIdentityStore) {
     for filter in [
         ListFilter::Ids(vec![gone.id]),
         ListFilter::OrganizationId(crate::fixtures::ORGANIZATION),
-        ListFilter::IdentifierPrefix(vec!["google:".to_owned()]),
+        ListFilter::IdentifierPrefix(vec![(CredentialType::Oidc, "google:".to_owned())]),
     ] {
         assert_eq!(
             walk(&store, TENANT, filter.clone(), 10).await,

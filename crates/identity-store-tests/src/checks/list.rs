@@ -257,8 +257,9 @@ pub async fn check_list_filter_credential_identifier(store: DynIdentityStore) {
 }
 
 /// The `IdentifierPrefix` filter returns identities with an identifier of
-/// any type that starts with any of the prefixes: case-sensitively, with
-/// `%` and `_` taken literally, never matching inside an identifier.
+/// the paired type that starts with the paired prefix, for any pair:
+/// case-sensitively, with `%` and `_` taken literally, never matching
+/// inside an identifier, nor an identifier of another type.
 pub async fn check_list_filter_identifier_prefix(store: DynIdentityStore) {
     let with = |seed: u64, password: &str, extra: Option<(CredentialType, &str)>| {
         let mut i = identity(seed, password);
@@ -288,8 +289,21 @@ pub async fn check_list_filter_identifier_prefix(store: DynIdentityStore) {
     for person in &people {
         create_ok(&store, TENANT, person).await;
     }
-    let prefixes =
-        |p: &[&str]| ListFilter::IdentifierPrefix(p.iter().map(|s| (*s).to_owned()).collect());
+    // Each prefix paired with the three types the fixtures hold.
+    let prefixes = |p: &[&str]| {
+        ListFilter::IdentifierPrefix(
+            p.iter()
+                .flat_map(|s| {
+                    [
+                        CredentialType::Password,
+                        CredentialType::Oidc,
+                        CredentialType::Webauthn,
+                    ]
+                    .map(|kind| (kind, (*s).to_owned()))
+                })
+                .collect(),
+        )
+    };
     let cases: [(&[&str], Vec<u64>); 12] = [
         (&["al"], vec![1, 2, 3]),
         (&["al", "alice"], vec![1, 2, 3]),
@@ -311,6 +325,21 @@ pub async fn check_list_filter_identifier_prefix(store: DynIdentityStore) {
             "prefixes {p:?}"
         );
     }
+    // Only the paired type matches.
+    let typed =
+        |kind: CredentialType, p: &str| ListFilter::IdentifierPrefix(vec![(kind, p.to_owned())]);
+    assert_eq!(
+        seeds(&store, typed(CredentialType::Oidc, "alpha:"), 10).await,
+        vec![3]
+    );
+    assert_eq!(
+        seeds(&store, typed(CredentialType::Password, "alpha:"), 10).await,
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        seeds(&store, typed(CredentialType::Password, "sal"), 10).await,
+        Vec::<u64>::new()
+    );
     assert_eq!(seeds(&store, prefixes(&["al"]), 1).await, vec![1, 2, 3]);
     assert_eq!(
         page(&store, TENANT, prefixes(&["al"]), Some(id(1)), 1).await,
