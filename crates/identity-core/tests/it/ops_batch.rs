@@ -162,7 +162,10 @@ async fn list_pages_and_filters() {
         .await
         .expect("totp");
     let id_text = totp.id.to_string();
-    assert_eq!(totp.identifiers(CredentialType::Totp), [id_text.clone()]);
+    assert_eq!(
+        totp.identifiers(CredentialType::Totp),
+        std::slice::from_ref(&id_text)
+    );
     for found in [
         by(ListParams::default().with_identifier_prefix(&id_text[..8])).await,
         by(ListParams::default().with_credentials_identifier(id_text.clone())).await,
