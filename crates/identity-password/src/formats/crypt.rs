@@ -52,6 +52,15 @@ pub(crate) fn parse(encoded: &str, format: HashFormat) -> Result<CryptHash, Pass
         .ok_or(PasswordError::UnsupportedFormat)?;
     let fields: Vec<&str> = rest.split('$').collect();
     let (rounds, salt, checksum) = match fields[..] {
+        // crypt(3) reads a field starting `rounds=` as the rounds, never as
+        // a salt (found by the password fuzzer: such a "salt" passed here
+        // and the `sha-crypt` crate then refused the hash at login).
+        [salt, _] if salt.starts_with("rounds=") => {
+            return Err(PasswordError::malformed(
+                format,
+                "the rounds field has no salt after it",
+            ));
+        }
         [salt, checksum] => (None, salt, checksum),
         [rounds, salt, checksum] if format != HashFormat::Md5Crypt => {
             let rounds = rounds

@@ -177,3 +177,22 @@ fn non_ascii_and_odd_inputs_never_panic() {
         );
     }
 }
+
+/// Found by the password fuzzer: a SHA-crypt hash whose only field before
+/// the checksum is `rounds=<n>`. crypt(3) reads that field as the rounds,
+/// so there is no salt; `check_import` once took it as a salt and `verify`
+/// then refused the hash.
+#[test]
+fn a_rounds_field_without_a_salt_is_refused_by_both() {
+    let checksum = "53i9ISRIMKj9sbyA28jf3sSIQB.W0sVrVvBBzlM7kHEPC31Xf./SZfzCo7/ZrIIVdrzCo.";
+    for hash in [
+        format!("$sha512-crypt$rounds=1234$BbnDEpYqSvO2CXnV{checksum}"),
+        format!("$sha512-crypt$rounds=5000${}", "a".repeat(86)),
+        format!("$sha256-crypt$rounds=5000${}", "a".repeat(43)),
+    ] {
+        let imported = check_import(&hash).map_err(|e| e.kind());
+        let verified = verify("password", &hash).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(imported, Err(PasswordErrorKind::MalformedHash), "{hash}");
+        assert_eq!(verified, imported, "{hash}");
+    }
+}
