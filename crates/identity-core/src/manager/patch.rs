@@ -6,13 +6,14 @@ use json_patch::{
     AddOperation, CopyOperation, MoveOperation, PatchErrorKind, PatchOperation, ReplaceOperation,
 };
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use super::{IdentityManager, credentials::UNKNOWN_HASH_FORMAT, external_id};
 use crate::error::Error;
 use crate::limits::{
     BODY_MAX_DEPTH, Exceeded, Limits, dispose, extent, refuse_deeper_than, string_len,
 };
-use crate::model::{CredentialInclude, CredentialType, Identity, State};
+use crate::model::{AddressVia, CredentialInclude, CredentialType, Identity, State};
 use crate::normalize;
 use crate::schema::IdentitySchema;
 use crate::time::{IdGenerator, Timestamp};
@@ -408,6 +409,20 @@ fn check_credentials(doc: &mut Value, now: Timestamp) -> Result<(), Error> {
     Ok(())
 }
 
+/// The (id, created_at) of the stored address on `via` whose value
+/// normalises like `value`.
+fn pin<'a>(
+    stored: impl IntoIterator<Item = (AddressVia, &'a str, Uuid, Timestamp)>,
+    via: AddressVia,
+    value: &str,
+) -> Option<(Uuid, Timestamp)> {
+    let value = normalize::address(via, value);
+    stored
+        .into_iter()
+        .find(|(v, s, _, _)| *v == via && normalize::address(*v, s) == value)
+        .map(|(_, _, id, created_at)| (id, created_at))
+}
+
 /// Address ids are the core's, never the caller's: a patched address takes
 /// the id (and `created_at`) of the stored address with the same channel
 /// and normalised value, or a fresh id. `verified` rules `verified_at` as
@@ -415,16 +430,12 @@ fn check_credentials(doc: &mut Value, now: Timestamp) -> Result<(), Error> {
 /// without one, cleared when not verified.
 fn pin_addresses(next: &mut Identity, stored: &Identity, ids: &dyn IdGenerator, now: Timestamp) {
     for address in &mut next.verifiable_addresses {
-        let value = normalize::address(address.via, &address.value);
-        match stored
+        let candidates = stored
             .verifiable_addresses
             .iter()
-            .find(|s| s.via == address.via && normalize::address(s.via, &s.value) == value)
-        {
-            Some(s) => {
-                address.id = s.id;
-                address.created_at = s.created_at;
-            }
+            .map(|s| (s.via, s.value.as_str(), s.id, s.created_at));
+        match pin(candidates, address.via, &address.value) {
+            Some((id, created_at)) => (address.id, address.created_at) = (id, created_at),
             None => address.id = ids.new_id(),
         }
         if !address.verified {
@@ -434,16 +445,12 @@ fn pin_addresses(next: &mut Identity, stored: &Identity, ids: &dyn IdGenerator, 
         }
     }
     for address in &mut next.recovery_addresses {
-        let value = normalize::address(address.via, &address.value);
-        match stored
+        let candidates = stored
             .recovery_addresses
             .iter()
-            .find(|s| s.via == address.via && normalize::address(s.via, &s.value) == value)
-        {
-            Some(s) => {
-                address.id = s.id;
-                address.created_at = s.created_at;
-            }
+            .map(|s| (s.via, s.value.as_str(), s.id, s.created_at));
+        match pin(candidates, address.via, &address.value) {
+            Some((id, created_at)) => (address.id, address.created_at) = (id, created_at),
             None => address.id = ids.new_id(),
         }
     }

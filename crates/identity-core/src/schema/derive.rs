@@ -166,7 +166,10 @@ fn kratos_message(e: &jsonschema::ValidationError<'_>) -> String {
                     .collect::<Vec<_>>()
                     .join(" or "),
             };
-            format!("expected {expected}, but got {}", json_type(instance))
+            format!(
+                "expected {expected}, but got {}",
+                super::json_type(instance)
+            )
         }
         Kind::Required { property } => format!("missing properties: {property}"),
         Kind::AdditionalProperties { unexpected } => {
@@ -211,18 +214,6 @@ fn kratos_message(e: &jsonschema::ValidationError<'_>) -> String {
             count(instance)
         ),
         _ => e.to_string(),
-    }
-}
-
-/// The JSON type of a value as Kratos names it (every number a `number`).
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -384,24 +384,13 @@ fn flag(map: &Map<String, Value>, path: &[&str], at: &str) -> Result<bool, Strin
                 return Err(format!(
                     "{KEYWORD} at {at}: {}: expected boolean, but got {}",
                     path.join("."),
-                    json_type(other)
+                    super::json_type(other)
                 ));
             }
             Some(_) => return Ok(false),
         }
     }
     Ok(false)
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn via(map: &Map<String, Value>, path: &[&str], at: &str) -> Result<Option<AddressVia>, String> {

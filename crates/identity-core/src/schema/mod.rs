@@ -168,6 +168,19 @@ fn count_refs(schema: &Value) -> usize {
     count
 }
 
+/// The JSON type of a value as Kratos' validator names it (every number a
+/// `number`).
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 fn check_traits_schema(traits: &Value) -> Result<(), String> {
     let Some(obj) = traits.as_object() else {
         return Err("`properties.traits` must be an object schema".into());
