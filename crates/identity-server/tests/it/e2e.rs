@@ -533,17 +533,8 @@ async fn ory_client_against_the_binary_and_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_path_prefix_flag() {
     let mut server = Server::start_with("memory:", &["--path-prefix", "/iam"]);
+    server.wait_ready_under("/iam").await;
     let http = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while http
-        .get(format!("{}/iam/health/alive", server.base))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let created: serde_json::Value = http
         .post(format!("{}/iam/identities", server.base))
         .json(&json!({"traits": {"email": "prefix@example.com"}}))

@@ -92,7 +92,13 @@ impl Server {
     }
 
     pub(crate) async fn wait_ready(&mut self) {
-        let config = self.config();
+        self.wait_ready_under("").await;
+    }
+
+    /// Waits for `/health/ready` under a path prefix (`--path-prefix`).
+    pub(crate) async fn wait_ready_under(&mut self, prefix: &str) {
+        let mut config = self.config();
+        config.base_path.push_str(prefix);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(ready) = metadata_api::is_ready(&config).await {
