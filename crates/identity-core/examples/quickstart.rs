@@ -42,8 +42,10 @@ fn main() -> Result<(), identity_core::Error> {
 
     let mut bad = json!({"email": "not-an-email", "name": 7});
     if let Err(e) = schema.validate(&mut bad, &Limits::default()) {
-        println!("invalid document, as Kratos would answer:");
-        println!("{:#}", e.envelope());
+        println!("invalid document:");
+        for v in e.violations() {
+            println!("  {}", v.reason_line());
+        }
     }
     Ok(())
 }

@@ -1,10 +1,9 @@
-//! The one error type of the core, its stable kinds, and its rendering as the
-//! Kratos error envelope.
+//! The one error type of the core and its stable kinds. The core carries no
+//! HTTP: statuses and the Kratos envelope are identity-http's.
 
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::model::{AddressVia, CredentialType};
 
@@ -82,24 +81,6 @@ pub enum ConflictField {
     RecoveryAddress(AddressVia, String),
 }
 
-impl ConflictField {
-    fn details(&self) -> Value {
-        match self {
-            ConflictField::Id => json!({"field": "id"}),
-            ConflictField::ExternalId(v) => json!({"field": "external_id", "value": v}),
-            ConflictField::CredentialIdentifier(t, v) => {
-                json!({"field": "credentials.identifiers", "type": t.as_str(), "value": v})
-            }
-            ConflictField::VerifiableAddress(via, v) => {
-                json!({"field": "verifiable_addresses", "via": via.as_str(), "value": v})
-            }
-            ConflictField::RecoveryAddress(via, v) => {
-                json!({"field": "recovery_addresses", "via": via.as_str(), "value": v})
-            }
-        }
-    }
-}
-
 impl fmt::Display for ConflictField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -126,8 +107,11 @@ pub enum WriteOp {
 }
 
 /// The error of every core operation and every store.
+///
+/// Exhaustive, like [`ErrorKind`]: a wire layer (identity-http) matches
+/// every variant to word its answer, and a new variant is a breaking change
+/// that must make each such match decide what it means.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The traits or metadata failed validation.
     #[error("validation failed: {}", join_violations(.0))]
@@ -258,110 +242,5 @@ impl Error {
             Error::Validation(v) => v,
             _ => &[],
         }
-    }
-
-    /// The HTTP status Kratos answers with for this error.
-    pub fn status(&self) -> u16 {
-        match self.kind() {
-            ErrorKind::Validation | ErrorKind::InvalidInput | ErrorKind::Schema => 400,
-            ErrorKind::NotFound => 404,
-            ErrorKind::Conflict => 409,
-            ErrorKind::VersionMismatch => 412,
-            ErrorKind::Unavailable => 503,
-            ErrorKind::Internal => 500,
-        }
-    }
-
-    /// The Kratos error envelope:
-    /// `{"error":{"code","status","reason"?,"message","details"?}}`.
-    ///
-    /// Internal and unavailable errors carry a generic body only; log the
-    /// error itself (its `Display` and `source`) for the details.
-    pub fn envelope(&self) -> Value {
-        let code = self.status();
-        let (status, message) = match self.kind() {
-            ErrorKind::Validation | ErrorKind::InvalidInput | ErrorKind::Schema => (
-                "Bad Request",
-                "The request was malformed or contained invalid parameters",
-            ),
-            // Kratos' persister's words for a missing row; its handler's
-            // (herodot's default) for a missing part of one.
-            ErrorKind::NotFound => match self {
-                Error::PartNotFound { .. } => {
-                    ("Not Found", "The requested resource could not be found")
-                }
-                _ => ("Not Found", "Unable to locate the resource"),
-            },
-            ErrorKind::Conflict => match self {
-                Error::Conflict {
-                    op: WriteOp::Update,
-                    ..
-                } => (
-                    "Conflict",
-                    "Unable to insert or update resource because a resource with that value exists already",
-                ),
-                _ => (
-                    "Conflict",
-                    "The resource could not be created due to a conflict",
-                ),
-            },
-            ErrorKind::VersionMismatch => (
-                "Precondition Failed",
-                "The identity was modified since it was read; read it again and retry",
-            ),
-            ErrorKind::Unavailable => (
-                "Service Unavailable",
-                "The storage backend is unavailable, please try again later",
-            ),
-            ErrorKind::Internal => (
-                "Internal Server Error",
-                "An internal server error occurred, please contact the system administrator",
-            ),
-        };
-        let mut body = serde_json::Map::new();
-        body.insert("code".into(), json!(code));
-        body.insert("status".into(), json!(status));
-        match self {
-            Error::Validation(violations) => {
-                let reason = violations
-                    .iter()
-                    .map(Violation::reason_line)
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                body.insert("reason".into(), json!(reason));
-                body.insert("details".into(), json!({ "violations": violations }));
-            }
-            Error::InvalidInput(reason)
-            | Error::Schema(reason)
-            | Error::PartNotFound { reason } => {
-                body.insert("reason".into(), json!(reason));
-            }
-            Error::Conflict { field, op } => {
-                if *op == WriteOp::Create {
-                    body.insert(
-                        "reason".into(),
-                        json!("This identity conflicts with another identity that already exists."),
-                    );
-                }
-                body.insert("details".into(), json!({ "conflict": field.details() }));
-            }
-            Error::VersionMismatch { expected, actual } => {
-                body.insert(
-                    "details".into(),
-                    json!({"expected_version": expected, "actual_version": actual}),
-                );
-            }
-            Error::InvalidRequest { reason, .. } => {
-                if let Some(reason) = reason {
-                    body.insert("reason".into(), json!(reason));
-                }
-            }
-            Error::NotFound | Error::Unavailable { .. } | Error::Internal { .. } => {}
-        }
-        match self {
-            Error::InvalidRequest { message, .. } => body.insert("message".into(), json!(message)),
-            _ => body.insert("message".into(), json!(message)),
-        };
-        json!({ "error": body })
     }
 }

@@ -1,14 +1,16 @@
 //! Errors as the Kratos admin API sends them: a status code and the envelope
 //! `{"error":{"code","status","reason"?,"message","details"?}}`.
 //!
-//! The status of every core error kind is decided in [`status_of`], one
-//! `match` over [`ErrorKind`]. Server-side failures (5xx) answer with a
-//! generic body; the error itself, with its source chain, goes to the log.
+//! The core carries no HTTP: the status of every core error kind is decided
+//! here in [`status_of`], one `match` over [`ErrorKind`], and every
+//! envelope in [`envelope_of`], one `match` over [`Error`]. Server-side
+//! failures (5xx) answer with a generic body; the error itself, with its
+//! source chain, goes to the log.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use identity_core::{Error, ErrorKind};
+use identity_core::{BatchOutcome, ConflictField, Error, ErrorKind, Violation, WriteOp};
 use serde_json::{Value, json};
 
 /// The error of every handler: a core error, or a failure of the HTTP
@@ -58,8 +60,8 @@ impl From<Error> for ApiError {
 /// The HTTP status of a core error kind (SPEC §8).
 ///
 /// One exhaustive `match` with no wildcard: a new `ErrorKind` does not
-/// compile until it is given a status here (the `core_status_agrees` test
-/// checks this table against core's own `Error::status()`).
+/// compile until it is given a status here. The core carries no HTTP; this
+/// is the only table.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::Validation => StatusCode::BAD_REQUEST,
@@ -73,8 +75,13 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
-/// The envelope of a core error. 4xx bodies are core's Kratos envelope;
-/// 5xx bodies are generic and the error is logged with its sources.
+/// The status and Kratos envelope of a core error:
+/// `{"error":{"code","status","reason"?,"message","details"?}}`.
+///
+/// One exhaustive `match` over [`Error`]'s variants decides every body's
+/// `reason`, `message` and `details`. Server-side failures (5xx) answer
+/// with a generic body only; the error itself, with its source chain, goes
+/// to the log.
 pub fn envelope_of(error: &Error) -> (StatusCode, Value) {
     let status = status_of(error.kind());
     if status.is_server_error() {
@@ -84,21 +91,134 @@ pub fn envelope_of(error: &Error) -> (StatusCode, Value) {
             sources = %source_chain(error),
             "identity operation failed"
         );
-        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "The storage backend is unavailable, please try again later"
-        } else {
-            "An internal server error occurred, please contact the system administrator"
-        };
-        return (status, generic(status, message, None));
+    } else {
+        tracing::debug!(error = %error, kind = ?error.kind(), "request refused");
     }
-    tracing::debug!(error = %error, kind = ?error.kind(), "request refused");
-    let mut body = error.envelope();
-    // The status code in the body is ours, so body and response agree even
-    // if core's table and this crate's ever drift.
-    if let Some(inner) = body.get_mut("error").and_then(Value::as_object_mut) {
-        inner.insert("code".into(), json!(status.as_u16()));
+    (status, kratos_envelope(status, error))
+}
+
+/// The Kratos message of a 4xx or 5xx answer that has no more specific one.
+const MALFORMED: &str = "The request was malformed or contained invalid parameters";
+const UNAVAILABLE: &str = "The storage backend is unavailable, please try again later";
+const INTERNAL: &str = "An internal server error occurred, please contact the system administrator";
+
+fn kratos_envelope(status: StatusCode, error: &Error) -> Value {
+    // (reason, message, details) of each variant, the way Kratos words it.
+    let (reason, message, details): (Option<String>, &str, Option<Value>) = match error {
+        Error::Validation(violations) => (
+            Some(
+                violations
+                    .iter()
+                    .map(Violation::reason_line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            MALFORMED,
+            Some(json!({ "violations": violations })),
+        ),
+        Error::InvalidInput(reason) | Error::Schema(reason) => {
+            (Some(reason.clone()), MALFORMED, None)
+        }
+        Error::InvalidRequest { reason, message } => (reason.clone(), message.as_str(), None),
+        // Kratos' persister's words for a missing row; its handler's
+        // (herodot's default) for a missing part of one.
+        Error::NotFound => (None, "Unable to locate the resource", None),
+        Error::PartNotFound { reason } => (
+            Some(reason.clone()),
+            "The requested resource could not be found",
+            None,
+        ),
+        Error::Conflict { field, op } => {
+            let details = Some(json!({ "conflict": conflict_details(field) }));
+            match op {
+                WriteOp::Create => (
+                    Some(
+                        "This identity conflicts with another identity that already exists."
+                            .to_owned(),
+                    ),
+                    "The resource could not be created due to a conflict",
+                    details,
+                ),
+                WriteOp::Update => (
+                    None,
+                    "Unable to insert or update resource because a resource with that value exists already",
+                    details,
+                ),
+            }
+        }
+        Error::VersionMismatch { expected, actual } => (
+            None,
+            "The identity was modified since it was read; read it again and retry",
+            Some(json!({"expected_version": expected, "actual_version": actual})),
+        ),
+        Error::Unavailable { .. } => (None, UNAVAILABLE, None),
+        Error::Internal { .. } => (None, INTERNAL, None),
+    };
+    let mut body = serde_json::Map::new();
+    body.insert("code".into(), json!(status.as_u16()));
+    body.insert(
+        "status".into(),
+        json!(status.canonical_reason().unwrap_or("Error")),
+    );
+    if let Some(reason) = reason {
+        body.insert("reason".into(), json!(reason));
     }
-    (status, body)
+    if let Some(details) = details {
+        body.insert("details".into(), details);
+    }
+    body.insert("message".into(), json!(message));
+    json!({ "error": body })
+}
+
+/// The `details.conflict` object of a conflict: which field collided, and
+/// its value.
+fn conflict_details(field: &ConflictField) -> Value {
+    match field {
+        ConflictField::Id => json!({"field": "id"}),
+        ConflictField::ExternalId(v) => json!({"field": "external_id", "value": v}),
+        ConflictField::CredentialIdentifier(t, v) => {
+            json!({"field": "credentials.identifiers", "type": t.as_str(), "value": v})
+        }
+        ConflictField::VerifiableAddress(via, v) => {
+            json!({"field": "verifiable_addresses", "via": via.as_str(), "value": v})
+        }
+        ConflictField::RecoveryAddress(via, v) => {
+            json!({"field": "recovery_addresses", "via": via.as_str(), "value": v})
+        }
+    }
+}
+
+/// Kratos' JSON of one batch-create outcome: `{"action":"create",
+/// "identity","patch_id"?}`, `{"action":"error","error",...}` or `null`.
+/// A failed entry's conflict is worded as an update's (no reason, "Unable
+/// to insert or update resource …"), as Kratos does; server-side failures
+/// are generic and logged, as for a whole request.
+pub(crate) fn batch_outcome_json(outcome: &BatchOutcome) -> Value {
+    let mut map = serde_json::Map::new();
+    let patch_id = match outcome {
+        BatchOutcome::Created { id, patch_id, .. } => {
+            map.insert("action".into(), "create".into());
+            map.insert("identity".into(), Value::String(id.to_string()));
+            patch_id
+        }
+        BatchOutcome::Failed { error, patch_id } => {
+            map.insert("action".into(), "error".into());
+            let (_, envelope) = match error {
+                Error::Conflict { field, .. } => envelope_of(&Error::Conflict {
+                    field: field.clone(),
+                    op: WriteOp::Update,
+                }),
+                other => envelope_of(other),
+            };
+            map.insert("error".into(), envelope["error"].clone());
+            patch_id
+        }
+        BatchOutcome::Skipped => return Value::Null,
+    };
+    if let Some(p) = patch_id {
+        map.insert("patch_id".into(), Value::String(p.to_string()));
+    }
+    Value::Object(map)
 }
 
 /// `{"error":{"code","status","message","reason"?}}`.
@@ -162,35 +282,6 @@ mod tests {
     fn status_of_every_kind() {
         let statuses: Vec<u16> = KINDS.iter().map(|k| status_of(*k).as_u16()).collect();
         assert_eq!(statuses, [400, 400, 400, 404, 409, 412, 503, 500]);
-    }
-
-    #[test]
-    fn core_status_agrees() {
-        let samples = [
-            Error::Validation(vec![]),
-            Error::invalid("x"),
-            Error::Schema("x".into()),
-            Error::NotFound,
-            Error::Conflict {
-                field: identity_core::ConflictField::Id,
-                op: identity_core::WriteOp::Create,
-            },
-            Error::VersionMismatch {
-                expected: 1,
-                actual: 2,
-            },
-            Error::Unavailable {
-                message: "x".into(),
-                source: None,
-            },
-            Error::Internal {
-                message: "x".into(),
-                source: None,
-            },
-        ];
-        for e in &samples {
-            assert_eq!(status_of(e.kind()).as_u16(), e.status(), "{:?}", e.kind());
-        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 use uuid::Uuid;
 
-use crate::error::{ApiError, envelope_of, generic};
+use crate::error::{ApiError, batch_outcome_json, generic};
 use crate::extract::{
     CredentialPath, IdentityId, IfMatch, PathText, QueryPairs, RawBody, Route, etag,
 };
@@ -322,24 +322,9 @@ async fn batch_patch_identities(
             })?,
             Err((error, patch_id)) => BatchOutcome::Failed { error, patch_id },
         };
-        results.push(outcome_json(&outcome));
+        results.push(batch_outcome_json(&outcome));
     }
     Ok((StatusCode::OK, Json(json!({ "identities": results }))).into_response())
-}
-
-/// Core's JSON of a batch outcome, with server-side failures made generic
-/// (and logged) as for a whole request.
-fn outcome_json(outcome: &BatchOutcome) -> Value {
-    let mut value = outcome.to_json();
-    if let BatchOutcome::Failed { error, .. } = outcome {
-        let (status, envelope) = envelope_of(error);
-        if status.is_server_error()
-            && let Some(map) = value.as_object_mut()
-        {
-            map.insert("error".into(), envelope["error"].clone());
-        }
-    }
-    value
 }
 
 async fn get_identity(

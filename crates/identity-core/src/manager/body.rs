@@ -276,38 +276,3 @@ pub enum BatchOutcome {
     /// The input entry was `null`.
     Skipped,
 }
-
-impl BatchOutcome {
-    /// The Kratos JSON of this outcome: `{"action":"create","identity",
-    /// "patch_id"?}`, `{"action":"error","error",...}` or `null`.
-    pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        let patch_id = match self {
-            BatchOutcome::Created { id, patch_id, .. } => {
-                map.insert("action".into(), "create".into());
-                map.insert("identity".into(), Value::String(id.to_string()));
-                patch_id
-            }
-            BatchOutcome::Failed { error, patch_id } => {
-                map.insert("action".into(), "error".into());
-                // Kratos words a batch entry's conflict as an update's (no
-                // reason, "Unable to insert or update resource …").
-                let envelope = match error {
-                    Error::Conflict { field, .. } => Error::Conflict {
-                        field: field.clone(),
-                        op: crate::error::WriteOp::Update,
-                    }
-                    .envelope(),
-                    other => other.envelope(),
-                };
-                map.insert("error".into(), envelope["error"].clone());
-                patch_id
-            }
-            BatchOutcome::Skipped => return Value::Null,
-        };
-        if let Some(p) = patch_id {
-            map.insert("patch_id".into(), Value::String(p.to_string()));
-        }
-        Value::Object(map)
-    }
-}

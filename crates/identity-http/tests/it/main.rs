@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod errors;
 mod kratos_handler;
 mod kratos_import;
 mod kratos_region;
