@@ -1,5 +1,8 @@
-//! Credential import and merge (SPEC §6), and the identifiers each type
-//! carries.
+//! Every credential rule, in one place: import parsing and merge (SPEC §6),
+//! the credentials the traits derive (PUT, create), the checks a patched
+//! credential passes (PATCH), deletion, first factors, and the rules all of
+//! them share: which identifiers each type carries, which password hashes
+//! are accepted, and when `updated_at` moves.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -11,7 +14,8 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::model::{Credential, CredentialConfig, CredentialType, Credentials};
+use crate::model::{Credential, CredentialConfig, CredentialType, Credentials, Identity};
+use crate::schema::Derived;
 use crate::time::Timestamp;
 
 /// The reason Kratos gives for a password import it cannot use.
@@ -140,8 +144,7 @@ fn parse_password(config: &Map<String, Value>) -> Result<Import, Error> {
         return Ok(Import::Password(PasswordImport::Plain(Password::new(p))));
     }
     if let Some(h) = hashed {
-        identity_password::check_import(h)
-            .map_err(|e| Error::invalid(format!("{UNKNOWN_HASH_FORMAT} ({e})")))?;
+        check_hash(h)?;
         return Ok(Import::Password(PasswordImport::Hashed(h.to_owned())));
     }
     if hook {
@@ -349,6 +352,19 @@ pub(crate) fn canonical(mut identifiers: Vec<String>) -> Vec<String> {
     identifiers
 }
 
+/// The check every stored password hash passes, imported or patched in: a
+/// format `identity-password` verifies, with cost parameters it accepts.
+pub(crate) fn check_hash(hash: &str) -> Result<(), Error> {
+    identity_password::check_import(hash)
+        .map_err(|e| Error::invalid(format!("{UNKNOWN_HASH_FORMAT} ({e})")))
+}
+
+/// The identifiers of the types an identity holds at most one of, which
+/// Kratos identifies by the identity's id: TOTP and lookup codes.
+fn owner_identifiers(identity_id: Uuid) -> Vec<String> {
+    vec![identity_id.to_string()]
+}
+
 /// The format version each type's config is written in, as Kratos reports
 /// it (its readers upgrade password, WebAuthn and code configs to 1).
 fn config_version(kind: CredentialType) -> i64 {
@@ -358,12 +374,35 @@ fn config_version(kind: CredentialType) -> i64 {
     }
 }
 
-/// Puts `config` (and `identifiers`) as the credential of `kind`, creating it
-/// or bumping `updated_at` only when something changed.
-pub(crate) fn put(
+/// The timestamps and version of a credential written over `old` (or new):
+/// `created_at` and the version stay, and `updated_at` moves to `now` only
+/// when the identifiers or the config changed.
+fn stamp(credential: &mut Credential, old: Option<&Credential>, now: Timestamp) {
+    match old {
+        Some(old) => {
+            credential.created_at = old.created_at;
+            credential.version = old.version;
+            credential.updated_at =
+                if credential.config == old.config && credential.identifiers == old.identifiers {
+                    old.updated_at
+                } else {
+                    now
+                };
+        }
+        None => {
+            credential.created_at = now;
+            credential.updated_at = now;
+        }
+    }
+}
+
+/// Puts `config` (if given) and `identifiers` (if given) as the credential
+/// of `kind`, creating it (with an empty config when none is given) or
+/// changing it in place; `updated_at` follows [`stamp`]'s rule.
+fn put(
     creds: &mut Credentials,
     kind: CredentialType,
-    config: Value,
+    config: Option<Value>,
     identifiers: Option<Vec<String>>,
     now: Timestamp,
 ) {
@@ -371,7 +410,9 @@ pub(crate) fn put(
     match creds.get_mut(&kind) {
         Some(c) => {
             let mut changed = false;
-            if c.config.expose() != &config {
+            if let Some(config) = config
+                && c.config.expose() != &config
+            {
                 c.config = CredentialConfig::new(config);
                 changed = true;
             }
@@ -386,19 +427,93 @@ pub(crate) fn put(
             }
         }
         None => {
-            creds.insert(
+            let mut credential = Credential {
                 kind,
-                Credential {
-                    kind,
-                    identifiers: identifiers.unwrap_or_default(),
-                    config: CredentialConfig::new(config),
-                    version: config_version(kind),
-                    created_at: now,
-                    updated_at: now,
-                },
-            );
+                identifiers: identifiers.unwrap_or_default(),
+                config: CredentialConfig::new(config.unwrap_or_else(|| Value::Object(Map::new()))),
+                version: config_version(kind),
+                created_at: now,
+                updated_at: now,
+            };
+            stamp(&mut credential, None, now);
+            creds.insert(kind, credential);
         }
     }
+}
+
+/// The credential types the traits derive identifiers for.
+const DERIVED_TYPES: [CredentialType; 3] = [
+    CredentialType::Password,
+    CredentialType::Webauthn,
+    CredentialType::Code,
+];
+
+/// Sets the schema-driven credentials (password, WebAuthn, code) to exactly
+/// the identifiers the traits derive: a credential whose identifiers are
+/// all gone is removed unless it still holds a config (a password hash, a
+/// key); the code credential's config is the derived code addresses.
+pub(crate) fn apply_derived(creds: &mut Credentials, derived: &Derived, now: Timestamp) {
+    for kind in DERIVED_TYPES {
+        let ids = canonical(derived.identifiers_of(kind).to_vec());
+        let config =
+            (kind == CredentialType::Code).then(|| json!({ "addresses": derived.code_addresses }));
+        match creds.get(&kind) {
+            Some(c) if ids.is_empty() && (c.config.is_empty() || kind == CredentialType::Code) => {
+                creds.remove(&kind);
+            }
+            None if ids.is_empty() => {}
+            _ => put(creds, kind, config, Some(ids), now),
+        }
+    }
+}
+
+/// Brings the credentials a PATCH produced back under the rules: canonical
+/// identifiers, a changed password hash that passes [`check_hash`], the
+/// identifiers TOTP, lookup codes and passkeys must carry, and the
+/// timestamps of [`stamp`] against what was stored.
+pub(crate) fn settle_patched(
+    creds: &mut Credentials,
+    stored: &Identity,
+    now: Timestamp,
+) -> Result<(), Error> {
+    for (kind, credential) in creds.iter_mut() {
+        let old = stored.credentials.get(kind);
+        credential.identifiers = canonical(std::mem::take(&mut credential.identifiers));
+        if *kind == CredentialType::Password {
+            let new_hash = credential.config.expose().get("hashed_password");
+            let old_hash = old.and_then(|o| o.config.expose().get("hashed_password"));
+            if let Some(h) = new_hash
+                && Some(h) != old_hash
+            {
+                check_hash(
+                    h.as_str()
+                        .ok_or_else(|| Error::invalid(UNKNOWN_HASH_FORMAT))?,
+                )?;
+            }
+        }
+        match *kind {
+            CredentialType::Totp | CredentialType::LookupSecret => {
+                credential.identifiers = owner_identifiers(stored.id);
+            }
+            // The identifier follows the user handle when there is one;
+            // a passkey patched in without one keeps what was patched (as
+            // Kratos lets it).
+            CredentialType::Passkey => {
+                if let Some(h) = credential
+                    .config
+                    .expose()
+                    .get("user_handle")
+                    .and_then(Value::as_str)
+                    .filter(|h| !h.is_empty())
+                {
+                    credential.identifiers = vec![passkey_identifier(h)?];
+                }
+            }
+            _ => {}
+        }
+        stamp(credential, old, now);
+    }
+    Ok(())
 }
 
 fn existing_array(creds: &Credentials, kind: CredentialType, field: &str) -> Vec<Value> {
@@ -431,7 +546,7 @@ pub(crate) fn merge(
                         });
                     }
                 };
-                put(creds, CredentialType::Password, config, None, now);
+                put(creds, CredentialType::Password, Some(config), None, now);
             }
             Import::Providers(kind, providers) => {
                 let mut merged = existing_array(creds, kind, "providers");
@@ -459,7 +574,7 @@ pub(crate) fn merge(
                 put(
                     creds,
                     kind,
-                    json!({"providers": merged}),
+                    Some(json!({"providers": merged})),
                     Some(identifiers),
                     now,
                 );
@@ -468,8 +583,8 @@ pub(crate) fn merge(
                 put(
                     creds,
                     CredentialType::Totp,
-                    json!({"totp_url": url}),
-                    Some(vec![identity_id.to_string()]),
+                    Some(json!({"totp_url": url})),
+                    Some(owner_identifiers(identity_id)),
                     now,
                 );
             }
@@ -480,8 +595,8 @@ pub(crate) fn merge(
                 put(
                     creds,
                     CredentialType::LookupSecret,
-                    json!({"recovery_codes": merged}),
-                    Some(vec![identity_id.to_string()]),
+                    Some(json!({"recovery_codes": merged})),
+                    Some(owner_identifiers(identity_id)),
                     now,
                 );
             }
@@ -550,7 +665,7 @@ pub(crate) fn merge(
                 } else {
                     None
                 };
-                put(creds, kind, Value::Object(config), identifiers, now);
+                put(creds, kind, Some(Value::Object(config)), identifiers, now);
             }
         }
     }
@@ -559,7 +674,7 @@ pub(crate) fn merge(
 
 /// A passkey's identifier: its user handle (standard base64, as Kratos
 /// writes bytes in JSON) decoded, the bytes read as text.
-pub(crate) fn passkey_identifier(user_handle: &str) -> Result<String, Error> {
+fn passkey_identifier(user_handle: &str) -> Result<String, Error> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()

@@ -29,10 +29,9 @@ pub use writes::check_batch_len;
 use crate::addresses::{reconcile_recovery, reconcile_verifiable};
 use crate::error::Error;
 use crate::model::{
-    CredentialInclude, CredentialType, Identity, RecoveryAddress, State, TenantId,
-    VerifiableAddress,
+    CredentialInclude, Identity, RecoveryAddress, State, TenantId, VerifiableAddress,
 };
-use crate::schema::{Derived, IdentitySchema, SchemaRegistry};
+use crate::schema::{IdentitySchema, SchemaRegistry};
 use crate::store::{DynIdentityStore, ValidIdentity};
 use crate::time::{Clock, IdGenerator, Timestamp};
 
@@ -187,7 +186,7 @@ impl IdentityManager {
     ) -> Result<(), Error> {
         self.check_limits(identity)?;
         let derived = schema.validate(&mut identity.traits, &self.inner.config.limits)?;
-        apply_derived(identity, &derived, now);
+        credentials::apply_derived(&mut identity.credentials, &derived, now);
         let ids = self.inner.ids.as_ref();
         identity.verifiable_addresses =
             reconcile_verifiable(&derived.verifiable_addresses, prior_verifiable, now, ids);
@@ -246,46 +245,6 @@ impl IdentityManager {
                 }
                 Err(e) => return Err(e),
             }
-        }
-    }
-}
-
-/// Sets the schema-driven credentials to exactly what the traits derive.
-fn apply_derived(identity: &mut Identity, derived: &Derived, now: Timestamp) {
-    for kind in [
-        CredentialType::Password,
-        CredentialType::Webauthn,
-        CredentialType::Code,
-    ] {
-        let ids = credentials::canonical(derived.identifiers_of(kind).to_vec());
-        let code_config = (kind == CredentialType::Code)
-            .then(|| serde_json::json!({ "addresses": derived.code_addresses }));
-        match identity.credentials.get_mut(&kind) {
-            Some(c) => {
-                if ids.is_empty() && (c.config.is_empty() || kind == CredentialType::Code) {
-                    identity.credentials.remove(&kind);
-                    continue;
-                }
-                let mut changed = false;
-                if c.identifiers != ids {
-                    c.identifiers = ids;
-                    changed = true;
-                }
-                if let Some(config) = code_config
-                    && c.config.expose() != &config
-                {
-                    c.config = crate::model::CredentialConfig::new(config);
-                    changed = true;
-                }
-                if changed {
-                    c.updated_at = now;
-                }
-            }
-            None if !ids.is_empty() => {
-                let config = code_config.unwrap_or_else(|| Value::Object(Default::default()));
-                credentials::put(&mut identity.credentials, kind, config, Some(ids), now);
-            }
-            None => {}
         }
     }
 }

@@ -8,14 +8,14 @@ use json_patch::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{IdentityManager, credentials::UNKNOWN_HASH_FORMAT, external_id};
+use super::{credentials, external_id};
 use crate::error::Error;
 use crate::limits::{
     BODY_MAX_DEPTH, Exceeded, Limits, dispose, extent, refuse_deeper_than, string_len,
 };
 use crate::model::{AddressVia, CredentialInclude, CredentialType, Identity, State};
 use crate::normalize;
-use crate::schema::IdentitySchema;
+use crate::schema::{IdentitySchema, SchemaRegistry};
 use crate::time::{IdGenerator, Timestamp};
 
 /// Paths no operation may touch, nor anything below them.
@@ -456,26 +456,39 @@ fn pin_addresses(next: &mut Identity, stored: &Identity, ids: &dyn IdGenerator, 
     }
 }
 
+/// What applying a patch needs from the manager, passed in (the patch
+/// code sees nothing else of it).
+pub(crate) struct PatchEnv<'a> {
+    /// The base URL the admin JSON of the identity is written with.
+    pub(crate) base_url: &'a str,
+    /// The size and depth limits.
+    pub(crate) limits: &'a Limits,
+    /// The schemas a patched `schema_id` resolves against.
+    pub(crate) schemas: &'a SchemaRegistry,
+    /// Ids for addresses the patch adds.
+    pub(crate) ids: &'a dyn IdGenerator,
+}
+
 /// Applies the operations to `stored` and returns the patched identity
 /// (before validation and derivation) and its schema.
 pub(crate) fn apply(
-    manager: &IdentityManager,
+    env: &PatchEnv<'_>,
     stored: &Identity,
     ops: &[Op],
     now: Timestamp,
 ) -> Result<(Identity, Arc<IdentitySchema>), Error> {
-    let mut doc = manager.to_json(stored, CredentialInclude::All);
-    apply_ops(&mut doc, ops, &manager.inner.config.limits)?;
+    let mut doc = stored.to_value(env.base_url, CredentialInclude::All);
+    apply_ops(&mut doc, ops, env.limits)?;
     check_state(&doc)?;
     check_credentials(&mut doc, now)?;
     let mut next: Identity = serde_json::from_value(doc)
         .map_err(|e| Error::invalid(format!("the patched identity is not valid: {e}")))?;
     next.version = stored.version;
-    pin_addresses(&mut next, stored, manager.inner.ids.as_ref(), now);
+    pin_addresses(&mut next, stored, env.ids, now);
     let schema = if next.schema_id.is_empty() {
-        manager.inner.schemas.resolve(&stored.schema_id)?.clone()
+        env.schemas.resolve(&stored.schema_id)?.clone()
     } else {
-        manager.inner.schemas.resolve(&next.schema_id)?.clone()
+        env.schemas.resolve(&next.schema_id)?.clone()
     };
     next.schema_id = schema.id().to_owned();
     next.state_changed_at = if next.state == stored.state {
@@ -484,60 +497,6 @@ pub(crate) fn apply(
         Some(now)
     };
     next.external_id = external_id(next.external_id.take())?;
-    for (kind, credential) in next.credentials.iter_mut() {
-        let old = stored.credentials.get(kind);
-        credential.identifiers =
-            super::credentials::canonical(std::mem::take(&mut credential.identifiers));
-        if *kind == CredentialType::Password {
-            let new_hash = credential.config.expose().get("hashed_password");
-            let old_hash = old.and_then(|o| o.config.expose().get("hashed_password"));
-            if let Some(h) = new_hash
-                && Some(h) != old_hash
-            {
-                let Some(text) = h.as_str() else {
-                    return Err(Error::invalid(UNKNOWN_HASH_FORMAT));
-                };
-                identity_password::check_import(text)
-                    .map_err(|e| Error::invalid(format!("{UNKNOWN_HASH_FORMAT} ({e})")))?;
-            }
-        }
-        match *kind {
-            CredentialType::Totp | CredentialType::LookupSecret => {
-                credential.identifiers = vec![stored.id.to_string()];
-            }
-            // The identifier follows the user handle when there is one;
-            // a passkey patched in without one keeps what was patched (as
-            // Kratos lets it).
-            CredentialType::Passkey => {
-                if let Some(h) = credential
-                    .config
-                    .expose()
-                    .get("user_handle")
-                    .and_then(Value::as_str)
-                    .filter(|h| !h.is_empty())
-                {
-                    credential.identifiers = vec![super::credentials::passkey_identifier(h)?];
-                }
-            }
-            _ => {}
-        }
-        match old {
-            Some(old) => {
-                credential.created_at = old.created_at;
-                credential.version = old.version;
-                credential.updated_at = if credential.config == old.config
-                    && credential.identifiers == old.identifiers
-                {
-                    old.updated_at
-                } else {
-                    now
-                };
-            }
-            None => {
-                credential.created_at = now;
-                credential.updated_at = now;
-            }
-        }
-    }
+    credentials::settle_patched(&mut next.credentials, stored, now)?;
     Ok((next, schema))
 }

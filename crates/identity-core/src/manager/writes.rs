@@ -332,8 +332,14 @@ impl IdentityManager {
         let span = tracing::info_span!("identity.patch", tenant = %tenant, identity.id = %id);
         async move {
             let ops = patch::parse(patch, &self.inner.config.limits)?;
+            let env = patch::PatchEnv {
+                base_url: &self.inner.config.base_url,
+                limits: &self.inner.config.limits,
+                schemas: &self.inner.schemas,
+                ids: self.inner.ids.as_ref(),
+            };
             self.read_modify_write(tenant, id, expected_version, |stored, now| {
-                let (mut next, schema) = patch::apply(self, &stored, &ops, now)?;
+                let (mut next, schema) = patch::apply(&env, &stored, &ops, now)?;
                 let prior_v = std::mem::take(&mut next.verifiable_addresses);
                 let prior_r = std::mem::take(&mut next.recovery_addresses);
                 self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
