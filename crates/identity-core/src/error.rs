@@ -108,10 +108,12 @@ pub enum WriteOp {
 
 /// The error of every core operation and every store.
 ///
-/// Exhaustive, like [`ErrorKind`]: a wire layer (identity-http) matches
-/// every variant to word its answer, and a new variant is a breaking change
-/// that must make each such match decide what it means.
+/// Callers match on [`Error::kind`] (exhaustive) and read the structured
+/// parts through [`Error::violations`], [`Error::reason`],
+/// [`Error::detail`], [`Error::conflict`] and [`Error::versions`]; the
+/// variants themselves may grow.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The traits or metadata failed validation.
     #[error("validation failed: {}", join_violations(.0))]
@@ -242,5 +244,50 @@ impl Error {
             Error::Validation(v) => v,
             _ => &[],
         }
+    }
+
+    /// Why the request was refused, where the error says it: the reason of
+    /// an invalid input, a refused schema, a missing part of an identity,
+    /// or the general reason of an invalid request (Kratos' `reason`).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput(reason)
+            | Error::Schema(reason)
+            | Error::PartNotFound { reason } => Some(reason),
+            Error::InvalidRequest { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The specific message of an invalid request (a patch or body that
+    /// does not decode or apply), which Kratos shows in place of its
+    /// generic one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::InvalidRequest { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// What collided, and in which kind of write, for a conflict.
+    pub fn conflict(&self) -> Option<(&ConflictField, WriteOp)> {
+        match self {
+            Error::Conflict { field, op } => Some((field, *op)),
+            _ => None,
+        }
+    }
+
+    /// The expected and the stored version, for a version mismatch.
+    pub fn versions(&self) -> Option<(u64, u64)> {
+        match self {
+            Error::VersionMismatch { expected, actual } => Some((*expected, *actual)),
+            _ => None,
+        }
+    }
+
+    /// Whether a not-found error names a missing part of an identity (a
+    /// credential) rather than the identity itself.
+    pub fn is_part_not_found(&self) -> bool {
+        matches!(self, Error::PartNotFound { .. })
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The core carries no HTTP: the status of every core error kind is decided
 //! here in [`status_of`], one `match` over [`ErrorKind`], and every
-//! envelope in [`envelope_of`], one `match` over [`Error`]. Server-side
+//! envelope in [`envelope_of`], another over the same kinds. Server-side
 //! failures (5xx) answer with a generic body; the error itself, with its
 //! source chain, goes to the log.
 
@@ -78,8 +78,8 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 /// The status and Kratos envelope of a core error:
 /// `{"error":{"code","status","reason"?,"message","details"?}}`.
 ///
-/// One exhaustive `match` over [`Error`]'s variants decides every body's
-/// `reason`, `message` and `details`. Server-side failures (5xx) answer
+/// One exhaustive `match` over the error's [`ErrorKind`] decides every
+/// body's `reason`, `message` and `details`. Server-side failures (5xx) answer
 /// with a generic body only; the error itself, with its source chain, goes
 /// to the log.
 pub fn envelope_of(error: &Error) -> (StatusCode, Value) {
@@ -103,56 +103,55 @@ const UNAVAILABLE: &str = "The storage backend is unavailable, please try again 
 const INTERNAL: &str = "An internal server error occurred, please contact the system administrator";
 
 fn kratos_envelope(status: StatusCode, error: &Error) -> Value {
-    // (reason, message, details) of each variant, the way Kratos words it.
-    let (reason, message, details): (Option<String>, &str, Option<Value>) = match error {
-        Error::Validation(violations) => (
-            Some(
-                violations
-                    .iter()
-                    .map(Violation::reason_line)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-            MALFORMED,
-            Some(json!({ "violations": violations })),
-        ),
-        Error::InvalidInput(reason) | Error::Schema(reason) => {
-            (Some(reason.clone()), MALFORMED, None)
+    // (reason, message, details) of each kind, the way Kratos words them:
+    // one exhaustive match, no `_` arm, so a new kind forces a decision.
+    let reason = error.reason().map(str::to_owned);
+    let (reason, message, details): (Option<String>, &str, Option<Value>) = match error.kind() {
+        ErrorKind::Validation => {
+            let violations = error.violations();
+            (
+                Some(
+                    violations
+                        .iter()
+                        .map(Violation::reason_line)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+                MALFORMED,
+                Some(json!({ "violations": violations })),
+            )
         }
-        Error::InvalidRequest { reason, message } => (reason.clone(), message.as_str(), None),
+        ErrorKind::InvalidInput | ErrorKind::Schema => {
+            (reason, error.detail().unwrap_or(MALFORMED), None)
+        }
         // Kratos' persister's words for a missing row; its handler's
         // (herodot's default) for a missing part of one.
-        Error::NotFound => (None, "Unable to locate the resource", None),
-        Error::PartNotFound { reason } => (
-            Some(reason.clone()),
-            "The requested resource could not be found",
-            None,
-        ),
-        Error::Conflict { field, op } => {
-            let details = Some(json!({ "conflict": conflict_details(field) }));
-            match op {
-                WriteOp::Create => (
-                    Some(
-                        "This identity conflicts with another identity that already exists."
-                            .to_owned(),
-                    ),
-                    "The resource could not be created due to a conflict",
-                    details,
-                ),
-                WriteOp::Update => (
-                    None,
-                    "Unable to insert or update resource because a resource with that value exists already",
-                    details,
-                ),
-            }
+        ErrorKind::NotFound if error.is_part_not_found() => {
+            (reason, "The requested resource could not be found", None)
         }
-        Error::VersionMismatch { expected, actual } => (
+        ErrorKind::NotFound => (None, "Unable to locate the resource", None),
+        ErrorKind::Conflict => match error.conflict() {
+            Some((field, WriteOp::Create)) => (
+                Some("This identity conflicts with another identity that already exists.".to_owned()),
+                "The resource could not be created due to a conflict",
+                Some(json!({ "conflict": conflict_details(field) })),
+            ),
+            Some((field, WriteOp::Update)) => (
+                None,
+                "Unable to insert or update resource because a resource with that value exists already",
+                Some(json!({ "conflict": conflict_details(field) })),
+            ),
+            None => (None, "The resource could not be created due to a conflict", None),
+        },
+        ErrorKind::VersionMismatch => (
             None,
             "The identity was modified since it was read; read it again and retry",
-            Some(json!({"expected_version": expected, "actual_version": actual})),
+            error
+                .versions()
+                .map(|(expected, actual)| json!({"expected_version": expected, "actual_version": actual})),
         ),
-        Error::Unavailable { .. } => (None, UNAVAILABLE, None),
-        Error::Internal { .. } => (None, INTERNAL, None),
+        ErrorKind::Unavailable => (None, UNAVAILABLE, None),
+        ErrorKind::Internal => (None, INTERNAL, None),
     };
     let mut body = serde_json::Map::new();
     body.insert("code".into(), json!(status.as_u16()));
@@ -203,12 +202,12 @@ pub(crate) fn batch_outcome_json(outcome: &BatchOutcome) -> Value {
         }
         BatchOutcome::Failed { error, patch_id } => {
             map.insert("action".into(), "error".into());
-            let (_, envelope) = match error {
-                Error::Conflict { field, .. } => envelope_of(&Error::Conflict {
+            let (_, envelope) = match error.conflict() {
+                Some((field, _)) => envelope_of(&Error::Conflict {
                     field: field.clone(),
                     op: WriteOp::Update,
                 }),
-                other => envelope_of(other),
+                None => envelope_of(error),
             };
             map.insert("error".into(), envelope["error"].clone());
             patch_id

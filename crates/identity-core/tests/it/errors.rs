@@ -118,3 +118,40 @@ fn conflicts_name_what_collided() {
         "conflict on verifiable address (email) \"a@b.example\""
     );
 }
+
+#[test]
+fn structured_parts_are_read_through_accessors() {
+    let patch = Error::patch_failed("patch includes denied path: /id");
+    assert_eq!(
+        (patch.reason(), patch.detail()),
+        (
+            Some("failed to apply JSON patch"),
+            Some("patch includes denied path: /id")
+        )
+    );
+    let part = Error::PartNotFound {
+        reason: "no such credential".into(),
+    };
+    assert_eq!(
+        (part.reason(), part.is_part_not_found()),
+        (Some("no such credential"), true)
+    );
+    assert_eq!(
+        (Error::NotFound.reason(), Error::NotFound.is_part_not_found()),
+        (None, false)
+    );
+    let conflict = Error::Conflict {
+        field: ConflictField::ExternalId("e1".into()),
+        op: WriteOp::Update,
+    };
+    assert_eq!(
+        conflict.conflict(),
+        Some((&ConflictField::ExternalId("e1".into()), WriteOp::Update))
+    );
+    let stale = Error::VersionMismatch {
+        expected: 3,
+        actual: 4,
+    };
+    assert_eq!((stale.versions(), stale.conflict()), (Some((3, 4)), None));
+    assert_eq!(Error::invalid("bad state").reason(), Some("bad state"));
+}
