@@ -101,7 +101,7 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
             &identity_core::ListQuery {
                 filter: identity_core::ListFilter::All,
                 after: None,
-                limit: 1,
+                limit: identity_core::PageSize::new(1).expect("size"),
             },
         ))
         .expect("list");
@@ -148,7 +148,7 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
         for n in 0..1_000u32 {
             let mut copy = sample.clone();
             copy.id = uuid::Uuid::from_u128(0xfeed_0000 + u128::from(n));
-            copy.external_id = Some(format!("copy-{n}"));
+            copy.external_id = identity_core::ExternalId::new(format!("copy-{n}")).ok();
             for c in copy.credentials.values_mut() {
                 for i in &mut c.identifiers {
                     *i = format!("copy{n}-{i}");
@@ -162,7 +162,7 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
             }
             rt.block_on(store.create(
                 TenantId::DEFAULT,
-                identity_core::ValidIdentity::new_unchecked_for_tests(copy),
+                identity_core::ValidIdentity::new_for_tests(copy).expect("valid"),
             ))
             .expect("store create");
         }

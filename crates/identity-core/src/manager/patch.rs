@@ -8,12 +8,12 @@ use json_patch::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{IdentityManager, credentials::UNKNOWN_HASH_FORMAT, external_id};
+use super::{IdentityManager, credentials::UNKNOWN_HASH_FORMAT};
 use crate::error::Error;
 use crate::limits::{
     BODY_MAX_DEPTH, Exceeded, Limits, dispose, extent, refuse_deeper_than, string_len,
 };
-use crate::model::{AddressVia, CredentialInclude, CredentialType, Identity, State};
+use crate::model::{AddressVia, CredentialInclude, CredentialType, ExternalId, Identity, State};
 use crate::normalize;
 use crate::schema::IdentitySchema;
 use crate::time::{IdGenerator, Timestamp};
@@ -468,8 +468,18 @@ pub(crate) fn apply(
     apply_ops(&mut doc, ops, &manager.inner.config.limits)?;
     check_state(&doc)?;
     check_credentials(&mut doc, now)?;
+    // The external id is read as create and PUT read it (with their
+    // messages); any other JSON type is left to the decoding below.
+    let external_id = match doc.get_mut("external_id") {
+        Some(slot) if slot.is_string() => match slot.take() {
+            Value::String(text) => ExternalId::from_optional(Some(text))?,
+            _ => None,
+        },
+        _ => None,
+    };
     let mut next: Identity = serde_json::from_value(doc)
         .map_err(|e| Error::invalid(format!("the patched identity is not valid: {e}")))?;
+    next.external_id = external_id;
     next.version = stored.version;
     pin_addresses(&mut next, stored, manager.inner.ids.as_ref(), now);
     let schema = if next.schema_id.is_empty() {
@@ -483,7 +493,6 @@ pub(crate) fn apply(
     } else {
         Some(now)
     };
-    next.external_id = external_id(next.external_id.take())?;
     for (kind, credential) in next.credentials.iter_mut() {
         let old = stored.credentials.get(kind);
         credential.identifiers =
