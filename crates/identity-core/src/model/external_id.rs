@@ -94,3 +94,35 @@ pub(crate) fn deserialize_optional<'de, D: Deserializer<'de>>(
     let text = Option::<String>::deserialize(deserializer)?;
     ExternalId::from_optional(text).map_err(serde::de::Error::custom)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Holder {
+        #[serde(default, deserialize_with = "deserialize_optional")]
+        external_id: Option<ExternalId>,
+    }
+
+    fn read(value: serde_json::Value) -> Result<Option<ExternalId>, serde_json::Error> {
+        serde_json::from_value::<Holder>(value).map(|h| h.external_id)
+    }
+
+    #[test]
+    fn json_reads_empty_and_null_as_none_and_checks_the_rest() {
+        assert_eq!(read(json!({})).ok(), Some(None));
+        assert_eq!(read(json!({"external_id": null})).ok(), Some(None));
+        assert_eq!(read(json!({"external_id": ""})).ok(), Some(None));
+        assert_eq!(
+            read(json!({"external_id": "crm-1"})).ok(),
+            Some(ExternalId::new("crm-1").ok())
+        );
+        assert!(read(json!({"external_id": "x".repeat(65)})).is_err());
+        assert!(read(json!({"external_id": "a\u{0}"})).is_err());
+        // Characters, not bytes: 64 two-byte characters fit.
+        assert!(ExternalId::new("é".repeat(64)).is_ok());
+    }
+}
