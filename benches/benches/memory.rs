@@ -90,9 +90,9 @@ fn bytes_of<T>(make: impl FnOnce() -> T) -> (T, usize) {
 }
 
 /// Where the bytes go: one identity's deep size by part when decoded
-/// (measured by cloning each part), the size of its row's compact JSON, its
-/// unique keys, and what the store holds per identity written straight
-/// into it.
+/// (measured by cloning each part), the size of its compact admin JSON
+/// (for comparison: rows hold the store's own, smaller form), its unique
+/// keys, and what the store holds per identity written straight into it.
 fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
     use identity_core::IdentityStore as _;
     let page = rt
@@ -101,7 +101,7 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
             &identity_core::ListQuery {
                 filter: identity_core::ListFilter::All,
                 after: None,
-                limit: 1,
+                limit: identity_core::PageSize::new(1).expect("size"),
             },
         ))
         .expect("list");
@@ -148,7 +148,7 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
         for n in 0..1_000u32 {
             let mut copy = sample.clone();
             copy.id = uuid::Uuid::from_u128(0xfeed_0000 + u128::from(n));
-            copy.external_id = Some(format!("copy-{n}"));
+            copy.external_id = identity_core::ExternalId::new(format!("copy-{n}")).ok();
             for c in copy.credentials.values_mut() {
                 for i in &mut c.identifiers {
                     *i = format!("copy{n}-{i}");
@@ -162,7 +162,7 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
             }
             rt.block_on(store.create(
                 TenantId::DEFAULT,
-                identity_core::ValidIdentity::new_unchecked_for_tests(copy),
+                identity_core::ValidIdentity::new_for_tests(copy).expect("valid"),
             ))
             .expect("store create");
         }
@@ -170,13 +170,15 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
     let row_json = serde_json::to_vec(&sample.to_json("", CredentialInclude::All))
         .expect("json")
         .len();
-    println!("memory/breakdown: the same identity as a store row's compact JSON: {row_json} bytes");
+    println!(
+        "memory/breakdown: the same identity as compact admin JSON (the wire form, which rows no longer hold): {row_json} bytes"
+    );
     let (_, boxed) = bytes_of(|| {
         serde_json::to_vec(&sample.to_json("", CredentialInclude::All))
             .expect("json")
             .into_boxed_slice()
     });
-    println!("memory/breakdown: the same, boxed, as counted: {boxed} bytes");
+    println!("memory/breakdown: that JSON, boxed, as counted: {boxed} bytes");
     let (_, keys) = bytes_of(|| sample.unique_keys());
     println!(
         "memory/breakdown: its {} unique keys: {keys} bytes",

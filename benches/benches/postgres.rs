@@ -60,7 +60,7 @@ fn person(n: u64) -> Identity {
 }
 
 fn valid(i: &Identity) -> ValidIdentity {
-    ValidIdentity::new_unchecked_for_tests(i.clone())
+    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
 }
 
 // The store's statements, verbatim (crates/identity-store-postgres/src/rows.rs).
@@ -218,6 +218,7 @@ impl Raw {
         let state = i.state.as_str();
         let changed = i.state_changed_at.map(micros);
         let (created, updated) = (micros(i.created_at), micros(i.updated_at));
+        let external_id = i.external_id.as_ref().map(|e| e.as_str());
         self.client.batch_execute("BEGIN").await.expect("begin");
         let s = &self.insert;
         type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
@@ -231,7 +232,7 @@ impl Raw {
             &i.metadata_public,
             &i.metadata_admin,
             &i.organization_id,
-            &i.external_id,
+            &external_id,
             &created,
             &updated,
         ];
@@ -280,6 +281,7 @@ impl Raw {
         let state = i.state.as_str();
         let changed = i.state_changed_at.map(micros);
         let (created, updated) = (micros(i.created_at), micros(i.updated_at));
+        let external_id = i.external_id.as_ref().map(|e| e.as_str());
         let next = version + 1;
         self.client
             .execute(
@@ -294,7 +296,7 @@ impl Raw {
                     &i.metadata_public,
                     &i.metadata_admin,
                     &i.organization_id,
-                    &i.external_id,
+                    &external_id,
                     &created,
                     &updated,
                     &next,

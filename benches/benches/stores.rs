@@ -62,7 +62,7 @@ fn email(n: u64) -> String {
 }
 
 fn valid(i: &Identity) -> ValidIdentity {
-    ValidIdentity::new_unchecked_for_tests(i.clone())
+    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -100,7 +100,7 @@ fn raw_insert(c: &Connection, i: &Identity) {
             i.metadata_public.as_ref().map(json_text),
             i.metadata_admin.as_ref().map(json_text),
             i.organization_id.as_ref().map(Uuid::as_bytes),
-            i.external_id,
+            i.external_id.as_ref().map(|e| e.as_str()),
             i.created_at.unix_micros(),
             i.updated_at.unix_micros(),
         ])
@@ -338,7 +338,7 @@ fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
             i.metadata_public.as_ref().map(json_text),
             i.metadata_admin.as_ref().map(json_text),
             i.organization_id.as_ref().map(Uuid::as_bytes),
-            i.external_id,
+            i.external_id.as_ref().map(|e| e.as_str()),
             i.created_at.unix_micros(),
             i.updated_at.unix_micros(),
             version + 1

@@ -7,27 +7,29 @@ mod manager;
 mod model;
 pub mod normalize;
 mod schema;
+pub mod sql;
 mod store;
+mod text;
 mod time;
 
 // Every public item has one path: here, at the root (the modules are the
 // crate's own layout), except the normalisation functions, which keep
-// their module's name (`normalize::email`).
+// their module's name (`normalize::email`), and the helpers for SQL store
+// adapters (`sql::ChildRowPlan`), which only adapter authors need.
 pub use addresses::{reconcile_recovery, reconcile_verifiable};
 pub use error::{BoxError, ConflictField, Error, ErrorKind, Violation, WriteOp};
 pub use limits::Limits;
 pub use manager::{
-    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody,
-    EXTERNAL_ID_MAX_CHARS, EventKind, EventSink, IdentityEvent, IdentityManager,
-    IdentityManagerBuilder, IdentityPage, ImportRecoveryAddress, ImportVerifiableAddress,
-    LIST_IDS_MAX, ListParams, ManagerConfig, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR,
-    PATCH_MAX_OPS, SEARCHABLE_TYPES, UNKNOWN_HASH_FORMAT, UpdateIdentityBody, check_batch_len,
-    decode_page_token, encode_page_token,
+    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, EventKind,
+    EventSink, IdentityEvent, IdentityManager, IdentityManagerBuilder, IdentityPage,
+    ImportRecoveryAddress, ImportVerifiableAddress, LIST_IDS_MAX, ListParams, ManagerConfig,
+    PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR, PATCH_MAX_OPS, SEARCHABLE_TYPES,
+    UNKNOWN_HASH_FORMAT, UpdateIdentityBody, check_batch_len, decode_page_token, encode_page_token,
 };
 pub use model::{
     AddressVia, Credential, CredentialConfig, CredentialInclude, CredentialType, Credentials,
-    INVALID_REGION, Identity, IdentityJson, REGIONS, RecoveryAddress, State, TenantId,
-    VerifiableAddress, VerificationStatus, check_region,
+    EXTERNAL_ID_MAX_CHARS, ExternalId, INVALID_REGION, Identity, IdentityJson, REGIONS,
+    RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus, check_region,
 };
 pub use schema::{
     CodeAddress, DEFAULT_SCHEMA_ID, Derived, DerivedAddress, EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN,
@@ -35,9 +37,10 @@ pub use schema::{
     SCHEMA_MAX_REFS, SchemaRegistry, Site, Step, is_valid_email, is_valid_tel, stock_email_rule,
 };
 pub use store::{
-    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery,
+    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery, PageSize,
     ValidIdentity,
 };
+pub use text::INDEX_KEY_MAX_BYTES;
 pub use time::{
     Clock, FixedClock, IdGenerator, RandomIds, SequentialIds, SystemClock, TimeOrderedIds,
     Timestamp,

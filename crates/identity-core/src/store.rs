@@ -7,61 +7,89 @@
 //! checks every sentence of these contracts against every store.
 
 use std::fmt::Debug;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::error::{ConflictField, Error};
-use crate::model::{CredentialType, Identity, TenantId};
+use crate::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+use crate::model::{CredentialType, ExternalId, Identity, TenantId};
 
 /// An identity the core has validated and derived, ready to be stored.
 ///
 /// Only the core constructs it (the `store-testing` feature adds a
-/// constructor for store test suites), so a store cannot be handed traits
-/// that skipped validation.
+/// constructor for store test suites, which checks the same), so a store
+/// may rely on what it guarantees:
+///
+/// - the traits passed validation and the identifiers and addresses were
+///   derived from them;
+/// - its [`unique_keys`](ValidIdentity::unique_keys) hold no value twice,
+///   so a store never needs to de-duplicate them, and a write that
+///   collides collides with another identity;
+/// - its text follows the core's rule ([`INDEX_KEY_MAX_BYTES`]): no NUL
+///   character anywhere, and no index key longer than the bound.
+///
+/// [`INDEX_KEY_MAX_BYTES`]: crate::INDEX_KEY_MAX_BYTES
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidIdentity(Identity);
+pub struct ValidIdentity {
+    identity: Identity,
+    keys: Vec<ConflictField>,
+}
 
 impl ValidIdentity {
-    pub(crate) fn new(identity: Identity) -> Self {
-        ValidIdentity(identity)
+    /// Checks what the type guarantees; [`Error::InvalidInput`] otherwise.
+    pub(crate) fn new(identity: Identity) -> Result<Self, Error> {
+        crate::text::check(&identity)?;
+        let keys = identity.unique_keys();
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        for key in &keys {
+            if !seen.insert(key) {
+                return Err(Error::invalid(format!("the identity claims {key} twice")));
+            }
+        }
+        Ok(ValidIdentity { identity, keys })
     }
 
-    /// Wraps an identity without validating it. For store conformance tests
-    /// only: the caller vouches that the identity is consistent.
+    /// Checks an identity that did not come through the manager, as the
+    /// core's own constructor does: for store conformance tests and
+    /// benches. The caller vouches that the traits are valid and the
+    /// identifiers and addresses derived; the unique keys and the text are
+    /// checked ([`Error::InvalidInput`]).
     #[cfg(feature = "store-testing")]
-    pub fn new_unchecked_for_tests(identity: Identity) -> Self {
-        ValidIdentity(identity)
+    pub fn new_for_tests(identity: Identity) -> Result<Self, Error> {
+        ValidIdentity::new(identity)
     }
 
     /// The identity.
     pub fn identity(&self) -> &Identity {
-        &self.0
+        &self.identity
     }
 
     /// The identity, unwrapped.
     pub fn into_inner(self) -> Identity {
-        self.0
+        self.identity
     }
 
     /// Every value this identity claims that must be unique within its
-    /// tenant, besides its id: external id, each (credential type,
-    /// identifier), each verifiable and each recovery address.
-    pub fn unique_keys(&self) -> Vec<ConflictField> {
-        self.0.unique_keys()
+    /// tenant, besides its id, each once, in [`Identity::unique_keys`]
+    /// order.
+    pub fn unique_keys(&self) -> &[ConflictField] {
+        &self.keys
     }
 }
 
 impl Identity {
     /// Every value this identity claims that must be unique within its
     /// tenant, besides its id: external id, each (credential type,
-    /// identifier), each verifiable and each recovery address.
+    /// identifier), each verifiable and each recovery address, in that
+    /// order.
     pub fn unique_keys(&self) -> Vec<ConflictField> {
         let i = self;
         let mut keys = Vec::new();
-        if let Some(e) = i.external_id.as_deref().filter(|e| !e.is_empty()) {
-            keys.push(ConflictField::ExternalId(e.to_owned()));
+        if let Some(e) = &i.external_id {
+            keys.push(ConflictField::ExternalId(e.as_str().to_owned()));
         }
         for (kind, credential) in &i.credentials {
             for identifier in &credential.identifiers {
@@ -106,8 +134,66 @@ pub struct ListQuery {
     pub filter: ListFilter,
     /// Exclusive lower bound on the id (keyset pagination).
     pub after: Option<Uuid>,
-    /// The most identities to return (at least 1).
-    pub limit: usize,
+    /// The most identities to return.
+    pub limit: PageSize,
+}
+
+/// A page size: at least 1, at most [`PAGE_SIZE_MAX`], so that a store
+/// never checks either bound.
+///
+/// ```
+/// use identity_core::PageSize;
+///
+/// assert_eq!(PageSize::new(10).map(PageSize::get), Some(10));
+/// assert_eq!(PageSize::new(0), None);
+/// assert_eq!(PageSize::new(501), None);
+/// assert_eq!(PageSize::saturating(0).get(), 1);
+/// assert_eq!(PageSize::saturating(10_000), PageSize::MAX);
+/// ```
+///
+/// [`PAGE_SIZE_MAX`]: crate::PAGE_SIZE_MAX
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageSize(NonZeroU32);
+
+impl PageSize {
+    /// The largest page, [`PAGE_SIZE_MAX`](crate::PAGE_SIZE_MAX).
+    pub const MAX: PageSize = PageSize::from_const(PAGE_SIZE_MAX);
+    /// The default page, [`PAGE_SIZE_DEFAULT`](crate::PAGE_SIZE_DEFAULT).
+    pub const DEFAULT: PageSize = PageSize::from_const(PAGE_SIZE_DEFAULT);
+
+    const fn from_const(n: usize) -> PageSize {
+        match NonZeroU32::new(n as u32) {
+            Some(n) => PageSize(n),
+            None => panic!("page size constants are positive"),
+        }
+    }
+
+    /// `n` as a page size, or `None` when it is 0 or above the maximum.
+    pub fn new(n: usize) -> Option<PageSize> {
+        if n > PAGE_SIZE_MAX {
+            return None;
+        }
+        u32::try_from(n)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .map(PageSize)
+    }
+
+    /// `n` brought within 1 and the maximum.
+    pub fn saturating(n: usize) -> PageSize {
+        PageSize::new(n.clamp(1, PAGE_SIZE_MAX)).unwrap_or(PageSize::MAX)
+    }
+
+    /// The size.
+    pub fn get(self) -> usize {
+        self.0.get() as usize
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        PageSize::DEFAULT
+    }
 }
 
 /// The identities of one page, in ascending id order, and whether more
@@ -154,7 +240,7 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     async fn get_by_external_id(
         &self,
         tenant: TenantId,
-        external_id: &str,
+        external_id: &ExternalId,
     ) -> Result<Identity, Error>;
 
     /// The identity holding this exact (already normalised) identifier of
@@ -223,7 +309,11 @@ macro_rules! forward {
             async fn get(&self, t: TenantId, id: Uuid) -> Result<Identity, Error> {
                 (**self).get(t, id).await
             }
-            async fn get_by_external_id(&self, t: TenantId, e: &str) -> Result<Identity, Error> {
+            async fn get_by_external_id(
+                &self,
+                t: TenantId,
+                e: &ExternalId,
+            ) -> Result<Identity, Error> {
                 (**self).get_by_external_id(t, e).await
             }
             async fn find_by_identifier(
@@ -282,7 +372,7 @@ pub trait IdentityStoreExt: IdentityStore {
                     &ListQuery {
                         filter: filter.clone(),
                         after,
-                        limit: 500,
+                        limit: PageSize::MAX,
                     },
                 )
                 .await?;

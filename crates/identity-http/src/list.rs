@@ -6,7 +6,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use identity_core::{CredentialInclude, Identity, ListParams, TenantId};
-use identity_core::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, encode_page_token};
+use identity_core::{PAGE_SIZE_DEFAULT, PageSize, encode_page_token};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -217,12 +217,13 @@ async fn keyset_page(
     } else {
         "per_page"
     };
-    // As ory/x reads it: a size of zero or less is the default.
+    // As ory/x reads it: a size of zero or less is the default, one over
+    // the maximum is the maximum.
     let size = match query.get(size_key).filter(|v| !v.is_empty()) {
-        None => PAGE_SIZE_DEFAULT,
+        None => PageSize::DEFAULT,
         Some(v) => match v.parse::<i64>() {
-            Ok(n) if n <= 0 => PAGE_SIZE_DEFAULT,
-            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX).min(PAGE_SIZE_MAX),
+            Ok(n) if n <= 0 => PageSize::DEFAULT,
+            Ok(n) => PageSize::saturating(usize::try_from(n).unwrap_or(usize::MAX)),
             Err(_) => {
                 return Err(ApiError::bad_request(format!(
                     "The parameter {size_key} must be an integer, not {v:?}"
@@ -236,7 +237,7 @@ async fn keyset_page(
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
     let page = state.manager.list(tenant, params).await?;
-    let size_text = size.to_string();
+    let size_text = size.get().to_string();
     let first = encode_page_token(Uuid::nil());
     let mut links = vec![pager.link(
         &[("page_size", &size_text), ("page_token", &first)],
@@ -273,9 +274,7 @@ async fn legacy_page(
     loop {
         // Never ask for more than is still needed.
         let want = (skip - skipped) + (per_page - out.len() as u64);
-        let size = usize::try_from(want)
-            .unwrap_or(usize::MAX)
-            .clamp(1, PAGE_SIZE_MAX);
+        let size = PageSize::saturating(usize::try_from(want).unwrap_or(usize::MAX));
         let params = filters
             .clone()
             .with_page_size(size)

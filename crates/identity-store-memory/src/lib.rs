@@ -10,9 +10,10 @@
 //! Every mutating call takes the write lock once, checks every condition
 //! (existence, expected version, every unique value) before changing
 //! anything, then writes; so a call is atomic and a failed call writes
-//! nothing. No call awaits while holding the lock. A row holds the identity's
-//! compact admin JSON (about half the memory of a decoded identity), and
-//! every read decodes what it returns. Nothing survives the process: this
+//! nothing. No call awaits while holding the lock. A row holds the identity
+//! in the store's own compact form (serde-derived tuples as JSON text,
+//! about half the memory of a decoded identity, and independent of the
+//! Kratos wire JSON), and every read decodes what it returns. Nothing survives the process: this
 //! store is for tests, examples and embedding where persistence is not
 //! wanted.
 //!
@@ -33,17 +34,19 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use identity_core::{
-    AddressVia, ConflictField, CredentialInclude, CredentialType, Error, Identity, IdentityStore,
+    AddressVia, ConflictField, CredentialType, Error, ExternalId, Identity, IdentityStore,
     ListFilter, ListPage, ListQuery, TenantId, ValidIdentity, WriteOp,
 };
 use uuid::Uuid;
+
+mod stored;
+
+use stored::Stored;
 
 /// An identity store kept in memory.
 ///
 /// Clones share the same state (the store is an `Arc` inside), so a clone
 /// handed to another task sees every write.
-///
-/// A list query with `limit` 0 is answered as if it asked for 1.
 ///
 /// Its `Debug` counts identities per tenant and prints nothing they hold
 /// (the rows carry every credential config).
@@ -102,49 +105,48 @@ struct State {
     tenants: BTreeMap<TenantId, Tenant>,
 }
 
-/// One stored identity: its compact admin JSON (every credential config
-/// included), its version, and what list filters and writes read without
-/// decoding it.
+/// One stored identity: its own compact form ([`stored::Stored`]), its
+/// version, and what list filters and writes read without decoding it.
 ///
-/// Keeping the JSON rather than the decoded `Identity` holds an identity in
-/// about half the memory (a decoded one spends most of its bytes on
-/// `serde_json` maps and B-tree nodes); each read decodes it, a few
-/// microseconds. No `Debug`: the JSON holds every secret.
+/// Keeping the encoded form rather than the decoded `Identity` holds an
+/// identity in about half the memory (a decoded one spends most of its
+/// bytes on `serde_json` maps and B-tree nodes); each read decodes it, a
+/// few microseconds. No `Debug`: the row holds every secret.
 struct Row {
-    json: Box<str>,
+    encoded: Box<str>,
     version: u64,
     organization_id: Option<Uuid>,
     /// The unique values the row holds in the indexes, so that writes free
-    /// them without decoding the JSON.
+    /// them without decoding the identity.
     keys: Box<[ConflictField]>,
 }
 
 impl Row {
-    fn new(identity: &Identity, keys: Vec<ConflictField>, version: u64) -> Result<Row, Error> {
-        let json = serde_json::to_string(&identity.to_json("", CredentialInclude::All))
-            .map_err(|e| corrupt(&e))?;
+    fn new(identity: &ValidIdentity, version: u64) -> Result<Row, Error> {
+        let i = identity.identity();
+        let encoded = serde_json::to_string(&Stored::of(i)).map_err(|e| corrupt(&e.to_string()))?;
         Ok(Row {
-            json: json.into_boxed_str(),
+            encoded: encoded.into_boxed_str(),
             version,
-            organization_id: identity.organization_id,
-            keys: keys.into_boxed_slice(),
+            organization_id: i.organization_id,
+            keys: identity.unique_keys().into(),
         })
     }
 
     /// The identity as readers see it, carrying its version.
     fn to_identity(&self) -> Result<Identity, Error> {
         // From `str`, not bytes: serde_json then skips UTF-8 validation.
-        let mut identity: Identity = serde_json::from_str(&self.json).map_err(|e| corrupt(&e))?;
-        identity.version = self.version;
-        Ok(identity)
+        let stored: Stored<'_> =
+            serde_json::from_str(&self.encoded).map_err(|e| corrupt(&e.to_string()))?;
+        stored.into_identity(self.version).map_err(|e| corrupt(&e))
     }
 }
 
 /// The store wrote these bytes itself from a valid identity, so they always
 /// encode and decode; this error would take a bug.
-fn corrupt(e: &serde_json::Error) -> Error {
+fn corrupt(e: &str) -> Error {
     Error::Internal {
-        message: format!("memory store row does not round-trip as identity JSON: {e}"),
+        message: format!("memory store row does not round-trip: {e}"),
         source: None,
     }
 }
@@ -253,10 +255,9 @@ impl Tenant {
                 op: WriteOp::Create,
             });
         }
-        let keys = identity.unique_keys();
-        self.check_keys(id, &keys, WriteOp::Create)?;
+        self.check_keys(id, identity.unique_keys(), WriteOp::Create)?;
         let version = 1;
-        let row = Row::new(identity.identity(), keys, version)?;
+        let row = Row::new(&identity, version)?;
         // Every check passed: from here on nothing fails.
         for key in &row.keys {
             self.claim(key.clone(), id);
@@ -274,9 +275,8 @@ impl Tenant {
         let id = identity.identity().id;
         let version = self.row_at(id, expected_version)?.version + 1;
         // Keys the identity already holds are held by `id`, so they pass.
-        let keys = identity.unique_keys();
-        self.check_keys(id, &keys, WriteOp::Update)?;
-        let row = Row::new(identity.identity(), keys, version)?;
+        self.check_keys(id, identity.unique_keys(), WriteOp::Update)?;
+        let row = Row::new(&identity, version)?;
         // Every check passed: from here on nothing fails. Only the keys
         // that change are freed or claimed.
         let old_keys = self
@@ -339,7 +339,7 @@ impl Tenant {
         let lower = query.after.map_or(Bound::Unbounded, Bound::Excluded);
         let range = (lower, Bound::Unbounded);
         // One more than asked tells whether more follow.
-        let take = query.limit.max(1).saturating_add(1);
+        let take = query.limit.get() + 1;
         let rows: Vec<&Row> = match &query.filter {
             ListFilter::All => self.rows.range(range).map(|(_, r)| r).take(take).collect(),
             ListFilter::OrganizationId(org) => self
@@ -419,10 +419,10 @@ impl IdentityStore for MemoryStore {
     async fn get_by_external_id(
         &self,
         tenant: TenantId,
-        external_id: &str,
+        external_id: &ExternalId,
     ) -> Result<Identity, Error> {
         let state = self.read()?;
-        let key = ConflictField::ExternalId(external_id.to_owned());
+        let key = ConflictField::ExternalId(external_id.as_str().to_owned());
         state
             .tenants
             .get(&tenant)

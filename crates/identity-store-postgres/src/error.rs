@@ -2,8 +2,8 @@
 //!
 //! - SQLSTATE 23505 (unique violation) is a conflict; [`unique_violation`]
 //!   tells which index by the constraint name, the write path looks up the
-//!   value that collided and falls back on [`conflict_backstop`] only when
-//!   it cannot find it;
+//!   value that collided and falls back on the core's
+//!   [`UniqueIndex::backstop`] only when it cannot find it;
 //! - 40001 (serialization failure) and 40P01 (deadlock) are
 //!   [`retryable`]: the write path re-runs the whole transaction; once the
 //!   retries are spent they are [`Error::Unavailable`];
@@ -11,34 +11,23 @@
 //!   shutdown, a server out of resources, a cancelled statement and
 //!   CockroachDB's "result is ambiguous" are [`Error::Unavailable`]:
 //!   retrying later may help;
-//! - text PostgreSQL cannot store (a NUL character) and values too large
-//!   for an index are [`Error::InvalidInput`];
+//! - text PostgreSQL cannot store (a NUL character, a character the
+//!   database's encoding lacks) and values too large for an index are
+//!   [`Error::InvalidInput`]: a backstop only, since the core refuses NUL
+//!   characters and index keys over `INDEX_KEY_MAX_BYTES` before a store
+//!   sees them (the conformance suite's `check_text_rule_*` show it);
 //! - everything else is [`Error::Internal`], with the driver error kept as
 //!   its source (never flattened into the message, which carries no SQL).
 
 use deadpool_postgres::PoolError;
-use identity_core::{ConflictField, Error, WriteOp};
+use identity_core::Error;
+use identity_core::sql::UniqueIndex;
 use tokio_postgres::error::SqlState;
 
-/// The unique index (or primary key) a constraint error names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UniqueIndex {
-    /// `identities (nid, id)`.
-    IdentityId,
-    /// `identities (nid, external_id)`.
-    ExternalId,
-    /// `credential_identifiers (nid, type, identifier)`.
-    CredentialIdentifier,
-    /// `verifiable_addresses (nid, via, value)`.
-    VerifiableAddress,
-    /// `recovery_addresses (nid, via, value)`.
-    RecoveryAddress,
-    /// Any other unique index (a bug: the write path never claims one).
-    Other,
-}
-
-/// The unique index `e` violated, if it is a unique violation.
-pub(crate) fn unique_violation(e: &tokio_postgres::Error) -> Option<UniqueIndex> {
+/// The unique index `e` violated, if it is a unique violation: `Some(None)`
+/// for an index the store does not know (a bug: the write path never
+/// claims one).
+pub(crate) fn unique_violation(e: &tokio_postgres::Error) -> Option<Option<UniqueIndex>> {
     let db = e.as_db_error()?;
     if *db.code() != SqlState::UNIQUE_VIOLATION {
         return None;
@@ -47,14 +36,14 @@ pub(crate) fn unique_violation(e: &tokio_postgres::Error) -> Option<UniqueIndex>
 }
 
 /// The index of a constraint name (see `schema.rs`, which names each one).
-pub(crate) fn index_from_constraint(name: &str) -> UniqueIndex {
+pub(crate) fn index_from_constraint(name: &str) -> Option<UniqueIndex> {
     match name {
-        "identities_pkey" => UniqueIndex::IdentityId,
-        "identities_external_id_key" => UniqueIndex::ExternalId,
-        "credential_identifiers_key" => UniqueIndex::CredentialIdentifier,
-        "verifiable_addresses_key" => UniqueIndex::VerifiableAddress,
-        "recovery_addresses_key" => UniqueIndex::RecoveryAddress,
-        _ => UniqueIndex::Other,
+        "identities_pkey" => Some(UniqueIndex::IdentityId),
+        "identities_external_id_key" => Some(UniqueIndex::ExternalId),
+        "credential_identifiers_key" => Some(UniqueIndex::CredentialIdentifier),
+        "verifiable_addresses_key" => Some(UniqueIndex::VerifiableAddress),
+        "recovery_addresses_key" => Some(UniqueIndex::RecoveryAddress),
+        _ => None,
     }
 }
 
@@ -65,43 +54,6 @@ pub(crate) fn retryable(e: &tokio_postgres::Error) -> bool {
         e.code(),
         Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
     )
-}
-
-/// The conflict for a unique violation of `index` when the write path could
-/// not find which value collided: the first value of the identity that the
-/// index covers.
-pub(crate) fn conflict_backstop(
-    index: UniqueIndex,
-    keys: Vec<ConflictField>,
-    op: WriteOp,
-    source: tokio_postgres::Error,
-) -> Error {
-    let field = match index {
-        UniqueIndex::IdentityId => Some(ConflictField::Id),
-        UniqueIndex::Other => None,
-        _ => keys.into_iter().find(|k| {
-            matches!(
-                (index, k),
-                (UniqueIndex::ExternalId, ConflictField::ExternalId(_))
-                    | (
-                        UniqueIndex::CredentialIdentifier,
-                        ConflictField::CredentialIdentifier(..)
-                    )
-                    | (
-                        UniqueIndex::VerifiableAddress,
-                        ConflictField::VerifiableAddress(..)
-                    )
-                    | (
-                        UniqueIndex::RecoveryAddress,
-                        ConflictField::RecoveryAddress(..)
-                    )
-            )
-        }),
-    };
-    match field {
-        Some(field) => Error::Conflict { field, op },
-        None => Error::internal("unexpected unique constraint violation", source),
-    }
 }
 
 /// Maps a driver error met while doing `context` (a short phrase without
@@ -214,23 +166,26 @@ impl<T> ResultExt<T> for Result<T, tokio_postgres::Error> {
 
 #[cfg(test)]
 mod tests {
-    use identity_core::{AddressVia, CredentialType, ErrorKind};
+    use identity_core::ErrorKind;
 
     use super::*;
 
     #[test]
     fn constraint_names_name_their_index() {
         let cases = [
-            ("identities_pkey", UniqueIndex::IdentityId),
-            ("identities_external_id_key", UniqueIndex::ExternalId),
+            ("identities_pkey", Some(UniqueIndex::IdentityId)),
+            ("identities_external_id_key", Some(UniqueIndex::ExternalId)),
             (
                 "credential_identifiers_key",
-                UniqueIndex::CredentialIdentifier,
+                Some(UniqueIndex::CredentialIdentifier),
             ),
-            ("verifiable_addresses_key", UniqueIndex::VerifiableAddress),
-            ("recovery_addresses_key", UniqueIndex::RecoveryAddress),
-            ("credentials_pkey", UniqueIndex::Other),
-            ("", UniqueIndex::Other),
+            (
+                "verifiable_addresses_key",
+                Some(UniqueIndex::VerifiableAddress),
+            ),
+            ("recovery_addresses_key", Some(UniqueIndex::RecoveryAddress)),
+            ("credentials_pkey", None),
+            ("", None),
         ];
         for (name, index) in cases {
             assert_eq!(index_from_constraint(name), index, "{name}");
@@ -244,48 +199,5 @@ mod tests {
         assert!(std::error::Error::source(&mapped).is_some());
         let e = map_pool("read", PoolError::Closed);
         assert_eq!(e.kind(), ErrorKind::Unavailable);
-    }
-
-    #[test]
-    fn backstop_names_the_first_value_the_index_covers() {
-        let keys = vec![
-            ConflictField::ExternalId("ext".into()),
-            ConflictField::CredentialIdentifier(CredentialType::Password, "a@x".into()),
-            ConflictField::RecoveryAddress(AddressVia::Email, "a@x".into()),
-        ];
-        let source = tokio_postgres::Error::__private_api_timeout;
-        let e = conflict_backstop(
-            UniqueIndex::RecoveryAddress,
-            keys.clone(),
-            WriteOp::Update,
-            source(),
-        );
-        assert!(matches!(
-            e,
-            Error::Conflict {
-                field: ConflictField::RecoveryAddress(AddressVia::Email, ref v),
-                op: WriteOp::Update
-            } if v == "a@x"
-        ));
-        let e = conflict_backstop(
-            UniqueIndex::IdentityId,
-            keys.clone(),
-            WriteOp::Create,
-            source(),
-        );
-        assert!(matches!(
-            e,
-            Error::Conflict {
-                field: ConflictField::Id,
-                ..
-            }
-        ));
-        let e = conflict_backstop(
-            UniqueIndex::VerifiableAddress,
-            keys,
-            WriteOp::Create,
-            source(),
-        );
-        assert_eq!(e.kind(), ErrorKind::Internal);
     }
 }

@@ -1,5 +1,7 @@
-//! Row mapping: an identity to its rows and back, the row diff of an
-//! update, and the search for the value a failed write collided on.
+//! Row mapping: an identity to its rows and back, the statements of an
+//! update's child-row plan, and the search for the value a failed write
+//! collided on (the plan and the order of that search are the core's,
+//! `identity_core::sql`).
 //!
 //! Reads are one statement each: the identity row with its children
 //! aggregated into JSONB arrays by correlated subqueries, so every read
@@ -8,12 +10,12 @@
 //! caller can tell a unique violation or a serialization failure from the
 //! rest.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::GenericClient;
+use identity_core::sql::{ChildRowPlan, conflict_candidates};
 use identity_core::{
-    AddressVia, ConflictField, Credential, CredentialConfig, CredentialType, Error, Identity,
-    RecoveryAddress, State, Timestamp, ValidIdentity, VerifiableAddress, VerificationStatus,
+    AddressVia, ConflictField, Credential, CredentialConfig, CredentialType, Error, ExternalId,
+    Identity, RecoveryAddress, State, Timestamp, ValidIdentity, VerifiableAddress,
+    VerificationStatus, WriteOp,
 };
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
@@ -51,7 +53,7 @@ pub(crate) use identity_select;
 pub(crate) const GET_BY_ID: &str = concat!(identity_select!(), "WHERE i.nid = $1 AND i.id = $2");
 pub(crate) const GET_BY_EXTERNAL_ID: &str = concat!(
     identity_select!(),
-    "WHERE i.nid = $1 AND i.external_id = $2 AND i.external_id <> ''"
+    "WHERE i.nid = $1 AND i.external_id = $2"
 );
 pub(crate) const FIND_BY_IDENTIFIER: &str = concat!(
     identity_select!(),
@@ -211,7 +213,8 @@ pub(crate) fn identity_from_row(row: &Row) -> Result<Identity, Error> {
         metadata_public: row.try_get(5).map_err(get)?,
         metadata_admin: row.try_get(6).map_err(get)?,
         organization_id: row.try_get(7).map_err(get)?,
-        external_id: row.try_get(8).map_err(get)?,
+        external_id: ExternalId::from_optional(row.try_get(8).map_err(get)?)
+            .map_err(|e| bad_row(format!("external id: {e}")))?,
         created_at: timestamp(row.try_get(9).map_err(get)?, "identity")?,
         updated_at: timestamp(row.try_get(10).map_err(get)?, "identity")?,
         version: u64::try_from(row.try_get::<_, i64>(11).map_err(get)?).unwrap_or(0),
@@ -366,6 +369,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
     let state = i.state.as_str();
     let state_changed_at = i.state_changed_at.map(micros);
     let (created_at, updated_at) = (micros(i.created_at), micros(i.updated_at));
+    let external_id = i.external_id.as_ref().map(ExternalId::as_str);
     let params: [Param<'_>; 12] = [
         &nid,
         &i.id,
@@ -376,7 +380,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
         &i.metadata_public,
         &i.metadata_admin,
         &i.organization_id,
-        &i.external_id,
+        &external_id,
         &created_at,
         &updated_at,
     ];
@@ -432,23 +436,23 @@ async fn insert_children<C: GenericClient + Sync>(
 }
 
 /// Rewrites the identity row (bumping its version to `version`) and
-/// changes only the child rows that differ from `stored`: unchanged
-/// credentials, identifiers and addresses keep their rows.
-///
-/// Rows that lose a unique value are deleted before any row claims one, so
-/// that values moving within the identity never collide with themselves.
+/// changes only the child rows that differ from `stored`, in the order of
+/// the core's [`ChildRowPlan`] (deletions first, so values moving within
+/// the identity never collide with themselves): unchanged credentials,
+/// identifiers and addresses keep their rows.
 pub(crate) async fn update<C: GenericClient + Sync>(
     c: &C,
     nid: Uuid,
-    identity: &Identity,
+    identity: &ValidIdentity,
     stored: &Identity,
     version: u64,
 ) -> Result<(), PgError> {
-    let i = identity;
+    let i = identity.identity();
     let id = i.id;
     let state = i.state.as_str();
     let state_changed_at = i.state_changed_at.map(micros);
     let (created_at, updated_at) = (micros(i.created_at), micros(i.updated_at));
+    let external_id = i.external_id.as_ref().map(ExternalId::as_str);
     let version = version_column(version);
     execute(
         c,
@@ -465,315 +469,194 @@ pub(crate) async fn update<C: GenericClient + Sync>(
             &i.metadata_public,
             &i.metadata_admin,
             &i.organization_id,
-            &i.external_id,
+            &external_id,
             &created_at,
             &updated_at,
             &version,
         ],
     )
     .await?;
-    let plan = Plan::of(identity, stored);
-    plan.run(c, nid, id).await
+    run_plan(&ChildRowPlan::new(stored, identity), c, nid, id).await
 }
 
-/// The child row changes of an update, in the order they run.
-#[derive(Default)]
-struct Plan<'a> {
-    deleted_credentials: Vec<&'static str>,
-    deleted_identifiers: Vec<(&'static str, &'a str)>,
-    deleted_verifiable: Vec<(&'static str, &'a str)>,
-    deleted_recovery: Vec<(&'static str, &'a str)>,
-    changed_credentials: Vec<&'a Credential>,
-    moved_identifiers: Vec<(&'static str, &'a str, i64)>,
-    changed_verifiable: Vec<(&'a VerifiableAddress, usize)>,
-    changed_recovery: Vec<(&'a RecoveryAddress, usize)>,
-    new_credentials: Vec<&'a Credential>,
-    new_identifiers: Vec<(&'static str, &'a str, i64)>,
-    new_verifiable: Vec<(&'a VerifiableAddress, usize)>,
-    new_recovery: Vec<(&'a RecoveryAddress, usize)>,
-}
-
-impl<'a> Plan<'a> {
-    fn of(next: &'a Identity, stored: &'a Identity) -> Self {
-        let mut plan = Plan::default();
-        // Credentials and identifiers.
-        let mut old_ids: HashMap<(CredentialType, &str), i64> = HashMap::new();
-        for (kind, credential) in &stored.credentials {
-            for (p, identifier) in credential.identifiers.iter().enumerate() {
-                old_ids.insert((*kind, identifier.as_str()), p as i64);
-            }
-        }
-        for (kind, credential) in &next.credentials {
-            match stored.credentials.get(kind) {
-                None => plan.new_credentials.push(credential),
-                Some(old) => {
-                    let same = old.config == credential.config
-                        && old.version == credential.version
-                        && old.created_at == credential.created_at
-                        && old.updated_at == credential.updated_at;
-                    if !same {
-                        plan.changed_credentials.push(credential);
-                    }
-                }
-            }
-            for (p, identifier) in credential.identifiers.iter().enumerate() {
-                let p = p as i64;
-                match old_ids.remove(&(*kind, identifier.as_str())) {
-                    Some(old) if old == p => {}
-                    Some(_) => plan.moved_identifiers.push((kind.as_str(), identifier, p)),
-                    None => plan.new_identifiers.push((kind.as_str(), identifier, p)),
-                }
-            }
-        }
-        for kind in stored.credentials.keys() {
-            if !next.credentials.contains_key(kind) {
-                plan.deleted_credentials.push(kind.as_str());
-            }
-        }
-        for (kind, identifier) in old_ids.keys() {
-            // A deleted credential takes its identifiers with it.
-            if next.credentials.contains_key(kind) {
-                plan.deleted_identifiers.push((kind.as_str(), identifier));
-            }
-        }
-
-        // Addresses, matched by id: the same address with other details
-        // changes in place; the same id with another address is replaced.
-        let mut old_verifiable: HashMap<Uuid, (usize, &VerifiableAddress)> = stored
-            .verifiable_addresses
-            .iter()
-            .enumerate()
-            .map(|(p, a)| (a.id, (p, a)))
-            .collect();
-        for (p, a) in next.verifiable_addresses.iter().enumerate() {
-            match old_verifiable.remove(&a.id) {
-                Some((op, old)) if op == p && old == a => {}
-                Some((_, old)) if old.via == a.via && old.value == a.value => {
-                    plan.changed_verifiable.push((a, p));
-                }
-                Some((_, old)) => {
-                    plan.deleted_verifiable.push((old.via.as_str(), &old.value));
-                    plan.new_verifiable.push((a, p));
-                }
-                None => plan.new_verifiable.push((a, p)),
-            }
-        }
-        plan.deleted_verifiable.extend(
-            old_verifiable
-                .values()
-                .map(|(_, old)| (old.via.as_str(), old.value.as_str())),
-        );
-        let mut old_recovery: HashMap<Uuid, (usize, &RecoveryAddress)> = stored
-            .recovery_addresses
-            .iter()
-            .enumerate()
-            .map(|(p, a)| (a.id, (p, a)))
-            .collect();
-        for (p, a) in next.recovery_addresses.iter().enumerate() {
-            match old_recovery.remove(&a.id) {
-                Some((op, old)) if op == p && old == a => {}
-                Some((_, old)) if old.via == a.via && old.value == a.value => {
-                    plan.changed_recovery.push((a, p));
-                }
-                Some((_, old)) => {
-                    plan.deleted_recovery.push((old.via.as_str(), &old.value));
-                    plan.new_recovery.push((a, p));
-                }
-                None => plan.new_recovery.push((a, p)),
-            }
-        }
-        plan.deleted_recovery.extend(
-            old_recovery
-                .values()
-                .map(|(_, old)| (old.via.as_str(), old.value.as_str())),
-        );
-        plan
+/// Runs the statements of a plan, in its order.
+async fn run_plan<C: GenericClient + Sync>(
+    plan: &ChildRowPlan<'_>,
+    c: &C,
+    nid: Uuid,
+    id: Uuid,
+) -> Result<(), PgError> {
+    // Deletions first.
+    for (kind, identifier) in &plan.deleted_identifiers {
+        execute(
+            c,
+            "DELETE FROM credential_identifiers \
+             WHERE nid = $1 AND type = $2 AND identifier = $3 AND identity_id = $4",
+            &[&nid, &kind.as_str(), identifier, &id],
+        )
+        .await?;
     }
-
-    async fn run<C: GenericClient + Sync>(
-        &self,
-        c: &C,
-        nid: Uuid,
-        id: Uuid,
-    ) -> Result<(), PgError> {
-        // Deletions first.
-        for kind in &self.deleted_credentials {
-            execute(
-                c,
-                "DELETE FROM credentials WHERE nid = $1 AND identity_id = $2 AND type = $3",
-                &[&nid, &id, kind],
-            )
-            .await?;
-        }
-        for (kind, identifier) in &self.deleted_identifiers {
-            execute(
-                c,
-                "DELETE FROM credential_identifiers \
-                 WHERE nid = $1 AND type = $2 AND identifier = $3 AND identity_id = $4",
-                &[&nid, kind, identifier, &id],
-            )
-            .await?;
-        }
-        for (via, value) in &self.deleted_verifiable {
-            execute(
-                c,
-                "DELETE FROM verifiable_addresses \
-                 WHERE nid = $1 AND via = $2 AND value = $3 AND identity_id = $4",
-                &[&nid, via, value, &id],
-            )
-            .await?;
-        }
-        for (via, value) in &self.deleted_recovery {
-            execute(
-                c,
-                "DELETE FROM recovery_addresses \
-                 WHERE nid = $1 AND via = $2 AND value = $3 AND identity_id = $4",
-                &[&nid, via, value, &id],
-            )
-            .await?;
-        }
-        // Changes in place.
-        for credential in &self.changed_credentials {
-            let kind = credential.kind.as_str();
-            let (created_at, updated_at) =
-                (micros(credential.created_at), micros(credential.updated_at));
-            execute(
-                c,
-                "UPDATE credentials SET config = $4, version = $5, created_at = $6, \
-                 updated_at = $7 WHERE nid = $1 AND identity_id = $2 AND type = $3",
-                &[
-                    &nid,
-                    &id,
-                    &kind,
-                    credential.config.expose(),
-                    &credential.version,
-                    &created_at,
-                    &updated_at,
-                ],
-            )
-            .await?;
-        }
-        for (kind, identifier, position) in &self.moved_identifiers {
-            execute(
-                c,
-                "UPDATE credential_identifiers SET position = $4 \
-                 WHERE nid = $1 AND type = $2 AND identifier = $3",
-                &[&nid, kind, identifier, position],
-            )
-            .await?;
-        }
-        for (a, position) in &self.changed_verifiable {
-            let position = *position as i64;
-            let via = a.via.as_str();
-            let status = a.status.as_str();
-            let verified_at = a.verified_at.map(micros);
-            let (created_at, updated_at) = (micros(a.created_at), micros(a.updated_at));
-            execute(
-                c,
-                "UPDATE verifiable_addresses SET position = $4, verified = $5, status = $6, \
-                 verified_at = $7, created_at = $8, updated_at = $9 \
-                 WHERE nid = $1 AND via = $2 AND value = $3",
-                &[
-                    &nid,
-                    &via,
-                    &a.value,
-                    &position,
-                    &a.verified,
-                    &status,
-                    &verified_at,
-                    &created_at,
-                    &updated_at,
-                ],
-            )
-            .await?;
-        }
-        for (a, position) in &self.changed_recovery {
-            let position = *position as i64;
-            let via = a.via.as_str();
-            let (created_at, updated_at) = (micros(a.created_at), micros(a.updated_at));
-            execute(
-                c,
-                "UPDATE recovery_addresses SET position = $4, created_at = $5, updated_at = $6 \
-                 WHERE nid = $1 AND via = $2 AND value = $3",
-                &[&nid, &via, &a.value, &position, &created_at, &updated_at],
-            )
-            .await?;
-        }
-        // Insertions last.
-        if !self.new_credentials.is_empty() {
-            let items = Value::Array(
-                self.new_credentials
-                    .iter()
-                    .map(|c| credential_json(c))
-                    .collect(),
-            );
-            execute(c, INSERT_CREDENTIALS, &[&nid, &id, &items]).await?;
-        }
-        if !self.new_identifiers.is_empty() {
-            let items = Value::Array(
-                self.new_identifiers
-                    .iter()
-                    .map(|(kind, identifier, p)| json!([kind, identifier, p]))
-                    .collect(),
-            );
-            execute(c, INSERT_IDENTIFIERS, &[&nid, &id, &items]).await?;
-        }
-        if !self.new_verifiable.is_empty() {
-            let items = Value::Array(
-                self.new_verifiable
-                    .iter()
-                    .map(|(a, p)| verifiable_json(a, *p))
-                    .collect(),
-            );
-            execute(c, INSERT_VERIFIABLE, &[&nid, &id, &items]).await?;
-        }
-        if !self.new_recovery.is_empty() {
-            let items = Value::Array(
-                self.new_recovery
-                    .iter()
-                    .map(|(a, p)| recovery_json(a, *p))
-                    .collect(),
-            );
-            execute(c, INSERT_RECOVERY, &[&nid, &id, &items]).await?;
-        }
-        Ok(())
+    for kind in &plan.deleted_credentials {
+        execute(
+            c,
+            "DELETE FROM credentials WHERE nid = $1 AND identity_id = $2 AND type = $3",
+            &[&nid, &id, &kind.as_str()],
+        )
+        .await?;
     }
+    for (via, value) in &plan.deleted_verifiable {
+        execute(
+            c,
+            "DELETE FROM verifiable_addresses \
+             WHERE nid = $1 AND via = $2 AND value = $3 AND identity_id = $4",
+            &[&nid, &via.as_str(), value, &id],
+        )
+        .await?;
+    }
+    for (via, value) in &plan.deleted_recovery {
+        execute(
+            c,
+            "DELETE FROM recovery_addresses \
+             WHERE nid = $1 AND via = $2 AND value = $3 AND identity_id = $4",
+            &[&nid, &via.as_str(), value, &id],
+        )
+        .await?;
+    }
+    // Changes in place.
+    for credential in &plan.changed_credentials {
+        let kind = credential.kind.as_str();
+        let (created_at, updated_at) =
+            (micros(credential.created_at), micros(credential.updated_at));
+        execute(
+            c,
+            "UPDATE credentials SET config = $4, version = $5, created_at = $6, \
+             updated_at = $7 WHERE nid = $1 AND identity_id = $2 AND type = $3",
+            &[
+                &nid,
+                &id,
+                &kind,
+                credential.config.expose(),
+                &credential.version,
+                &created_at,
+                &updated_at,
+            ],
+        )
+        .await?;
+    }
+    for (kind, identifier, position) in &plan.moved_identifiers {
+        let position = *position as i64;
+        execute(
+            c,
+            "UPDATE credential_identifiers SET position = $4 \
+             WHERE nid = $1 AND type = $2 AND identifier = $3",
+            &[&nid, &kind.as_str(), identifier, &position],
+        )
+        .await?;
+    }
+    for (a, position) in &plan.changed_verifiable {
+        let position = *position as i64;
+        let via = a.via.as_str();
+        let status = a.status.as_str();
+        let verified_at = a.verified_at.map(micros);
+        let (created_at, updated_at) = (micros(a.created_at), micros(a.updated_at));
+        execute(
+            c,
+            "UPDATE verifiable_addresses SET position = $4, verified = $5, status = $6, \
+             verified_at = $7, created_at = $8, updated_at = $9 \
+             WHERE nid = $1 AND via = $2 AND value = $3",
+            &[
+                &nid,
+                &via,
+                &a.value,
+                &position,
+                &a.verified,
+                &status,
+                &verified_at,
+                &created_at,
+                &updated_at,
+            ],
+        )
+        .await?;
+    }
+    for (a, position) in &plan.changed_recovery {
+        let position = *position as i64;
+        let via = a.via.as_str();
+        let (created_at, updated_at) = (micros(a.created_at), micros(a.updated_at));
+        execute(
+            c,
+            "UPDATE recovery_addresses SET position = $4, created_at = $5, updated_at = $6 \
+             WHERE nid = $1 AND via = $2 AND value = $3",
+            &[&nid, &via, &a.value, &position, &created_at, &updated_at],
+        )
+        .await?;
+    }
+    // Insertions last, one statement per table.
+    if !plan.new_credentials.is_empty() {
+        let items = Value::Array(
+            plan.new_credentials
+                .iter()
+                .map(|c| credential_json(c))
+                .collect(),
+        );
+        execute(c, INSERT_CREDENTIALS, &[&nid, &id, &items]).await?;
+    }
+    if !plan.new_identifiers.is_empty() {
+        let items = Value::Array(
+            plan.new_identifiers
+                .iter()
+                .map(|(kind, identifier, p)| json!([kind.as_str(), identifier, p]))
+                .collect(),
+        );
+        execute(c, INSERT_IDENTIFIERS, &[&nid, &id, &items]).await?;
+    }
+    if !plan.new_verifiable.is_empty() {
+        let items = Value::Array(
+            plan.new_verifiable
+                .iter()
+                .map(|(a, p)| verifiable_json(a, *p))
+                .collect(),
+        );
+        execute(c, INSERT_VERIFIABLE, &[&nid, &id, &items]).await?;
+    }
+    if !plan.new_recovery.is_empty() {
+        let items = Value::Array(
+            plan.new_recovery
+                .iter()
+                .map(|(a, p)| recovery_json(a, *p))
+                .collect(),
+        );
+        execute(c, INSERT_RECOVERY, &[&nid, &id, &items]).await?;
+    }
+    Ok(())
 }
 
 /// After a unique violation (and the rollback of the failed write): the
-/// first unique value of `identity` (its id when `check_id`, then
-/// [`ValidIdentity::unique_keys`] in order) that another identity of the
-/// tenant holds, or that the identity claims twice.
+/// first of the core's [`conflict_candidates`] that another identity of
+/// the tenant holds.
 pub(crate) async fn find_conflict<C: GenericClient + Sync>(
     c: &C,
     nid: Uuid,
     identity: &ValidIdentity,
-    own: Option<Uuid>,
-    check_id: bool,
+    op: WriteOp,
 ) -> Result<Option<ConflictField>, PgError> {
-    let other = |holder: Option<Uuid>| holder.is_some() && holder != own;
-    let holder = |row: Option<Row>| row.map(|r| r.try_get::<_, Uuid>(0)).transpose();
-    if check_id {
-        let id = identity.identity().id;
-        let row = query_opt(
-            c,
-            "SELECT id FROM identities WHERE nid = $1 AND id = $2",
-            &[&nid, &id],
-        )
-        .await?;
-        if other(holder(row)?) {
-            return Ok(Some(ConflictField::Id));
-        }
-    }
-    let keys = identity.unique_keys();
-    for key in &keys {
-        let row = match key {
-            ConflictField::Id => None,
+    let own = match op {
+        WriteOp::Create => None,
+        WriteOp::Update => Some(identity.identity().id),
+    };
+    for key in conflict_candidates(identity, op) {
+        let row = match &key {
+            ConflictField::Id => {
+                query_opt(
+                    c,
+                    "SELECT id FROM identities WHERE nid = $1 AND id = $2",
+                    &[&nid, &identity.identity().id],
+                )
+                .await?
+            }
             ConflictField::ExternalId(e) => {
                 query_opt(
                     c,
-                    "SELECT id FROM identities \
-                     WHERE nid = $1 AND external_id = $2 AND external_id <> ''",
+                    "SELECT id FROM identities WHERE nid = $1 AND external_id = $2",
                     &[&nid, e],
                 )
                 .await?
@@ -806,14 +689,9 @@ pub(crate) async fn find_conflict<C: GenericClient + Sync>(
                 .await?
             }
         };
-        if other(holder(row)?) {
-            return Ok(Some(key.clone()));
-        }
-    }
-    // A value the identity itself claims twice collides with itself.
-    for (index, key) in keys.iter().enumerate() {
-        if keys[..index].contains(key) {
-            return Ok(Some(key.clone()));
+        let holder = row.map(|r| r.try_get::<_, Uuid>(0)).transpose()?;
+        if holder.is_some() && holder != own {
+            return Ok(Some(key));
         }
     }
     Ok(None)

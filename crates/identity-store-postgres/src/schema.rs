@@ -17,7 +17,7 @@ use crate::error::ResultExt;
 
 /// The migrations, in order; `MIGRATIONS[n]` takes the schema from version
 /// `n` to `n + 1`. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: the tables of the SQLite store, on UUID keys led by the tenant
 /// (`nid`). Every uniqueness rule of the storage contract is a primary key
@@ -109,6 +109,18 @@ CREATE TABLE recovery_addresses (
 );
 CREATE INDEX recovery_addresses_owner_idx
     ON recovery_addresses (nid, identity_id, position);
+"#;
+
+/// Version 2: an external id is never empty (the core's `ExternalId`), so
+/// the unique index no longer needs to leave `''` out and queries by
+/// external id use it without repeating its predicate. A row an older
+/// version wrote with `''` (only possible outside the manager) becomes
+/// NULL, which is what it meant.
+const V2: &str = r#"
+UPDATE identities SET external_id = NULL WHERE external_id = '';
+DROP INDEX identities_external_id_key;
+CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
+    WHERE external_id IS NOT NULL;
 "#;
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS identity_store_migrations (\

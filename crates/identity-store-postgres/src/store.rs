@@ -11,14 +11,14 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime,
 };
 use identity_core::{
-    CredentialType, Error, Identity, IdentityStore, ListFilter, ListPage, ListQuery, TenantId,
-    ValidIdentity, WriteOp,
+    CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter, ListPage, ListQuery,
+    TenantId, ValidIdentity, WriteOp, sql,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error as PgError, NoTls};
 use uuid::Uuid;
 
-use crate::error::{self, conflict_backstop, map_pool, retryable, unique_violation};
+use crate::error::{self, map_pool, retryable, unique_violation};
 use crate::options::{PostgresOptions, is_plain_identifier};
 use crate::rows::{self, identity_from_row, identity_select};
 use crate::schema;
@@ -260,13 +260,11 @@ async fn write_failure<C: GenericClient + Sync>(
     let Some(index) = unique_violation(&e) else {
         return Failure::Db(e);
     };
-    let (own, check_id) = match op {
-        WriteOp::Create => (None, true),
-        WriteOp::Update => (Some(identity.identity().id), false),
-    };
-    match rows::find_conflict(c, nid, identity, own, check_id).await {
-        Ok(Some(field)) => Failure::Store(Error::Conflict { field, op }),
-        Ok(None) => Failure::Store(conflict_backstop(index, identity.unique_keys(), op, e)),
+    match rows::find_conflict(c, nid, identity, op).await {
+        Ok(found) => match found.or_else(|| index?.backstop(identity)) {
+            Some(field) => Failure::Store(Error::Conflict { field, op }),
+            None => Failure::Store(Error::internal("unexpected unique constraint violation", e)),
+        },
         Err(lookup) => Failure::Db(lookup),
     }
 }
@@ -345,7 +343,7 @@ async fn update_attempt(
             .transpose()?
             .ok_or(Failure::Store(Error::NotFound))?;
         let version = current + 1;
-        rows::update(&tx, nid, identity.identity(), &stored, version).await?;
+        rows::update(&tx, nid, identity, &stored, version).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -397,24 +395,6 @@ async fn delete_attempt(
     }
 }
 
-/// The least string greater than every string that starts with `prefix`
-/// (in code point order, which is the "C" collation's byte order on
-/// UTF-8), or none when no such string exists.
-pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match u32::from(last) + 1 {
-            0xD800 => 0xE000,
-            n => n,
-        };
-        if let Some(c) = char::from_u32(next) {
-            chars.push(c);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// The statement and arguments of one list page.
 struct ListStatement {
     sql: String,
@@ -464,7 +444,7 @@ fn list_statement(nid: Uuid, query: &ListQuery) -> ListStatement {
             let lows: Vec<String> = prefixes.iter().map(|(_, p)| p.clone()).collect();
             let highs: Vec<Option<String>> = prefixes
                 .iter()
-                .map(|(_, p)| prefix_upper_bound(p))
+                .map(|(_, p)| sql::prefix_upper_bound(p))
                 .collect();
             let l = next(&mut args, Box::new(lows));
             let h = next(&mut args, Box::new(highs));
@@ -479,7 +459,7 @@ fn list_statement(nid: Uuid, query: &ListQuery) -> ListStatement {
         }
     }
     // One more than asked tells whether more follow.
-    let take = i64::try_from(query.limit.max(1).saturating_add(1)).unwrap_or(i64::MAX);
+    let take = i64::try_from(query.limit.get() + 1).unwrap_or(i64::MAX);
     let n = next(&mut args, Box::new(take));
     sql.push_str(&format!(" ORDER BY i.id LIMIT ${n}"));
     ListStatement { sql, args }
@@ -533,11 +513,9 @@ impl IdentityStore for PostgresStore {
     async fn get_by_external_id(
         &self,
         tenant: TenantId,
-        external_id: &str,
+        external_id: &ExternalId,
     ) -> Result<Identity, Error> {
-        if external_id.is_empty() {
-            return Err(Error::NotFound);
-        }
+        let external_id = external_id.as_str();
         self.read("get identity by external id", |conn| async move {
             read_one(conn, rows::GET_BY_EXTERNAL_ID, &[&tenant.0, &external_id]).await
         })
@@ -589,7 +567,7 @@ impl IdentityStore for PostgresStore {
 
     async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
         let statement = list_statement(tenant.0, query);
-        let limit = query.limit.max(1);
+        let limit = query.limit.get();
         self.read("list identities", |conn| {
             let statement = &statement;
             async move {
@@ -631,31 +609,16 @@ impl IdentityStore for PostgresStore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use identity_core::PageSize;
 
-    #[test]
-    fn prefix_upper_bounds() {
-        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
-        assert_eq!(prefix_upper_bound("").as_deref(), None);
-        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
-        assert_eq!(prefix_upper_bound("\u{10FFFF}").as_deref(), None);
-        assert_eq!(
-            prefix_upper_bound("x\u{D7FF}").as_deref(),
-            Some("x\u{E000}")
-        );
-        let bound = prefix_upper_bound("ab").unwrap_or_default();
-        for s in ["ab", "ab\u{10FFFF}\u{10FFFF}", "abzzz"] {
-            assert!(s.as_bytes() < bound.as_bytes(), "{s:?}");
-        }
-        assert!("ac".as_bytes() >= bound.as_bytes());
-    }
+    use super::*;
 
     #[test]
     fn list_statements_number_their_parameters() {
         let query = ListQuery {
             filter: ListFilter::IdentifierPrefix(vec![(CredentialType::Password, "al".into())]),
             after: Some(Uuid::nil()),
-            limit: 10,
+            limit: PageSize::new(10).expect("page size"),
         };
         let statement = list_statement(Uuid::nil(), &query);
         assert_eq!(statement.args.len(), 6);
@@ -668,7 +631,7 @@ mod tests {
             &ListQuery {
                 filter: ListFilter::All,
                 after: None,
-                limit: 0,
+                limit: PageSize::saturating(0),
             },
         );
         assert_eq!(all.args.len(), 2);

@@ -2,37 +2,23 @@
 //!
 //! - a UNIQUE (or PRIMARY KEY) violation is a conflict; the write path asks
 //!   [`unique_violation`] which index it hit, finds the value that collided
-//!   and falls back on [`conflict_backstop`] only when it cannot;
+//!   and falls back on the core's [`UniqueIndex::backstop`] only when it
+//!   cannot;
 //! - SQLITE_BUSY that outlived the busy timeout, SQLITE_LOCKED, a full disk,
 //!   a read-only file, a file that cannot be opened and a WAL lock race are
 //!   [`Error::Unavailable`]: retrying later may help;
 //! - everything else is [`Error::Internal`], with the driver error kept as
 //!   its source (never flattened into the message, which carries no SQL).
 
-use identity_core::{ConflictField, Error, WriteOp};
+use identity_core::Error;
+use identity_core::sql::UniqueIndex;
 use rusqlite::ErrorCode;
 use rusqlite::ffi;
 
-/// The unique index a constraint error names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UniqueIndex {
-    /// `identities (nid, id)`.
-    IdentityId,
-    /// `identities (nid, external_id)`.
-    ExternalId,
-    /// `credential_identifiers (nid, type, identifier)`.
-    CredentialIdentifier,
-    /// `verifiable_addresses (nid, via, value)`.
-    VerifiableAddress,
-    /// `recovery_addresses (nid, via, value)`.
-    RecoveryAddress,
-    /// Any other unique index (a bug: the write path never claims one).
-    Other,
-}
-
 /// The unique index `e` violated, if it is a UNIQUE or PRIMARY KEY
-/// constraint error.
-pub(crate) fn unique_violation(e: &rusqlite::Error) -> Option<UniqueIndex> {
+/// constraint error: `Some(None)` for an index the store does not know
+/// (a bug: the write path never claims one).
+pub(crate) fn unique_violation(e: &rusqlite::Error) -> Option<Option<UniqueIndex>> {
     let rusqlite::Error::SqliteFailure(failure, message) = e else {
         return None;
     };
@@ -47,57 +33,20 @@ pub(crate) fn unique_violation(e: &rusqlite::Error) -> Option<UniqueIndex> {
 /// Reads the index out of SQLite's message, which names the columns
 /// (`UNIQUE constraint failed: identities.nid, identities.external_id`) or,
 /// for expression indexes, the index (`... failed: index 'name'`).
-fn index_from_message(message: &str) -> UniqueIndex {
+fn index_from_message(message: &str) -> Option<UniqueIndex> {
     let detail = message.split_once(": ").map_or(message, |(_, d)| d);
     if detail.contains("identities.external_id") || detail.contains("identities_external_id") {
-        UniqueIndex::ExternalId
+        Some(UniqueIndex::ExternalId)
     } else if detail.contains("credential_identifiers") {
-        UniqueIndex::CredentialIdentifier
+        Some(UniqueIndex::CredentialIdentifier)
     } else if detail.contains("verifiable_addresses") {
-        UniqueIndex::VerifiableAddress
+        Some(UniqueIndex::VerifiableAddress)
     } else if detail.contains("recovery_addresses") {
-        UniqueIndex::RecoveryAddress
+        Some(UniqueIndex::RecoveryAddress)
     } else if detail.contains("identities.id") || detail.contains("identities_id") {
-        UniqueIndex::IdentityId
+        Some(UniqueIndex::IdentityId)
     } else {
-        UniqueIndex::Other
-    }
-}
-
-/// The conflict for a unique violation of `index` when the write path could
-/// not find which value collided: the first value of the identity that the
-/// index covers.
-pub(crate) fn conflict_backstop(
-    index: UniqueIndex,
-    keys: Vec<ConflictField>,
-    op: WriteOp,
-    source: rusqlite::Error,
-) -> Error {
-    let field = match index {
-        UniqueIndex::IdentityId => Some(ConflictField::Id),
-        UniqueIndex::Other => None,
-        _ => keys.into_iter().find(|k| {
-            matches!(
-                (index, k),
-                (UniqueIndex::ExternalId, ConflictField::ExternalId(_))
-                    | (
-                        UniqueIndex::CredentialIdentifier,
-                        ConflictField::CredentialIdentifier(..)
-                    )
-                    | (
-                        UniqueIndex::VerifiableAddress,
-                        ConflictField::VerifiableAddress(..)
-                    )
-                    | (
-                        UniqueIndex::RecoveryAddress,
-                        ConflictField::RecoveryAddress(..)
-                    )
-            )
-        }),
-    };
-    match field {
-        Some(field) => Error::Conflict { field, op },
-        None => Error::internal("unexpected unique constraint violation", source),
+        None
     }
 }
 
@@ -151,7 +100,7 @@ impl<T> ResultExt<T> for rusqlite::Result<T> {
 
 #[cfg(test)]
 mod tests {
-    use identity_core::{AddressVia, CredentialType, ErrorKind};
+    use identity_core::ErrorKind;
 
     use super::*;
 
@@ -191,29 +140,29 @@ mod tests {
         let cases = [
             (
                 "UNIQUE constraint failed: identities.nid, identities.id",
-                UniqueIndex::IdentityId,
+                Some(UniqueIndex::IdentityId),
             ),
             (
                 "UNIQUE constraint failed: identities.nid, identities.external_id",
-                UniqueIndex::ExternalId,
+                Some(UniqueIndex::ExternalId),
             ),
             (
                 "UNIQUE constraint failed: credential_identifiers.nid, credential_identifiers.type, credential_identifiers.identifier",
-                UniqueIndex::CredentialIdentifier,
+                Some(UniqueIndex::CredentialIdentifier),
             ),
             (
                 "UNIQUE constraint failed: verifiable_addresses.nid, verifiable_addresses.via, verifiable_addresses.value",
-                UniqueIndex::VerifiableAddress,
+                Some(UniqueIndex::VerifiableAddress),
             ),
             (
                 "UNIQUE constraint failed: recovery_addresses.nid, recovery_addresses.via, recovery_addresses.value",
-                UniqueIndex::RecoveryAddress,
+                Some(UniqueIndex::RecoveryAddress),
             ),
             (
                 "UNIQUE constraint failed: index 'identities_external_id_key'",
-                UniqueIndex::ExternalId,
+                Some(UniqueIndex::ExternalId),
             ),
-            ("UNIQUE constraint failed: other.x", UniqueIndex::Other),
+            ("UNIQUE constraint failed: other.x", None),
         ];
         for (message, index) in cases {
             let e = failure(ffi::SQLITE_CONSTRAINT_UNIQUE, message);
@@ -221,48 +170,5 @@ mod tests {
         }
         let not_null = failure(ffi::SQLITE_CONSTRAINT_NOTNULL, "NOT NULL constraint failed");
         assert_eq!(unique_violation(&not_null), None);
-    }
-
-    #[test]
-    fn backstop_names_the_first_value_the_index_covers() {
-        let keys = vec![
-            ConflictField::ExternalId("ext".into()),
-            ConflictField::CredentialIdentifier(CredentialType::Password, "a@x".into()),
-            ConflictField::RecoveryAddress(AddressVia::Email, "a@x".into()),
-        ];
-        let source = || failure(ffi::SQLITE_CONSTRAINT_UNIQUE, "x");
-        let e = conflict_backstop(
-            UniqueIndex::RecoveryAddress,
-            keys.clone(),
-            WriteOp::Update,
-            source(),
-        );
-        assert!(matches!(
-            e,
-            Error::Conflict {
-                field: ConflictField::RecoveryAddress(AddressVia::Email, ref v),
-                op: WriteOp::Update
-            } if v == "a@x"
-        ));
-        let e = conflict_backstop(
-            UniqueIndex::IdentityId,
-            keys.clone(),
-            WriteOp::Create,
-            source(),
-        );
-        assert!(matches!(
-            e,
-            Error::Conflict {
-                field: ConflictField::Id,
-                ..
-            }
-        ));
-        let e = conflict_backstop(
-            UniqueIndex::VerifiableAddress,
-            keys,
-            WriteOp::Create,
-            source(),
-        );
-        assert_eq!(e.kind(), ErrorKind::Internal);
     }
 }

@@ -1,16 +1,17 @@
-//! Row mapping: an identity to its rows and back, the row diff of an
-//! update, and the search for the value a failed write collided on.
+//! Row mapping: an identity to its rows and back, the statements of an
+//! update's child-row plan, and the search for the value a failed write
+//! collided on (the plan and the order of that search are the core's,
+//! `identity_core::sql`).
 //!
 //! Everything here is synchronous and runs inside a transaction the caller
 //! opened; errors stay driver errors so the caller can tell a unique
 //! violation from the rest.
 
-use std::collections::HashMap;
-
+use identity_core::sql::{ChildRowPlan, conflict_candidates};
 use identity_core::{
-    AddressVia, ConflictField, Credential, CredentialConfig, CredentialType, Identity,
+    AddressVia, ConflictField, Credential, CredentialConfig, CredentialType, ExternalId, Identity,
     RecoveryAddress, State, TenantId, Timestamp, ValidIdentity, VerifiableAddress,
-    VerificationStatus,
+    VerificationStatus, WriteOp,
 };
 use rusqlite::types::{FromSql, FromSqlError, Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -108,7 +109,8 @@ pub(crate) fn identity_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Identit
         metadata_public: row.get::<_, Option<Json>>(6)?.map(|j| j.0),
         metadata_admin: row.get::<_, Option<Json>>(7)?.map(|j| j.0),
         organization_id: row.get::<_, Option<Id>>(8)?.map(|i| i.0),
-        external_id: row.get(9)?,
+        external_id: ExternalId::from_optional(row.get(9)?)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e)))?,
         created_at: row.get::<_, Micros>(10)?.0,
         updated_at: row.get::<_, Micros>(11)?.0,
         version: u64::try_from(row.get::<_, i64>(12)?).unwrap_or(0),
@@ -249,7 +251,7 @@ pub(crate) fn insert(
         i.metadata_public.as_ref().map(json_text),
         i.metadata_admin.as_ref().map(json_text),
         i.organization_id.as_ref().map(Uuid::as_bytes),
-        i.external_id,
+        i.external_id.as_ref().map(ExternalId::as_str),
         i.created_at.unix_micros(),
         i.updated_at.unix_micros(),
     ])?;
@@ -354,79 +356,31 @@ fn insert_recovery(
     Ok(())
 }
 
-/// A stored credential row, as the diff compares it.
-#[derive(PartialEq, Eq)]
-struct CredentialRow {
-    config: String,
-    version: i64,
-    created_at: i64,
-    updated_at: i64,
-}
-
-/// A stored verifiable address row (without its key and id).
-#[derive(PartialEq, Eq)]
-struct VerifiableRow {
-    position: i64,
-    via: String,
-    value: String,
-    verified: bool,
-    status: String,
-    verified_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl VerifiableRow {
-    fn of(a: &VerifiableAddress, position: usize) -> Self {
-        VerifiableRow {
-            position: position as i64,
-            via: a.via.as_str().to_owned(),
-            value: a.value.clone(),
-            verified: a.verified,
-            status: a.status.as_str().to_owned(),
-            verified_at: a.verified_at.map(Timestamp::unix_micros),
-            created_at: a.created_at.unix_micros(),
-            updated_at: a.updated_at.unix_micros(),
-        }
-    }
-}
-
-/// A stored recovery address row (without its key and id).
-#[derive(PartialEq, Eq)]
-struct RecoveryRow {
-    position: i64,
-    via: String,
-    value: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl RecoveryRow {
-    fn of(a: &RecoveryAddress, position: usize) -> Self {
-        RecoveryRow {
-            position: position as i64,
-            via: a.via.as_str().to_owned(),
-            value: a.value.clone(),
-            created_at: a.created_at.unix_micros(),
-            updated_at: a.updated_at.unix_micros(),
-        }
-    }
-}
-
 /// Rewrites the identity row `pk` (bumping its version to `version`) and
-/// changes only the child rows that differ from `identity`: unchanged
+/// changes only the child rows that differ from the stored ones, in the
+/// order of the core's [`ChildRowPlan`] (deletions first, so values moving
+/// within the identity never collide with themselves): unchanged
 /// credentials, identifiers and addresses keep their rows.
-///
-/// Rows that lose a unique value are deleted before any row claims one, so
-/// that values moving within the identity never collide with themselves.
 pub(crate) fn update(
     conn: &Connection,
     nid: &[u8; 16],
     pk: i64,
-    identity: &Identity,
+    identity: &ValidIdentity,
     version: u64,
 ) -> rusqlite::Result<()> {
-    let i = identity;
+    let i = identity.identity();
+    let mut stored = Identity {
+        credentials: Default::default(),
+        verifiable_addresses: Vec::new(),
+        recovery_addresses: Vec::new(),
+        traits: Value::Null,
+        metadata_public: None,
+        metadata_admin: None,
+        external_id: None,
+        schema_id: String::new(),
+        ..*i
+    };
+    load_children(conn, pk, &mut stored)?;
     conn.prepare_cached(
         "UPDATE identities SET schema_id = ?2, state = ?3, state_changed_at = ?4, traits = ?5, \
          metadata_public = ?6, metadata_admin = ?7, organization_id = ?8, external_id = ?9, \
@@ -441,277 +395,130 @@ pub(crate) fn update(
         i.metadata_public.as_ref().map(json_text),
         i.metadata_admin.as_ref().map(json_text),
         i.organization_id.as_ref().map(Uuid::as_bytes),
-        i.external_id,
+        i.external_id.as_ref().map(ExternalId::as_str),
         i.created_at.unix_micros(),
         i.updated_at.unix_micros(),
         version_column(version),
     ])?;
-    update_credentials(conn, nid, pk, i)?;
-    update_verifiable(conn, nid, pk, &i.verifiable_addresses)?;
-    update_recovery(conn, nid, pk, &i.recovery_addresses)?;
-    Ok(())
+    run_plan(conn, nid, pk, &ChildRowPlan::new(&stored, identity))
 }
 
-fn update_credentials(
+fn run_plan(
     conn: &Connection,
     nid: &[u8; 16],
     pk: i64,
-    identity: &Identity,
+    plan: &ChildRowPlan<'_>,
 ) -> rusqlite::Result<()> {
-    // Stored credentials by type.
-    let mut stored: HashMap<CredentialType, (i64, CredentialRow)> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT pk, type, config, version, created_at, updated_at \
-             FROM credentials WHERE identity_pk = ?1",
-        )?;
-        let mut rows = stmt.query([pk])?;
-        while let Some(row) = rows.next()? {
-            let kind = credential_type(1, row.get_ref(1)?.as_str()?)?;
-            let value = CredentialRow {
-                config: row.get(2)?,
-                version: row.get(3)?,
-                created_at: row.get(4)?,
-                updated_at: row.get(5)?,
-            };
-            stored.insert(kind, (row.get(0)?, value));
-        }
-    }
-    // Stored identifiers by (type, identifier).
-    let mut stored_ids: HashMap<(CredentialType, String), (i64, i64)> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT pk, type, identifier, position FROM credential_identifiers \
-             WHERE identity_pk = ?1",
-        )?;
-        let mut rows = stmt.query([pk])?;
-        while let Some(row) = rows.next()? {
-            let kind = credential_type(1, row.get_ref(1)?.as_str()?)?;
-            stored_ids.insert((kind, row.get(2)?), (row.get(0)?, row.get(3)?));
-        }
-    }
-
-    let mut new_credentials = Vec::new();
-    let mut changed_credentials = Vec::new();
-    let mut new_identifiers = Vec::new();
-    let mut moved_identifiers = Vec::new();
-    for (kind, credential) in &identity.credentials {
-        let row = CredentialRow {
-            config: json_text(credential.config.expose()),
-            version: credential.version,
-            created_at: credential.created_at.unix_micros(),
-            updated_at: credential.updated_at.unix_micros(),
-        };
-        match stored.remove(kind) {
-            Some((_, old)) if old == row => {}
-            Some((cpk, _)) => changed_credentials.push((cpk, row)),
-            None => new_credentials.push(credential),
-        }
-        for (position, identifier) in credential.identifiers.iter().enumerate() {
-            let position = position as i64;
-            match stored_ids.remove(&(*kind, identifier.clone())) {
-                Some((_, old)) if old == position => {}
-                Some((ipk, _)) => moved_identifiers.push((ipk, position)),
-                None => new_identifiers.push((*kind, identifier, position)),
-            }
-        }
-    }
-
-    // Deletions first: credentials gone (their identifiers cascade), then
-    // identifiers gone from credentials that stay.
-    for (cpk, _) in stored.values() {
-        conn.prepare_cached("DELETE FROM credentials WHERE pk = ?1")?
-            .execute([cpk])?;
-    }
-    for ((kind, _), (ipk, _)) in &stored_ids {
-        if !stored.contains_key(kind) {
-            conn.prepare_cached("DELETE FROM credential_identifiers WHERE pk = ?1")?
-                .execute([ipk])?;
-        }
-    }
-    for (cpk, row) in changed_credentials {
+    // Deletions first.
+    for (kind, identifier) in &plan.deleted_identifiers {
         conn.prepare_cached(
-            "UPDATE credentials SET config = ?2, version = ?3, created_at = ?4, \
-             updated_at = ?5 WHERE pk = ?1",
+            "DELETE FROM credential_identifiers \
+             WHERE nid = ?1 AND type = ?2 AND identifier = ?3 AND identity_pk = ?4",
+        )?
+        .execute(params![nid, kind.as_str(), identifier, pk])?;
+    }
+    for kind in &plan.deleted_credentials {
+        conn.prepare_cached("DELETE FROM credentials WHERE identity_pk = ?1 AND type = ?2")?
+            .execute(params![pk, kind.as_str()])?;
+    }
+    for (via, value) in &plan.deleted_verifiable {
+        conn.prepare_cached(
+            "DELETE FROM verifiable_addresses \
+             WHERE nid = ?1 AND via = ?2 AND value = ?3 AND identity_pk = ?4",
+        )?
+        .execute(params![nid, via.as_str(), value, pk])?;
+    }
+    for (via, value) in &plan.deleted_recovery {
+        conn.prepare_cached(
+            "DELETE FROM recovery_addresses \
+             WHERE nid = ?1 AND via = ?2 AND value = ?3 AND identity_pk = ?4",
+        )?
+        .execute(params![nid, via.as_str(), value, pk])?;
+    }
+    // Changes in place.
+    for c in &plan.changed_credentials {
+        conn.prepare_cached(
+            "UPDATE credentials SET config = ?3, version = ?4, created_at = ?5, \
+             updated_at = ?6 WHERE identity_pk = ?1 AND type = ?2",
         )?
         .execute(params![
-            cpk,
-            row.config,
-            row.version,
-            row.created_at,
-            row.updated_at
+            pk,
+            c.kind.as_str(),
+            json_text(c.config.expose()),
+            c.version,
+            c.created_at.unix_micros(),
+            c.updated_at.unix_micros(),
         ])?;
     }
-    for (ipk, position) in moved_identifiers {
-        conn.prepare_cached("UPDATE credential_identifiers SET position = ?2 WHERE pk = ?1")?
-            .execute([ipk, position])?;
-    }
-    for credential in new_credentials {
-        insert_credential(conn, pk, credential)?;
-    }
-    for (kind, identifier, position) in new_identifiers {
-        insert_identifier(conn, nid, pk, kind, identifier, position as usize)?;
-    }
-    Ok(())
-}
-
-fn update_verifiable(
-    conn: &Connection,
-    nid: &[u8; 16],
-    pk: i64,
-    addresses: &[VerifiableAddress],
-) -> rusqlite::Result<()> {
-    let mut stored: HashMap<Uuid, (i64, VerifiableRow)> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT pk, id, position, via, value, verified, status, verified_at, created_at, \
-             updated_at FROM verifiable_addresses WHERE identity_pk = ?1",
-        )?;
-        let mut rows = stmt.query([pk])?;
-        while let Some(row) = rows.next()? {
-            let value = VerifiableRow {
-                position: row.get(2)?,
-                via: row.get(3)?,
-                value: row.get(4)?,
-                verified: row.get(5)?,
-                status: row.get(6)?,
-                verified_at: row.get(7)?,
-                created_at: row.get(8)?,
-                updated_at: row.get(9)?,
-            };
-            stored.insert(row.get::<_, Id>(1)?.0, (row.get(0)?, value));
-        }
-    }
-    let mut deleted = Vec::new();
-    let mut changed = Vec::new();
-    let mut inserted = Vec::new();
-    for (position, address) in addresses.iter().enumerate() {
-        let row = VerifiableRow::of(address, position);
-        match stored.remove(&address.id) {
-            Some((_, old)) if old == row => {}
-            // Same address, other details: change the row in place.
-            Some((apk, old)) if old.via == row.via && old.value == row.value => {
-                changed.push((apk, row));
-            }
-            // Same id, another address: a new row replaces the old one.
-            Some((apk, _)) => {
-                deleted.push(apk);
-                inserted.push((address, position));
-            }
-            None => inserted.push((address, position)),
-        }
-    }
-    deleted.extend(stored.values().map(|(apk, _)| *apk));
-    for apk in deleted {
-        conn.prepare_cached("DELETE FROM verifiable_addresses WHERE pk = ?1")?
-            .execute([apk])?;
-    }
-    for (apk, row) in changed {
+    for (kind, identifier, position) in &plan.moved_identifiers {
         conn.prepare_cached(
-            "UPDATE verifiable_addresses SET position = ?2, verified = ?3, status = ?4, \
-             verified_at = ?5, created_at = ?6, updated_at = ?7 WHERE pk = ?1",
+            "UPDATE credential_identifiers SET position = ?4 \
+             WHERE nid = ?1 AND type = ?2 AND identifier = ?3",
+        )?
+        .execute(params![nid, kind.as_str(), identifier, *position as i64])?;
+    }
+    for (a, position) in &plan.changed_verifiable {
+        conn.prepare_cached(
+            "UPDATE verifiable_addresses SET position = ?4, verified = ?5, status = ?6, \
+             verified_at = ?7, created_at = ?8, updated_at = ?9 \
+             WHERE nid = ?1 AND via = ?2 AND value = ?3",
         )?
         .execute(params![
-            apk,
-            row.position,
-            row.verified,
-            row.status,
-            row.verified_at,
-            row.created_at,
-            row.updated_at
+            nid,
+            a.via.as_str(),
+            a.value,
+            *position as i64,
+            a.verified,
+            a.status.as_str(),
+            a.verified_at.map(Timestamp::unix_micros),
+            a.created_at.unix_micros(),
+            a.updated_at.unix_micros(),
         ])?;
     }
-    for (address, position) in inserted {
-        insert_verifiable(conn, nid, pk, address, position)?;
-    }
-    Ok(())
-}
-
-fn update_recovery(
-    conn: &Connection,
-    nid: &[u8; 16],
-    pk: i64,
-    addresses: &[RecoveryAddress],
-) -> rusqlite::Result<()> {
-    let mut stored: HashMap<Uuid, (i64, RecoveryRow)> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT pk, id, position, via, value, created_at, updated_at \
-             FROM recovery_addresses WHERE identity_pk = ?1",
-        )?;
-        let mut rows = stmt.query([pk])?;
-        while let Some(row) = rows.next()? {
-            let value = RecoveryRow {
-                position: row.get(2)?,
-                via: row.get(3)?,
-                value: row.get(4)?,
-                created_at: row.get(5)?,
-                updated_at: row.get(6)?,
-            };
-            stored.insert(row.get::<_, Id>(1)?.0, (row.get(0)?, value));
-        }
-    }
-    let mut deleted = Vec::new();
-    let mut changed = Vec::new();
-    let mut inserted = Vec::new();
-    for (position, address) in addresses.iter().enumerate() {
-        let row = RecoveryRow::of(address, position);
-        match stored.remove(&address.id) {
-            Some((_, old)) if old == row => {}
-            Some((apk, old)) if old.via == row.via && old.value == row.value => {
-                changed.push((apk, row));
-            }
-            Some((apk, _)) => {
-                deleted.push(apk);
-                inserted.push((address, position));
-            }
-            None => inserted.push((address, position)),
-        }
-    }
-    deleted.extend(stored.values().map(|(apk, _)| *apk));
-    for apk in deleted {
-        conn.prepare_cached("DELETE FROM recovery_addresses WHERE pk = ?1")?
-            .execute([apk])?;
-    }
-    for (apk, row) in changed {
+    for (a, position) in &plan.changed_recovery {
         conn.prepare_cached(
-            "UPDATE recovery_addresses SET position = ?2, created_at = ?3, updated_at = ?4 \
-             WHERE pk = ?1",
+            "UPDATE recovery_addresses SET position = ?4, created_at = ?5, updated_at = ?6 \
+             WHERE nid = ?1 AND via = ?2 AND value = ?3",
         )?
-        .execute(params![apk, row.position, row.created_at, row.updated_at])?;
+        .execute(params![
+            nid,
+            a.via.as_str(),
+            a.value,
+            *position as i64,
+            a.created_at.unix_micros(),
+            a.updated_at.unix_micros(),
+        ])?;
     }
-    for (address, position) in inserted {
-        insert_recovery(conn, nid, pk, address, position)?;
+    // Insertions last.
+    for c in &plan.new_credentials {
+        insert_credential(conn, pk, c)?;
+    }
+    for (kind, identifier, position) in &plan.new_identifiers {
+        insert_identifier(conn, nid, pk, *kind, identifier, *position)?;
+    }
+    for (a, position) in &plan.new_verifiable {
+        insert_verifiable(conn, nid, pk, a, *position)?;
+    }
+    for (a, position) in &plan.new_recovery {
+        insert_recovery(conn, nid, pk, a, *position)?;
     }
     Ok(())
 }
 
-/// After a unique violation: the first unique value of `identity` (its id
-/// when `check_id`, then [`ValidIdentity::unique_keys`] in order) that
-/// another identity of the tenant holds, or that the identity claims twice.
+/// After a unique violation: the first of the core's
+/// [`conflict_candidates`] that another identity of the tenant holds.
 pub(crate) fn find_conflict(
     conn: &Connection,
     nid: &[u8; 16],
     identity: &ValidIdentity,
     own_pk: Option<i64>,
-    check_id: bool,
+    op: WriteOp,
 ) -> rusqlite::Result<Option<ConflictField>> {
-    let other = |holder: Option<i64>| holder.is_some() && holder != own_pk;
-    if check_id {
-        let holder = head(conn, nid, identity.identity().id)?.map(|(pk, _)| pk);
-        if other(holder) {
-            return Ok(Some(ConflictField::Id));
-        }
-    }
-    let keys = identity.unique_keys();
-    for key in &keys {
-        let holder: Option<i64> = match key {
-            ConflictField::Id => None,
+    for key in conflict_candidates(identity, op) {
+        let holder: Option<i64> = match &key {
+            ConflictField::Id => head(conn, nid, identity.identity().id)?.map(|(pk, _)| pk),
             ConflictField::ExternalId(e) => conn
-                .prepare_cached(
-                    "SELECT pk FROM identities WHERE nid = ?1 AND external_id = ?2 \
-                     AND external_id IS NOT NULL AND external_id <> ''",
-                )?
+                .prepare_cached("SELECT pk FROM identities WHERE nid = ?1 AND external_id = ?2")?
                 .query_row(params![nid, e], |r| r.get(0))
                 .optional()?,
             ConflictField::CredentialIdentifier(kind, value) => conn
@@ -736,14 +543,8 @@ pub(crate) fn find_conflict(
                 .query_row(params![nid, via.as_str(), value], |r| r.get(0))
                 .optional()?,
         };
-        if other(holder) {
-            return Ok(Some(key.clone()));
-        }
-    }
-    // A value the identity itself claims twice collides with itself.
-    for (index, key) in keys.iter().enumerate() {
-        if keys[..index].contains(key) {
-            return Ok(Some(key.clone()));
+        if holder.is_some() && holder != own_pk {
+            return Ok(Some(key));
         }
     }
     Ok(None)

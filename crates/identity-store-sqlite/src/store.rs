@@ -6,15 +6,15 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use identity_core::{
-    CredentialType, Error, Identity, IdentityStore, ListFilter, ListPage, ListQuery, TenantId,
-    ValidIdentity, WriteOp,
+    CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter, ListPage, ListQuery,
+    TenantId, ValidIdentity, WriteOp, sql,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::{self, ResultExt, conflict_backstop, unique_violation};
+use crate::error::{self, ResultExt, unique_violation};
 use crate::options::{Location, SqliteOptions, parse_location};
 use crate::rows::{self, identity_columns, nid};
 use crate::schema;
@@ -230,11 +230,13 @@ fn write_failure(
     let Some(index) = unique_violation(&e) else {
         return error::map(context, e);
     };
-    let check_id = op == WriteOp::Create;
-    match rows::find_conflict(conn, tenant, identity, own_pk, check_id) {
-        Ok(Some(field)) => Error::Conflict { field, op },
-        Ok(None) => conflict_backstop(index, identity.unique_keys(), op, e),
-        Err(lookup) => error::map(context, lookup),
+    let found = match rows::find_conflict(conn, tenant, identity, own_pk, op) {
+        Ok(found) => found,
+        Err(lookup) => return error::map(context, lookup),
+    };
+    match found.or_else(|| index?.backstop(identity)) {
+        Some(field) => Error::Conflict { field, op },
+        None => Error::internal("unexpected unique constraint violation", e),
     }
 }
 
@@ -258,8 +260,7 @@ const GET_BY_PK: &str = concat!(
 const GET_BY_EXTERNAL_ID: &str = concat!(
     "SELECT ",
     identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND external_id = ?2 \
-     AND external_id IS NOT NULL AND external_id <> ''"
+    " FROM identities WHERE nid = ?1 AND external_id = ?2"
 );
 const LIST_ALL: &str = concat!(
     "SELECT ",
@@ -303,24 +304,6 @@ static LIST_PREFIXES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The least string greater than every string that starts with `prefix`
-/// (in code point order, which is SQLite's BINARY order on UTF-8), or none
-/// when no such string exists.
-fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match u32::from(last) + 1 {
-            0xD800 => 0xE000,
-            n => n,
-        };
-        if let Some(c) = char::from_u32(next) {
-            chars.push(c);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// The JSON argument and statement of a list filter, if it has one.
 fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
     match filter {
@@ -345,7 +328,7 @@ fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
         ListFilter::IdentifierPrefix(prefixes) => {
             let bounds = prefixes
                 .iter()
-                .map(|(kind, p)| json!([kind.as_str(), p, prefix_upper_bound(p)]));
+                .map(|(kind, p)| json!([kind.as_str(), p, sql::prefix_upper_bound(p)]));
             (
                 LIST_PREFIXES.as_str(),
                 Some(SqlValue::Text(json_array(bounds.collect()))),
@@ -367,9 +350,9 @@ fn list_page(
         .after
         .map(|id| id.as_bytes().to_vec())
         .unwrap_or_default();
-    let limit = query.limit.max(1);
+    let limit = query.limit.get();
     // One more than asked tells whether more follow.
-    let take = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let take = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let (sql, argument) = filter_statement(&query.filter);
     let mut stmt = conn.prepare_cached(sql)?;
     let mut heads = match argument {
@@ -452,10 +435,10 @@ impl IdentityStore for SqliteStore {
     async fn get_by_external_id(
         &self,
         tenant: TenantId,
-        external_id: &str,
+        external_id: &ExternalId,
     ) -> Result<Identity, Error> {
         let tenant = nid(tenant);
-        let external_id = external_id.to_owned();
+        let external_id = external_id.as_str().to_owned();
         self.read("get identity by external id", move |conn| {
             rows::load_one(conn, GET_BY_EXTERNAL_ID, params![tenant, external_id])
         })
@@ -509,7 +492,7 @@ impl IdentityStore for SqliteStore {
                 });
             }
             let version = current + 1;
-            rows::update(&tx, &tenant, pk, identity.identity(), version).map_err(|e| {
+            rows::update(&tx, &tenant, pk, &identity, version).map_err(|e| {
                 write_failure(&tx, &tenant, &identity, Some(pk), WriteOp::Update, e)
             })?;
             tx.commit().ctx("commit update")?;
@@ -593,7 +576,7 @@ mod tests {
                 "updated_at": "2026-01-01T00:00:00Z"
             }))
             .expect("identity");
-            ValidIdentity::new_unchecked_for_tests(identity)
+            ValidIdentity::new_for_tests(identity).expect("valid")
         };
         let e = store
             .create(TenantId::DEFAULT, big(Uuid::new_v4(), 1 << 20))
@@ -603,23 +586,5 @@ mod tests {
         // The failed write left nothing behind and the store still works.
         let small = big(Uuid::new_v4(), 10);
         assert_eq!(store.create(TenantId::DEFAULT, small).await.ok(), Some(1));
-    }
-
-    #[test]
-    fn prefix_upper_bounds() {
-        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
-        assert_eq!(prefix_upper_bound("").as_deref(), None);
-        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
-        assert_eq!(prefix_upper_bound("\u{10FFFF}").as_deref(), None);
-        assert_eq!(
-            prefix_upper_bound("x\u{D7FF}").as_deref(),
-            Some("x\u{E000}")
-        );
-        // Everything with the prefix sorts below the bound, byte-wise too.
-        let bound = prefix_upper_bound("ab").unwrap_or_default();
-        for s in ["ab", "ab\u{10FFFF}\u{10FFFF}", "abzzz"] {
-            assert!(s.as_bytes() < bound.as_bytes(), "{s:?}");
-        }
-        assert!("ac".as_bytes() >= bound.as_bytes());
     }
 }

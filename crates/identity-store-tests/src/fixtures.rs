@@ -8,8 +8,9 @@
 //! microseconds, the precision the core keeps.
 
 use identity_core::{
-    AddressVia, Credential, CredentialConfig, CredentialType, Identity, RecoveryAddress, State,
-    TenantId, Timestamp, ValidIdentity, VerifiableAddress, VerificationStatus,
+    AddressVia, Credential, CredentialConfig, CredentialType, ExternalId, Identity,
+    RecoveryAddress, State, TenantId, Timestamp, ValidIdentity, VerifiableAddress,
+    VerificationStatus,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -52,9 +53,16 @@ pub fn at(offset: i64) -> Timestamp {
         .expect("fixture timestamps are in range")
 }
 
-/// Wraps an identity for a store call (the checks vouch for consistency).
+/// Wraps an identity for a store call (the checks vouch for consistency;
+/// the core checks its unique keys and text).
 pub fn valid(identity: Identity) -> ValidIdentity {
-    ValidIdentity::new_unchecked_for_tests(identity)
+    ValidIdentity::new_for_tests(identity)
+        .unwrap_or_else(|e| panic!("a fixture identity the core refuses: {e}"))
+}
+
+/// An external id (the fixtures' are valid).
+pub fn ext(text: &str) -> ExternalId {
+    ExternalId::new(text).unwrap_or_else(|e| panic!("a fixture external id: {e}"))
 }
 
 /// `identity` as a store returns it after a write that gave it `version`.
@@ -193,7 +201,7 @@ pub fn full_identity(seed: u64, email: &str) -> Identity {
     i.metadata_public = Some(json!({ "plan": "pro", "nested": { "x": [1, 2.5, null, true] } }));
     i.metadata_admin = Some(json!({ "counter": 0, "note": "ünïcödé ✓" }));
     i.organization_id = Some(ORGANIZATION);
-    i.external_id = Some(format!("ext-{seed}"));
+    i.external_id = Some(ext(&format!("ext-{seed}")));
     i.created_at = at(0);
     i.updated_at = at(9);
     i

@@ -44,6 +44,7 @@ pub use checks::crud::*;
 pub use checks::list::*;
 pub use checks::model::*;
 pub use checks::normalised::*;
+pub use checks::text::*;
 pub use checks::unique::*;
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`
@@ -94,6 +95,7 @@ macro_rules! __with_checks {
             check_get_by_external_id,
             check_find_by_identifier,
             check_look_alike_identifiers_conflict,
+            check_text_rule_refused_before_the_store,
             check_list_order_and_pages,
             check_list_pages_stable_under_concurrent_inserts,
             check_list_filter_ids,
@@ -154,6 +156,7 @@ mod tests {
             include_str!("checks/list.rs"),
             include_str!("checks/model.rs"),
             include_str!("checks/normalised.rs"),
+            include_str!("checks/text.rs"),
             include_str!("checks/unique.rs"),
         ];
         let defined: Vec<&str> = sources

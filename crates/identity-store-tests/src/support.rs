@@ -86,6 +86,11 @@ pub(crate) async fn all(store: &DynIdentityStore, tenant: TenantId) -> Vec<Ident
     walk(store, tenant, ListFilter::All, 500).await
 }
 
+/// `n` as a page size (the checks use sizes within bounds).
+pub(crate) fn size(n: usize) -> identity_core::PageSize {
+    identity_core::PageSize::new(n).unwrap_or_else(|| panic!("page size {n} out of bounds"))
+}
+
 /// Every identity matching `filter`, walking pages of `limit`.
 pub(crate) async fn walk(
     store: &DynIdentityStore,
@@ -99,7 +104,7 @@ pub(crate) async fn walk(
         let query = identity_core::ListQuery {
             filter: filter.clone(),
             after,
-            limit,
+            limit: size(limit),
         };
         let page = store.list(tenant, &query).await.expect("listing a page");
         assert_ascending_after(&page.identities, after);

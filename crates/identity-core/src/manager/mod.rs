@@ -45,8 +45,6 @@ pub const PAGE_SIZE_DEFAULT: usize = 250;
 pub const PAGE_SIZE_MAX: usize = 500;
 /// The most ids one list may filter by.
 pub const LIST_IDS_MAX: usize = 500;
-/// The longest external id, in characters.
-pub const EXTERNAL_ID_MAX_CHARS: usize = 64;
 /// How often an update without an expected version re-reads and retries
 /// when a concurrent write moved the version under it.
 const INTERNAL_RETRIES: usize = 8;
@@ -85,16 +83,6 @@ fn parse_state(text: Option<&str>) -> Result<Option<State>, Error> {
         Some(t) => State::parse(t)
             .map(Some)
             .ok_or_else(|| Error::invalid("identity state is not valid")),
-    }
-}
-
-fn external_id(value: Option<String>) -> Result<Option<String>, Error> {
-    match value {
-        Some(e) if e.is_empty() => Ok(None),
-        Some(e) if e.chars().count() > EXTERNAL_ID_MAX_CHARS => Err(Error::invalid(format!(
-            "external_id must be at most {EXTERNAL_ID_MAX_CHARS} characters"
-        ))),
-        other => Ok(other),
     }
 }
 
@@ -228,7 +216,7 @@ impl IdentityManager {
                 .store
                 .update(
                     tenant,
-                    ValidIdentity::new(next.clone()),
+                    ValidIdentity::new(next.clone())?,
                     Some(stored_version),
                 )
                 .await

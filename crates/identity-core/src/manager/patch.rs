@@ -8,12 +8,12 @@ use json_patch::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{credentials, external_id};
+use super::credentials;
 use crate::error::Error;
 use crate::limits::{
     BODY_MAX_DEPTH, Exceeded, Limits, dispose, extent, refuse_deeper_than, string_len,
 };
-use crate::model::{AddressVia, CredentialInclude, CredentialType, Identity, State};
+use crate::model::{AddressVia, CredentialInclude, CredentialType, ExternalId, Identity, State};
 use crate::normalize;
 use crate::schema::{IdentitySchema, SchemaRegistry};
 use crate::time::{IdGenerator, Timestamp};
@@ -481,8 +481,18 @@ pub(crate) fn apply(
     apply_ops(&mut doc, ops, env.limits)?;
     check_state(&doc)?;
     check_credentials(&mut doc, now)?;
+    // The external id is read as create and PUT read it (with their
+    // messages); any other JSON type is left to the decoding below.
+    let external_id = match doc.get_mut("external_id") {
+        Some(slot) if slot.is_string() => match slot.take() {
+            Value::String(text) => ExternalId::from_optional(Some(text))?,
+            _ => None,
+        },
+        _ => None,
+    };
     let mut next: Identity = serde_json::from_value(doc)
         .map_err(|e| Error::invalid(format!("the patched identity is not valid: {e}")))?;
+    next.external_id = external_id;
     next.version = stored.version;
     pin_addresses(&mut next, stored, env.ids, now);
     let schema = if next.schema_id.is_empty() {
@@ -496,7 +506,6 @@ pub(crate) fn apply(
     } else {
         Some(now)
     };
-    next.external_id = external_id(next.external_id.take())?;
     credentials::settle_patched(&mut next.credentials, stored, now)?;
     Ok((next, schema))
 }

@@ -3,22 +3,23 @@
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{IdentityManager, LIST_IDS_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+use super::{IdentityManager, LIST_IDS_MAX};
 use crate::error::Error;
-use crate::model::{CredentialType, Identity, TenantId};
+use crate::model::{CredentialType, ExternalId, Identity, TenantId};
 use crate::normalize;
-use crate::store::{ListFilter, ListQuery};
+use crate::store::{ListFilter, ListQuery, PageSize};
 
 /// The filters and page of a list call (one filter at a time): start from
 /// `default()` (every identity, the first page) and set what you need with
 /// the `with_*` methods.
 ///
 /// ```
-/// use identity_core::ListParams;
+/// use identity_core::{ListParams, PageSize};
+/// let ten = PageSize::new(10).expect("within 1..=500");
 /// let params = ListParams::default()
 ///     .with_credentials_identifier("ada@example.com")
-///     .with_page_size(10);
-/// assert_eq!(params.page_size, Some(10));
+///     .with_page_size(ten);
+/// assert_eq!(params.page_size, Some(ten));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -32,8 +33,8 @@ pub struct ListParams {
     pub identifier_prefix: Option<String>,
     /// Only identities of this organization.
     pub organization_id: Option<Uuid>,
-    /// Page size: default 250, at most 500.
-    pub page_size: Option<usize>,
+    /// Page size: default 250.
+    pub page_size: Option<PageSize>,
     /// The token of the page to read (from a previous page).
     pub page_token: Option<String>,
 }
@@ -63,8 +64,8 @@ impl ListParams {
         self
     }
 
-    /// The page size (default 250, at most 500).
-    pub fn with_page_size(mut self, page_size: usize) -> Self {
+    /// The page size (default 250).
+    pub fn with_page_size(mut self, page_size: PageSize) -> Self {
         self.page_size = Some(page_size);
         self
     }
@@ -120,15 +121,19 @@ impl IdentityManager {
             .await
     }
 
-    /// The identity with this external id.
+    /// The identity with this external id; a text no external id can be
+    /// (empty, too long) is [`Error::NotFound`] too.
     pub async fn get_by_external_id(
         &self,
         tenant: TenantId,
         external_id: &str,
     ) -> Result<Identity, Error> {
+        let Ok(external_id) = ExternalId::new(external_id) else {
+            return Err(Error::NotFound);
+        };
         self.inner
             .store
-            .get_by_external_id(tenant, external_id)
+            .get_by_external_id(tenant, &external_id)
             .instrument(tracing::info_span!("identity.get_by_external_id", tenant = %tenant))
             .await
     }
@@ -203,10 +208,7 @@ impl IdentityManager {
         } else {
             ListFilter::All
         };
-        let limit = params
-            .page_size
-            .unwrap_or(PAGE_SIZE_DEFAULT)
-            .clamp(1, PAGE_SIZE_MAX);
+        let limit = params.page_size.unwrap_or_default();
         let after = match params.page_token.as_deref() {
             None | Some("") => None,
             Some(token) => Some(decode_page_token(token)?).filter(|id| !id.is_nil()),

@@ -7,12 +7,12 @@ use uuid::Uuid;
 
 use super::{
     BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, EventKind,
-    INTERNAL_RETRIES, IdentityManager, UpdateIdentityBody, credentials, external_id, parse_state,
-    patch,
+    INTERNAL_RETRIES, IdentityManager, UpdateIdentityBody, credentials, parse_state, patch,
 };
 use crate::error::Error;
 use crate::model::{
-    Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus, check_region,
+    ExternalId, Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus,
+    check_region,
 };
 use crate::store::ValidIdentity;
 use crate::time::Timestamp;
@@ -54,7 +54,7 @@ impl IdentityManager {
             metadata_public: body.metadata_public.filter(|v| !v.is_null()),
             metadata_admin: body.metadata_admin.filter(|v| !v.is_null()),
             organization_id: body.organization_id,
-            external_id: external_id(body.external_id)?,
+            external_id: ExternalId::from_optional(body.external_id)?,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -137,7 +137,7 @@ impl IdentityManager {
             identity.version = self
                 .inner
                 .store
-                .create(tenant, ValidIdentity::new(identity.clone()))
+                .create(tenant, ValidIdentity::new(identity.clone())?)
                 .await?;
             self.emit(EventKind::Created, tenant, None, &identity);
             Ok(identity)
@@ -190,6 +190,7 @@ impl IdentityManager {
             // (slot in `outcomes`, patch id) of each identity handed to the store.
             let mut pending = Vec::new();
             let mut to_store = Vec::new();
+            let mut valid_to_store = Vec::new();
             for item in parsed {
                 let Some((entry, imports)) = item else {
                     outcomes.push(BatchOutcome::Skipped);
@@ -199,20 +200,22 @@ impl IdentityManager {
                 let prepared = async {
                     let mut imports = imports?;
                     credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing).await?;
-                    self.prepare_create(entry.create, imports)
+                    let identity = self.prepare_create(entry.create, imports)?;
+                    let valid = ValidIdentity::new(identity.clone())?;
+                    Ok::<_, Error>((identity, valid))
                 }
                 .await;
                 match prepared {
-                    Ok(identity) => {
+                    Ok((identity, valid)) => {
                         pending.push((outcomes.len(), patch_id));
                         outcomes.push(BatchOutcome::Skipped);
                         to_store.push(identity);
+                        valid_to_store.push(valid);
                     }
                     Err(error) => outcomes.push(BatchOutcome::Failed { error, patch_id }),
                 }
             }
-            let valid = to_store.iter().cloned().map(ValidIdentity::new).collect();
-            let results = self.inner.store.batch_create(tenant, valid).await?;
+            let results = self.inner.store.batch_create(tenant, valid_to_store).await?;
             if results.len() != to_store.len() {
                 return Err(Error::Internal {
                     message: format!(
@@ -298,7 +301,7 @@ impl IdentityManager {
             metadata_public: body.metadata_public.clone().filter(|v| !v.is_null()),
             metadata_admin: body.metadata_admin.clone().filter(|v| !v.is_null()),
             organization_id: stored.organization_id,
-            external_id: external_id(body.external_id.clone())?,
+            external_id: ExternalId::from_optional(body.external_id.clone())?,
             created_at: stored.created_at,
             updated_at: stored.updated_at,
             version: stored.version,

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Credential, CredentialType, Credentials, RecoveryAddress, VerifiableAddress};
+use super::{
+    Credential, CredentialType, Credentials, ExternalId, RecoveryAddress, VerifiableAddress,
+};
 use crate::time::Timestamp;
 
 /// The tenant (Kratos' network id, `nid`) an identity lives in. Every lookup
@@ -99,9 +101,9 @@ pub struct Identity {
     /// The organization the identity belongs to.
     #[serde(default)]
     pub organization_id: Option<Uuid>,
-    /// A caller-chosen id, unique per tenant.
-    #[serde(default)]
-    pub external_id: Option<String>,
+    /// A caller-chosen id, unique per tenant (`""` in JSON reads as none).
+    #[serde(default, deserialize_with = "super::deserialize_external_id")]
+    pub external_id: Option<ExternalId>,
     /// When the identity was created.
     pub created_at: Timestamp,
     /// When the identity last changed.
@@ -270,7 +272,7 @@ impl Serialize for IdentityJson<'_> {
             metadata_public: &i.metadata_public,
             metadata_admin: &i.metadata_admin,
             organization_id: &i.organization_id,
-            external_id: i.external_id.as_deref().filter(|e| !e.is_empty()),
+            external_id: i.external_id.as_ref().map(ExternalId::as_str),
             created_at: i.created_at,
             updated_at: i.updated_at,
         }

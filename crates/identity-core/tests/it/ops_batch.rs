@@ -124,7 +124,7 @@ async fn list_pages_and_filters() {
             .list(
                 TENANT,
                 ListParams::default()
-                    .with_page_size(2)
+                    .with_page_size(identity_core::PageSize::new(2).expect("size"))
                     .with_page_token(token.clone()),
             )
             .await

@@ -112,7 +112,10 @@ async fn schema_state_and_body_errors() {
         .await
         .expect("created");
     assert_eq!(
-        (ok.schema_id.as_str(), ok.external_id.as_deref()),
+        (
+            ok.schema_id.as_str(),
+            ok.external_id.as_ref().map(|e| e.as_str())
+        ),
         ("default", None)
     );
     let ok = env

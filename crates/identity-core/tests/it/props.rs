@@ -192,7 +192,8 @@ fn identity() -> impl Strategy<Value = Identity> {
                     metadata_public,
                     metadata_admin,
                     organization_id: org.map(Uuid::from_u128),
-                    external_id,
+                    external_id: external_id
+                        .map(|e| identity_core::ExternalId::new(e).expect("1 to 64 characters")),
                     created_at,
                     updated_at,
                     version: 0,

@@ -186,7 +186,11 @@ impl IdentityStore for FailingStore {
     async fn get(&self, _: TenantId, _: Uuid) -> Result<Identity, Error> {
         self.fail()
     }
-    async fn get_by_external_id(&self, _: TenantId, _: &str) -> Result<Identity, Error> {
+    async fn get_by_external_id(
+        &self,
+        _: TenantId,
+        _: &identity_core::ExternalId,
+    ) -> Result<Identity, Error> {
         self.fail()
     }
     async fn find_by_identifier(

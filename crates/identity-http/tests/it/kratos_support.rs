@@ -159,7 +159,11 @@ impl IdentityStore for LazyPostgres {
     async fn get(&self, t: TenantId, id: Uuid) -> Result<Identity, Error> {
         self.store().await?.get(t, id).await
     }
-    async fn get_by_external_id(&self, t: TenantId, e: &str) -> Result<Identity, Error> {
+    async fn get_by_external_id(
+        &self,
+        t: TenantId,
+        e: &identity_core::ExternalId,
+    ) -> Result<Identity, Error> {
         self.store().await?.get_by_external_id(t, e).await
     }
     async fn find_by_identifier(

@@ -48,7 +48,7 @@ async fn zero_limit_reads_as_one() {
     let query = ListQuery {
         filter: ListFilter::All,
         after: None,
-        limit: 0,
+        limit: identity_core::PageSize::saturating(0),
     };
     let page = store.list(TENANT, &query).await.expect("list");
     assert_eq!(page.identities.len(), 1);

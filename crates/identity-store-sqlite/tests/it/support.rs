@@ -115,7 +115,7 @@ pub(crate) fn from_json(value: Value) -> Identity {
 }
 
 pub(crate) fn valid(identity: &Identity) -> ValidIdentity {
-    ValidIdentity::new_unchecked_for_tests(identity.clone())
+    ValidIdentity::new_for_tests(identity.clone()).expect("a valid fixture")
 }
 
 /// `identity` as the store returns it after a write that gave `version`.

@@ -2,7 +2,7 @@
 
 use identity_core::{ConflictField, CredentialType, DynIdentityStore, ErrorKind, WriteOp};
 
-use crate::fixtures::{TENANT, email, identity, valid, with_version};
+use crate::fixtures::{TENANT, email, ext, identity, valid, with_version};
 use crate::support::{all, create_ok, expect_conflict, expect_kind, get};
 
 /// Batch create inserts entries in order and answers one result per entry:
@@ -26,9 +26,9 @@ pub async fn check_batch_create(store: DynIdentityStore) {
     x3.verifiable_addresses.clear();
     x3.recovery_addresses[0].value = email(1);
     let mut x4 = identity(4, &email(4));
-    x4.external_id = Some("ext-4".to_owned());
+    x4.external_id = Some(ext("ext-4"));
     let mut x5 = identity(5, &email(5));
-    x5.external_id = Some("ext-4".to_owned()); // x4's, an earlier entry
+    x5.external_id = Some(ext("ext-4")); // x4's, an earlier entry
     let mut x6 = identity(6, &email(6));
     x6.id = x4.id; // an earlier entry's id
     let x7 = identity(7, &email(2)); // x2's email: the first wins

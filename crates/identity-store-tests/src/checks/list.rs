@@ -10,7 +10,7 @@ use crate::fixtures::{
     OTHER_TENANT, TENANT, credential, email, full_identity, id, identity, phone, valid,
     with_version,
 };
-use crate::support::{all, assert_ascending_after, create_ok, ids, walk};
+use crate::support::{all, assert_ascending_after, create_ok, ids, size, walk};
 
 /// The seed of a fixture id.
 fn seed_of(id: Uuid) -> u64 {
@@ -28,7 +28,7 @@ async fn page(
     let query = ListQuery {
         filter,
         after,
-        limit,
+        limit: size(limit),
     };
     let page = store.list(tenant, &query).await.expect("list a page");
     assert_ascending_after(&page.identities, after);
@@ -65,7 +65,7 @@ pub async fn check_list_order_and_pages(store: DynIdentityStore) {
             &ListQuery {
                 filter: ListFilter::All,
                 after: None,
-                limit: 100,
+                limit: size(100),
             },
         )
         .await

@@ -6,4 +6,5 @@ pub(crate) mod crud;
 pub(crate) mod list;
 pub(crate) mod model;
 pub(crate) mod normalised;
+pub(crate) mod text;
 pub(crate) mod unique;

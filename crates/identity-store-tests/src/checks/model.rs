@@ -2,12 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use identity_core::{
-    CredentialType, DynIdentityStore, ErrorKind, Identity, ListFilter, ListQuery, ValidIdentity,
-};
+use identity_core::{CredentialType, DynIdentityStore, ErrorKind, Identity, ListFilter, ListQuery};
 use uuid::Uuid;
 
-use crate::fixtures::{self, TENANT};
+use crate::fixtures::{self, TENANT, ext, valid};
 
 /// What the contract says a store holds: rows with versions, nothing else.
 #[derive(Default)]
@@ -17,12 +15,12 @@ struct Model {
 
 impl Model {
     fn collides(&self, candidate: &Identity, except: Option<Uuid>) -> bool {
-        let keys = ValidIdentity::new_unchecked_for_tests(candidate.clone()).unique_keys();
+        let keys = candidate.unique_keys();
         self.rows
             .values()
             .filter(|r| Some(r.id) != except)
             .any(|r| {
-                let theirs = ValidIdentity::new_unchecked_for_tests(r.clone()).unique_keys();
+                let theirs = r.unique_keys();
                 keys.iter().any(|k| theirs.contains(k))
             })
     }
@@ -38,7 +36,7 @@ const EMAILS: [&str; 5] = [
 
 fn candidate(seed: u64, email: usize, external: Option<u8>) -> Identity {
     let mut identity = fixtures::identity(seed, EMAILS[email]);
-    identity.external_id = external.map(|e| format!("ext-{e}"));
+    identity.external_id = external.map(|e| ext(&format!("ext-{e}")));
     identity
 }
 
@@ -73,9 +71,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                     } else {
                         None
                     };
-                    let got = store
-                        .create(TENANT, ValidIdentity::new_unchecked_for_tests(c.clone()))
-                        .await;
+                    let got = store.create(TENANT, valid(c.clone())).await;
                     assert_eq!(kind(&got), expected, "{at}: create {id}: {got:?}");
                     *outcomes.entry(expected).or_default() += 1;
                     if let Ok(v) = got {
@@ -107,11 +103,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                         Some(_) => None,
                     };
                     let got = store
-                        .update(
-                            TENANT,
-                            ValidIdentity::new_unchecked_for_tests(c.clone()),
-                            expected_version,
-                        )
+                        .update(TENANT, valid(c.clone()), expected_version)
                         .await;
                     assert_eq!(kind(&got), expected, "{at}: update {id}: {got:?}");
                     *outcomes.entry(expected).or_default() += 1;
@@ -170,12 +162,12 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                     }
                 }
                 5 => {
-                    let external = format!("ext-{}", rng.u8(..3));
+                    let external = ext(&format!("ext-{}", rng.u8(..3)));
                     let got = store.get_by_external_id(TENANT, &external).await;
                     let want = model
                         .rows
                         .values()
-                        .find(|r| r.external_id.as_deref() == Some(external.as_str()));
+                        .find(|r| r.external_id.as_ref() == Some(&external));
                     match want {
                         Some(want) => {
                             assert_eq!(got.as_ref().ok(), Some(want), "{at}: by external id")
@@ -198,7 +190,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                                 &ListQuery {
                                     filter: ListFilter::All,
                                     after,
-                                    limit,
+                                    limit: crate::support::size(limit),
                                 },
                             )
                             .await
