@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod addresses;
+mod blocking;
 mod error;
 mod limits;
 mod manager;
@@ -14,6 +15,9 @@ mod time;
 // crate's own layout), except the normalisation functions, which keep
 // their module's name (`normalize::email`).
 pub use addresses::{reconcile_recovery, reconcile_verifiable};
+#[cfg(feature = "tokio")]
+pub use blocking::TokioBlockingExecutor;
+pub use blocking::{BlockingExecutor, BlockingFuture, BlockingJob};
 pub use error::{BoxError, ConflictField, Error, ErrorKind, Violation, WriteOp};
 pub use limits::Limits;
 pub use manager::{
