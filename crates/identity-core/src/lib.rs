@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod addresses;
+mod blocking;
 mod error;
 mod limits;
 mod manager;
@@ -17,6 +18,9 @@ mod time;
 // their module's name (`normalize::email`), and the helpers for SQL store
 // adapters (`sql::ChildRowPlan`), which only adapter authors need.
 pub use addresses::{reconcile_recovery, reconcile_verifiable};
+#[cfg(feature = "tokio")]
+pub use blocking::TokioBlockingExecutor;
+pub use blocking::{BlockingExecutor, BlockingFuture, BlockingJob};
 pub use error::{BoxError, ConflictField, Error, ErrorKind, Violation, WriteOp};
 pub use limits::Limits;
 pub use manager::{

@@ -6,6 +6,7 @@ use identity_password::PasswordHasher;
 
 use super::credentials::HashPool;
 use super::{EventSink, IdentityManager, Inner};
+use crate::blocking::{BlockingExecutor, default_executor};
 use crate::limits::Limits;
 use crate::schema::SchemaRegistry;
 use crate::store::DynIdentityStore;
@@ -73,7 +74,18 @@ impl IdentityManagerBuilder {
     /// memory that concurrent creates and updates with passwords can take;
     /// requests beyond it wait for a permit. Zero is taken as one.
     pub fn hash_concurrency(mut self, permits: usize) -> Self {
-        self.inner.hashing = HashPool::new(permits);
+        self.inner.hashing = self.inner.hashing.with_permits(permits);
+        self
+    }
+
+    /// Where password hashes run (default, with the `tokio` feature:
+    /// `TokioBlockingExecutor`, Tokio's blocking pool). Without the
+    /// `tokio` feature there is no default: a
+    /// manager built without an executor refuses to hash (the operation
+    /// fails with an internal error before writing anything) rather than
+    /// stall the caller's task; see [`BlockingExecutor`].
+    pub fn blocking_executor(mut self, executor: Arc<dyn BlockingExecutor>) -> Self {
+        self.inner.hashing = self.inner.hashing.with_executor(executor);
         self
     }
 
@@ -127,7 +139,7 @@ impl IdentityManager {
                 store,
                 schemas,
                 hasher: PasswordHasher::default(),
-                hashing: HashPool::new(default_hash_concurrency()),
+                hashing: HashPool::new(default_hash_concurrency(), default_executor()),
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(RandomIds),
                 events: None,

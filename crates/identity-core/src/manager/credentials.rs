@@ -4,15 +4,12 @@
 //! them share: which identifiers each type carries, which password hashes
 //! are accepted, and when `updated_at` moves.
 
-use std::fmt;
-use std::sync::Mutex;
-
 use base64::Engine as _;
-use identity_password::{HashMemory, Password, PasswordHasher};
+use identity_password::{Password, PasswordHasher};
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+pub(crate) use crate::blocking::HashPool;
 use crate::error::Error;
 use crate::model::{Credential, CredentialConfig, CredentialType, Credentials, Identity};
 use crate::schema::Derived;
@@ -263,67 +260,6 @@ fn parse_keys(kind: CredentialType, config: &Map<String, Value>) -> Result<Impor
         credentials,
         user_handle,
     })
-}
-
-/// Concurrent password hashing: a permit per hash that may run at once,
-/// and the working memory of each, reused from hash to hash so that the
-/// memory held is exactly `permits` times the memory cost (a fresh 19 MiB
-/// allocation per hash is kept by glibc's per-thread arenas once freed, and
-/// peak memory would grow with the number of hashes, not of permits).
-pub(crate) struct HashPool {
-    permits: Semaphore,
-    memories: Mutex<Vec<HashMemory>>,
-}
-
-impl fmt::Debug for HashPool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HashPool")
-            .field("available_permits", &self.permits.available_permits())
-            .finish_non_exhaustive()
-    }
-}
-
-impl HashPool {
-    /// A pool of `permits` concurrent hashes (at least one).
-    pub(crate) fn new(permits: usize) -> Self {
-        HashPool {
-            permits: Semaphore::new(permits.max(1)),
-            memories: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Hashes one password once a permit is free, off the async executor's
-    /// threads (on Tokio's blocking pool when inside a Tokio runtime).
-    async fn hash(&self, hasher: &PasswordHasher, password: Password) -> Result<String, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Error::internal("the password hashing pool is closed", e))?;
-        // A poisoned lock only means a panic elsewhere: fresh memory works.
-        let mut memory = self
-            .memories
-            .lock()
-            .ok()
-            .and_then(|mut m| m.pop())
-            .unwrap_or_default();
-        let hasher = hasher.clone();
-        let job = move || {
-            let result = hasher.hash_password_with_memory(&password, &mut memory);
-            (result, memory)
-        };
-        let (result, memory) = match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle
-                .spawn_blocking(job)
-                .await
-                .map_err(|e| Error::internal("the password hashing task failed", e))?,
-            Err(_) => job(),
-        };
-        if let Ok(mut memories) = self.memories.lock() {
-            memories.push(memory);
-        }
-        result.map_err(|e| Error::invalid(format!("credentials.password: {e}")))
-    }
 }
 
 /// Hashes plaintext passwords through `pool`, replacing them by their

@@ -143,11 +143,6 @@ impl IdentitySchema {
     pub fn declared_types(&self) -> &BTreeSet<CredentialType> {
         &self.declared_types
     }
-
-    /// The compiled validator of the whole document `{"traits": ...}`.
-    pub fn validator(&self) -> &jsonschema::Validator {
-        &self.validator
-    }
 }
 
 /// How many objects of `schema` hold a `$ref` (iteratively: its depth was

@@ -1,6 +1,7 @@
 //! identity-core integration tests (one binary).
 
 mod addresses;
+mod blocking;
 mod email;
 mod errors;
 mod hostile;
