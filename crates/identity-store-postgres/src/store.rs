@@ -162,13 +162,16 @@ impl PostgresStore {
             .map_err(|e| map_pool(context, e))
     }
 
-    /// Runs a read, re-running it on a serialization failure.
+    /// Runs a read, re-running it on a serialization failure, and once on
+    /// a connection that turns out to be dead (a read changes nothing, so
+    /// re-running it is safe; the pool may hand out a connection whose
+    /// server end was just closed before its task noticed).
     async fn read<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
     where
         F: Fn(Object) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        run(&self.inner, context, attempt).await
+        run(&self.inner, context, Rerun::OnDeadConnection, attempt).await
     }
 
     /// Runs a write transaction on its own task, re-running it from the
@@ -180,7 +183,9 @@ impl PostgresStore {
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        let task = tokio::spawn(async move { run(&inner, context, attempt).await });
+        // A write on a connection that died is never re-run here: whether
+        // it committed is unknown.
+        let task = tokio::spawn(async move { run(&inner, context, Rerun::Never, attempt).await });
         match task.await {
             Ok(result) => result,
             Err(e) => Err(Error::internal(
@@ -211,9 +216,23 @@ fn describe(config: &tokio_postgres::Config, schema: Option<&str>) -> String {
     )
 }
 
+/// Whether [`run`] re-runs an attempt whose connection died.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rerun {
+    /// Once, at once, on a fresh connection (reads).
+    OnDeadConnection,
+    /// Never (writes: their outcome is unknown).
+    Never,
+}
+
 /// The retry loop: a fresh connection per attempt, bounded retries of
 /// serialization failures and deadlocks with jittered exponential backoff.
-async fn run<T, F, Fut>(inner: &Inner, context: &'static str, attempt: F) -> Result<T, Error>
+async fn run<T, F, Fut>(
+    inner: &Inner,
+    context: &'static str,
+    rerun: Rerun,
+    attempt: F,
+) -> Result<T, Error>
 where
     F: Fn(Object) -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
@@ -222,11 +241,18 @@ where
     let cap = base.saturating_mul(100);
     let mut delay = base;
     let mut retries = 0;
+    let mut reran = false;
     loop {
         let conn = inner.pool.get().await.map_err(|e| map_pool(context, e))?;
         match attempt(conn).await {
             Ok(value) => return Ok(value),
             Err(Failure::Store(e)) => return Err(e),
+            Err(Failure::Db(e))
+                if rerun == Rerun::OnDeadConnection && !reran && error::is_dead_connection(&e) =>
+            {
+                reran = true;
+                tracing::debug!(context, "read on a dead connection, re-running it");
+            }
             Err(Failure::Db(e)) if retryable(&e) && retries < inner.options.max_retries => {
                 retries += 1;
                 tracing::debug!(context, retries, "transaction conflict, retrying");
