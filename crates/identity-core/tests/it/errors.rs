@@ -137,7 +137,10 @@ fn structured_parts_are_read_through_accessors() {
         (Some("no such credential"), true)
     );
     assert_eq!(
-        (Error::NotFound.reason(), Error::NotFound.is_part_not_found()),
+        (
+            Error::NotFound.reason(),
+            Error::NotFound.is_part_not_found()
+        ),
         (None, false)
     );
     let conflict = Error::Conflict {
