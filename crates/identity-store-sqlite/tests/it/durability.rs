@@ -81,6 +81,71 @@ async fn a_file_from_a_newer_library_is_refused() {
     assert!(e.to_string().contains("newer"), "{e}");
 }
 
+/// A file written at schema version 1, where an empty external id could
+/// stand for none (only from outside the manager), opens at the current
+/// version: the empty ids become NULL, the identities read back whole,
+/// and the unique index on external ids holds again.
+#[tokio::test]
+async fn a_version_1_file_is_migrated() {
+    let (store, _dir, path) = file_store();
+    let plain = [Uuid::new_v4(), Uuid::new_v4()];
+    for (n, id) in plain.iter().enumerate() {
+        store
+            .create(T, valid(&person(*id, &format!("v1-{n}@example.com"))))
+            .await
+            .expect("create");
+    }
+    let tagged = rich(Uuid::new_v4(), "kept");
+    store.create(T, valid(&tagged)).await.expect("create");
+    drop(store);
+    // Back to version 1 as it was: its index left '' out, and '' stood in
+    // for none.
+    raw(&path)
+        .execute_batch(
+            "DROP INDEX identities_external_id_key;
+             CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
+                 WHERE external_id IS NOT NULL AND external_id <> '';
+             UPDATE identities SET external_id = '' WHERE external_id IS NULL;
+             PRAGMA user_version = 1;",
+        )
+        .expect("rewind to version 1");
+    let empty = |path: &Path| -> u32 {
+        raw(path)
+            .query_row(
+                "SELECT count(*) FROM identities WHERE external_id = ''",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count")
+    };
+    assert_eq!(empty(&path), 2);
+
+    let store = store_at(&path);
+    let user_version: u32 = raw(&path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!((user_version, empty(&path)), (SCHEMA_VERSION, 0));
+    for id in plain {
+        assert_eq!(get(&store, id).await.external_id, None);
+    }
+    assert_eq!(get(&store, tagged.id).await, at(&tagged, 1));
+    let ext = tagged.external_id.clone().expect("tagged");
+    assert_eq!(
+        store
+            .get_by_external_id(T, &ext)
+            .await
+            .expect("by external id")
+            .id,
+        tagged.id
+    );
+    // Two identities without an external id no longer share one: a third
+    // is stored beside them.
+    store
+        .create(T, valid(&person(Uuid::new_v4(), "v1-2@example.com")))
+        .await
+        .expect("a third without an external id");
+}
+
 #[tokio::test]
 async fn a_foreign_database_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
