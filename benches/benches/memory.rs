@@ -98,11 +98,11 @@ fn breakdown(rt: &tokio::runtime::Runtime, store: &MemoryStore) {
     let page = rt
         .block_on(store.list(
             TenantId::DEFAULT,
-            &identity_core::ListQuery {
-                filter: identity_core::ListFilter::All,
-                after: None,
-                limit: identity_core::PageSize::new(1).expect("size"),
-            },
+            &identity_core::ListQuery::new(
+                identity_core::ListFilter::All,
+                None,
+                identity_core::PageSize::new(1).expect("size"),
+            ),
         ))
         .expect("list");
     let sample = &page.identities[0];

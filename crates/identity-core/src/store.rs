@@ -110,6 +110,9 @@ impl Identity {
 }
 
 /// What a list call selects (one filter at a time).
+///
+/// Deliberately exhaustive: a store must answer every filter, so a new one
+/// is a breaking change that makes each store's `match` decide how.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ListFilter {
     /// Every identity of the tenant.
@@ -128,7 +131,12 @@ pub enum ListFilter {
 }
 
 /// One page request: identities with ids greater than `after`, in id order.
+///
+/// Stores read its fields; it is built with [`ListQuery::new`], so that a
+/// field added later (a new kind of filter) is not a breaking change for
+/// the code that builds one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListQuery {
     /// The filter.
     pub filter: ListFilter,
@@ -136,6 +144,25 @@ pub struct ListQuery {
     pub after: Option<Uuid>,
     /// The most identities to return.
     pub limit: PageSize,
+}
+
+impl ListQuery {
+    /// A page of at most `limit` identities matching `filter`, with ids
+    /// greater than `after` (from the start when `None`).
+    ///
+    /// ```
+    /// use identity_core::{ListFilter, ListQuery, PageSize};
+    ///
+    /// let first = ListQuery::new(ListFilter::All, None, PageSize::DEFAULT);
+    /// assert_eq!((first.after, first.limit.get()), (None, 250));
+    /// ```
+    pub fn new(filter: ListFilter, after: Option<Uuid>, limit: PageSize) -> Self {
+        ListQuery {
+            filter,
+            after,
+            limit,
+        }
+    }
 }
 
 /// A page size: at least 1, at most [`PAGE_SIZE_MAX`], so that a store
@@ -369,11 +396,7 @@ pub trait IdentityStoreExt: IdentityStore {
             let page = self
                 .list(
                     tenant,
-                    &ListQuery {
-                        filter: filter.clone(),
-                        after,
-                        limit: PageSize::MAX,
-                    },
+                    &ListQuery::new(filter.clone(), after, PageSize::MAX),
                 )
                 .await?;
             after = page.identities.last().map(|i| i.id);

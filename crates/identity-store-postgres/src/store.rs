@@ -641,11 +641,11 @@ mod tests {
 
     #[test]
     fn list_statements_number_their_parameters() {
-        let query = ListQuery {
-            filter: ListFilter::IdentifierPrefix(vec![(CredentialType::Password, "al".into())]),
-            after: Some(Uuid::nil()),
-            limit: PageSize::new(10).expect("page size"),
-        };
+        let query = ListQuery::new(
+            ListFilter::IdentifierPrefix(vec![(CredentialType::Password, "al".into())]),
+            Some(Uuid::nil()),
+            PageSize::new(10).expect("page size"),
+        );
         let statement = list_statement(Uuid::nil(), &query);
         assert_eq!(statement.args.len(), 6);
         for n in 1..=6 {
@@ -654,11 +654,7 @@ mod tests {
         assert!(!statement.sql.contains("$7"));
         let all = list_statement(
             Uuid::nil(),
-            &ListQuery {
-                filter: ListFilter::All,
-                after: None,
-                limit: PageSize::saturating(0),
-            },
+            &ListQuery::new(ListFilter::All, None, PageSize::saturating(0)),
         );
         assert_eq!(all.args.len(), 2);
         assert!(all.sql.ends_with("ORDER BY i.id LIMIT $2"));

@@ -101,11 +101,7 @@ pub(crate) async fn walk(
     let mut out: Vec<Identity> = Vec::new();
     let mut after = None;
     loop {
-        let query = identity_core::ListQuery {
-            filter: filter.clone(),
-            after,
-            limit: size(limit),
-        };
+        let query = identity_core::ListQuery::new(filter.clone(), after, size(limit));
         let page = store.list(tenant, &query).await.expect("listing a page");
         assert_ascending_after(&page.identities, after);
         assert!(

@@ -216,14 +216,7 @@ impl IdentityManager {
         let page = self
             .inner
             .store
-            .list(
-                tenant,
-                &ListQuery {
-                    filter,
-                    after,
-                    limit,
-                },
-            )
+            .list(tenant, &ListQuery::new(filter, after, limit))
             .instrument(tracing::info_span!("identity.list", tenant = %tenant))
             .await?;
         let next_page_token = match (page.has_more, page.identities.last()) {

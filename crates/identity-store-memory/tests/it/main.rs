@@ -45,11 +45,11 @@ async fn zero_limit_reads_as_one() {
             .await
             .expect("create");
     }
-    let query = ListQuery {
-        filter: ListFilter::All,
-        after: None,
-        limit: identity_core::PageSize::saturating(0),
-    };
+    let query = ListQuery::new(
+        ListFilter::All,
+        None,
+        identity_core::PageSize::saturating(0),
+    );
     let page = store.list(TENANT, &query).await.expect("list");
     assert_eq!(page.identities.len(), 1);
     assert!(page.has_more);

@@ -159,11 +159,7 @@ async fn zero_limit_and_json_values() {
     let page = store
         .list(
             TENANT,
-            &ListQuery {
-                filter: ListFilter::All,
-                after: None,
-                limit: PageSize::saturating(0),
-            },
+            &ListQuery::new(ListFilter::All, None, PageSize::saturating(0)),
         )
         .await
         .expect("list");
@@ -174,11 +170,7 @@ async fn zero_limit_and_json_values() {
         store
             .list(
                 other,
-                &ListQuery {
-                    filter: ListFilter::All,
-                    after: None,
-                    limit: PageSize::new(5).expect("page size")
-                }
+                &ListQuery::new(ListFilter::All, None, PageSize::new(5).expect("page size"))
             )
             .await
             .expect("list")

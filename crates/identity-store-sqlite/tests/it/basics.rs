@@ -231,10 +231,8 @@ async fn lists_page_in_id_order_with_every_filter() {
         ids.push(p.id);
     }
     ids.sort();
-    let page = |filter: ListFilter, after: Option<Uuid>, limit: usize| ListQuery {
-        filter,
-        after,
-        limit: PageSize::new(limit).expect("page size"),
+    let page = |filter: ListFilter, after: Option<Uuid>, limit: usize| {
+        ListQuery::new(filter, after, PageSize::new(limit).expect("page size"))
     };
     let first = store
         .list(T, &page(ListFilter::All, None, 3))

@@ -96,11 +96,7 @@ pub async fn check_missing_reads_are_not_found(store: DynIdentityStore) {
     let page = store
         .list(
             OTHER_TENANT,
-            &ListQuery {
-                filter: ListFilter::All,
-                after: None,
-                limit: size(10),
-            },
+            &ListQuery::new(ListFilter::All, None, size(10)),
         )
         .await
         .expect("list of an empty tenant");

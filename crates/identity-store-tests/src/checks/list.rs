@@ -25,11 +25,7 @@ async fn page(
     after: Option<Uuid>,
     limit: usize,
 ) -> (Vec<u64>, bool) {
-    let query = ListQuery {
-        filter,
-        after,
-        limit: size(limit),
-    };
+    let query = ListQuery::new(filter, after, size(limit));
     let page = store.list(tenant, &query).await.expect("list a page");
     assert_ascending_after(&page.identities, after);
     (
@@ -60,14 +56,7 @@ pub async fn check_list_order_and_pages(store: DynIdentityStore) {
     let expected: Vec<u64> = (1..=23).map(|s| s * 10).collect();
 
     let all_in_one = store
-        .list(
-            TENANT,
-            &ListQuery {
-                filter: ListFilter::All,
-                after: None,
-                limit: size(100),
-            },
-        )
+        .list(TENANT, &ListQuery::new(ListFilter::All, None, size(100)))
         .await
         .expect("one big page");
     assert_eq!(

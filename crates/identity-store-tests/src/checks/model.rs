@@ -187,11 +187,11 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                         let page = store
                             .list(
                                 TENANT,
-                                &ListQuery {
-                                    filter: ListFilter::All,
+                                &ListQuery::new(
+                                    ListFilter::All,
                                     after,
-                                    limit: crate::support::size(limit),
-                                },
+                                    crate::support::size(limit),
+                                ),
                             )
                             .await
                             .expect("list");
