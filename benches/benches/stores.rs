@@ -3,7 +3,10 @@
 //! baseline that runs the same SQL (same schema and indexes, same
 //! transaction shape: `BEGIN IMMEDIATE` per write, one read transaction
 //! per read) with none of the library's logic (no conflict diagnosis, no
-//! row diff, no JSON parsing on reads, no blocking-pool hop).
+//! row diff, no JSON parsing on reads, no blocking-pool hop). Beside it,
+//! for reads, the single-row baseline of issue 15 (item 5): the identity's
+//! whole admin JSON in one row, read by one prepared statement and decoded
+//! into an `Identity` with `serde_json`.
 //!
 //! `cargo bench -p identity-benches --bench stores`; figures in
 //! `benches/README.md`.
@@ -15,9 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use identity_core::{CredentialType, Identity, IdentityStore, TenantId, ValidIdentity};
+use identity_core::{
+    CredentialInclude, CredentialType, Identity, IdentityStore, TenantId, ValidIdentity,
+};
 use identity_store_memory::MemoryStore;
 use identity_store_sqlite::{SqliteOptions, SqliteStore};
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, StatementStatus, TransactionBehavior, params};
 use serde_json::json;
 use uuid::Uuid;
@@ -388,22 +394,135 @@ fn moved(base: &Identity, n: u64, email: &str) -> Identity {
     next
 }
 
+/// The single-row baseline: each identity is one row holding its admin
+/// JSON (every credential config included), plus one row per credential
+/// identifier pointing at it, on a file of its own with the store's
+/// settings (WAL, `synchronous=FULL`, the same statement cache).
+const DOC_SCHEMA: &str = "
+CREATE TABLE identity_docs (
+    nid BLOB NOT NULL,
+    id  BLOB NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (nid, id)
+);
+CREATE TABLE identity_doc_identifiers (
+    nid        BLOB NOT NULL,
+    type       TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    id         BLOB NOT NULL,
+    PRIMARY KEY (nid, type, identifier)
+) WITHOUT ROWID;
+";
+
+fn doc_connection(path: &Path) -> Connection {
+    let c = Connection::open(path).expect("doc open");
+    c.busy_timeout(Duration::from_secs(5)).expect("busy");
+    c.set_prepared_statement_cache_capacity(64);
+    let mode: String = c
+        .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
+        .expect("wal");
+    assert!(mode.eq_ignore_ascii_case("wal"), "{mode}");
+    c.pragma_update(None, "synchronous", "FULL").expect("sync");
+    c.execute_batch(DOC_SCHEMA).expect("doc schema");
+    c
+}
+
+fn doc_insert(c: &Connection, i: &Identity) {
+    let doc = serde_json::to_string(&i.to_json("http://127.0.0.1:4434", CredentialInclude::All))
+        .expect("admin json");
+    c.prepare_cached("INSERT INTO identity_docs (nid, id, doc) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![NID, i.id.as_bytes(), doc]))
+        .expect("doc row");
+    for cred in i.credentials.values() {
+        for identifier in &cred.identifiers {
+            c.prepare_cached(
+                "INSERT INTO identity_doc_identifiers (nid, type, identifier, id) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    NID,
+                    cred.kind.as_str(),
+                    identifier,
+                    i.id.as_bytes()
+                ])
+            })
+            .expect("doc identifier");
+        }
+    }
+}
+
+/// Decodes column 0, the admin JSON, straight from SQLite's buffer.
+fn doc_decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Identity> {
+    let text = r.get_ref(0)?.as_str()?;
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e)))
+}
+
+const DOC_GET: &str = "SELECT doc FROM identity_docs WHERE nid = ?1 AND id = ?2";
+const DOC_FIND_ID: &str =
+    "SELECT id FROM identity_doc_identifiers WHERE nid = ?1 AND type = ?2 AND identifier = ?3";
+const DOC_FIND_JOIN: &str = "SELECT d.doc FROM identity_doc_identifiers AS x \
+     JOIN identity_docs AS d ON d.nid = x.nid AND d.id = x.id \
+     WHERE x.nid = ?1 AND x.type = ?2 AND x.identifier = ?3";
+
+/// One statement (so one implicit read transaction), one row, decoded.
+fn doc_get(c: &Connection, id: Uuid) -> Identity {
+    c.prepare_cached(DOC_GET)
+        .and_then(|mut s| s.query_row(params![NID, id.as_bytes()], doc_decode))
+        .expect("doc")
+}
+
+/// The identifier's row, then the document's row, in one read transaction
+/// (the two-statement shape of the store's find: a JOIN is re-prepared on
+/// every call, see `report_reprepares`).
+fn doc_find(c: &Connection, identifier: &str) -> Identity {
+    let tx = c.unchecked_transaction().expect("begin read");
+    let id: [u8; 16] = tx
+        .prepare_cached(DOC_FIND_ID)
+        .and_then(|mut s| s.query_row(params![NID, "password", identifier], |r| r.get(0)))
+        .expect("owner");
+    let identity = tx
+        .prepare_cached(DOC_GET)
+        .and_then(|mut s| s.query_row(params![NID, id], doc_decode))
+        .expect("doc by identifier");
+    tx.commit().expect("end read");
+    identity
+}
+
+/// The same as one statement joining both rows.
+fn doc_find_join(c: &Connection, identifier: &str) -> Identity {
+    c.prepare_cached(DOC_FIND_JOIN)
+        .and_then(|mut s| s.query_row(params![NID, "password", identifier], doc_decode))
+        .expect("doc by identifier")
+}
+
 /// Reports how often each shape of find-by-identifier was re-prepared
 /// over 1,000 calls on one connection (SQLITE_STMTSTATUS_REPREPARE).
-fn report_reprepares(c: &mut Connection) {
+fn report_reprepares(c: &mut Connection, docs: &Connection) {
     for _ in 0..1_000 {
         black_box(raw_find_two_step(c, &email(7)));
         black_box(raw_find_join(c, &email(7)));
+        black_box(doc_find(docs, &email(7)));
+        black_box(doc_find_join(docs, &email(7)));
     }
     let count = |sql: &str| {
         c.prepare_cached(sql)
             .map(|s| s.get_status(StatementStatus::RePrepare))
             .unwrap_or(-1)
     };
+    let count_docs = |sql: &str| {
+        docs.prepare_cached(sql)
+            .map(|s| s.get_status(StatementStatus::RePrepare))
+            .unwrap_or(-1)
+    };
     eprintln!(
-        "re-prepares over 1000 find-by-identifier calls: two-step {}, join {}",
+        "re-prepares over 1000 find-by-identifier calls: two-step {}, join {}; \
+         single-row two-step {}, single-row join {}",
         count(FIND_TWO_STEP),
-        count(FIND_JOIN)
+        count(FIND_JOIN),
+        count_docs(DOC_FIND_ID),
+        count_docs(DOC_FIND_JOIN)
     );
 }
 
@@ -424,6 +543,7 @@ fn stores(c: &mut Criterion) {
         .expect("sqlite"),
     );
     let mut raw = raw_connection(&dir.path().join("raw.db"));
+    let docs = doc_connection(&dir.path().join("docs.db"));
 
     // The same preloaded identities everywhere (one transaction each for
     // the raw file, one batch per 100 for the stores).
@@ -443,8 +563,25 @@ fn stores(c: &mut Criterion) {
             raw_insert(&tx, i);
         }
         tx.commit().expect("commit");
+        let tx = docs.unchecked_transaction().expect("begin");
+        for i in chunk {
+            doc_insert(&tx, i);
+        }
+        tx.commit().expect("commit");
     }
-    report_reprepares(&mut raw);
+    // The single-row read returns what the store's does.
+    let probe = rt.block_on(sqlite.get(T, preload[7].id)).expect("get");
+    let single = doc_get(&docs, preload[7].id);
+    assert_eq!(
+        single,
+        Identity {
+            version: 0,
+            ..probe
+        }
+    );
+    assert_eq!(doc_find(&docs, &email(7)), single);
+    assert_eq!(doc_find_join(&docs, &email(7)), single);
+    report_reprepares(&mut raw, &docs);
     let stores = [("memory", &memory), ("sqlite", &sqlite)];
     // Fresh ids and emails for every created identity.
     let next = AtomicU64::new(1_000_000);
@@ -538,6 +675,13 @@ fn stores(c: &mut Criterion) {
             raw_get(&mut raw, target(k))
         })
     });
+    let mut k = 0;
+    group.bench_function("raw_rusqlite_one_row", |b| {
+        b.iter(|| {
+            k += 1;
+            doc_get(&docs, target(k))
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("find_by_identifier");
@@ -565,6 +709,20 @@ fn stores(c: &mut Criterion) {
         b.iter(|| {
             k += 1;
             raw_find_join(&mut raw, &who(k))
+        })
+    });
+    let mut k = 0;
+    group.bench_function("raw_rusqlite_one_row", |b| {
+        b.iter(|| {
+            k += 1;
+            doc_find(&docs, &who(k))
+        })
+    });
+    let mut k = 0;
+    group.bench_function("raw_rusqlite_one_row_join", |b| {
+        b.iter(|| {
+            k += 1;
+            doc_find_join(&docs, &who(k))
         })
     });
     group.finish();
