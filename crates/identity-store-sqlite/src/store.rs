@@ -371,7 +371,7 @@ fn list_page(
     let mut identities = Vec::with_capacity(heads.len());
     for (pk, mut identity) in heads {
         rows::load_children(conn, pk, &mut identity)?;
-        identities.push(identity);
+        identities.push(Arc::new(identity));
     }
     Ok(ListPage {
         identities,
@@ -381,8 +381,10 @@ fn list_page(
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
-    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error> {
+    async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         let tenant = nid(tenant);
+        // The blocking thread needs its own handle (an `Arc` clone).
+        let identity = identity.clone();
         self.write("create identity", move |conn| {
             let tx = begin(conn, "begin create")?;
             insert(&tx, &tenant, &identity)?;
@@ -395,9 +397,10 @@ impl IdentityStore for SqliteStore {
     async fn batch_create(
         &self,
         tenant: TenantId,
-        identities: Vec<ValidIdentity>,
+        identities: &[ValidIdentity],
     ) -> Result<Vec<Result<u64, Error>>, Error> {
         let tenant = nid(tenant);
+        let identities = identities.to_vec();
         self.write("batch create", move |conn| {
             // One transaction for the batch, a savepoint per entry: a
             // conflict undoes its own entry only.
@@ -423,12 +426,13 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         self.read("get identity", move |conn| {
             rows::load_one(conn, GET_BY_ID, params![tenant, id.as_bytes()])
         })
         .await?
+        .map(Arc::new)
         .ok_or(Error::NotFound)
     }
 
@@ -436,13 +440,14 @@ impl IdentityStore for SqliteStore {
         &self,
         tenant: TenantId,
         external_id: &ExternalId,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         let external_id = external_id.as_str().to_owned();
         self.read("get identity by external id", move |conn| {
             rows::load_one(conn, GET_BY_EXTERNAL_ID, params![tenant, external_id])
         })
         .await?
+        .map(Arc::new)
         .ok_or(Error::NotFound)
     }
 
@@ -451,7 +456,7 @@ impl IdentityStore for SqliteStore {
         tenant: TenantId,
         kind: CredentialType,
         identifier: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         let identifier = identifier.to_owned();
         self.read("find identity by identifier", move |conn| {
@@ -470,16 +475,18 @@ impl IdentityStore for SqliteStore {
             }
         })
         .await?
+        .map(Arc::new)
         .ok_or(Error::NotFound)
     }
 
     async fn update(
         &self,
         tenant: TenantId,
-        identity: ValidIdentity,
+        identity: &ValidIdentity,
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
         let tenant = nid(tenant);
+        let identity = identity.clone();
         self.write("update identity", move |conn| {
             let tx = begin(conn, "begin update")?;
             let (pk, current) = rows::head(&tx, &tenant, identity.identity().id)
@@ -579,12 +586,12 @@ mod tests {
             ValidIdentity::new_for_tests(identity).expect("valid")
         };
         let e = store
-            .create(TenantId::DEFAULT, big(Uuid::new_v4(), 1 << 20))
+            .create(TenantId::DEFAULT, &big(Uuid::new_v4(), 1 << 20))
             .await
             .expect_err("the file is full");
         assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
         // The failed write left nothing behind and the store still works.
         let small = big(Uuid::new_v4(), 10);
-        assert_eq!(store.create(TenantId::DEFAULT, small).await.ok(), Some(1));
+        assert_eq!(store.create(TenantId::DEFAULT, &small).await.ok(), Some(1));
     }
 }
