@@ -115,7 +115,7 @@ fn decide(tables: &Tables, s: &str, rest: &str) -> Option<Option<String>> {
         // Free text: trailing punctuation goes, the `+` is dropped, and the
         // calling code is the first 1 to 3 digits that the metadata knows.
         None => {
-            let text = s.trim_end_matches(|c| matches!(c, '+' | ' ' | '-' | '.' | '(' | ')'));
+            let text = s.trim_end_matches(['+', ' ', '-', '.', '(', ')']);
             if !is_viable(text) {
                 return Some(None);
             }
@@ -360,7 +360,7 @@ impl Region {
         let last = captures.get(captures.len() - 1);
         match (self.transform_rule, last) {
             (Some(rule), Some(_)) => {
-                // The crate unwraps the first group here.
+                // The crate unwraps the first group here (and would panic).
                 first?;
                 let transformed = plain.replace(national.as_bytes(), rule.as_bytes());
                 let transformed = String::from_utf8(transformed.into_owned()).ok()?;
