@@ -4,8 +4,9 @@
 //! that it can serve as the model the other stores are compared with. It
 //! holds an `Arc<RwLock<State>>`: per tenant, one `BTreeMap` of rows keyed by
 //! id and one `BTreeMap` per uniqueness index (external id, (credential
-//! type, identifier), verifiable (via, value), recovery (via, value)), each
-//! mapping a unique value to the id of the identity holding it.
+//! type, identifier), verifiable (via, value), recovery (via, value); the
+//! pairs nested by kind, so a lookup borrows the value), each mapping a
+//! unique value to the id of the identity holding it.
 //!
 //! Every mutating call takes the write lock once, checks every condition
 //! (existence, expected version, every unique value) before changing
@@ -215,9 +216,28 @@ fn corrupt(e: &str) -> Error {
 struct Tenant {
     rows: BTreeMap<Uuid, Row>,
     external_ids: BTreeMap<String, Uuid>,
-    identifiers: BTreeMap<(CredentialType, String), Uuid>,
-    verifiable: BTreeMap<(AddressVia, String), Uuid>,
-    recovery: BTreeMap<(AddressVia, String), Uuid>,
+    identifiers: Index<CredentialType>,
+    verifiable: Index<AddressVia>,
+    recovery: Index<AddressVia>,
+}
+
+/// A uniqueness index over (kind, value) pairs, nested so that a lookup
+/// borrows the value (`&str`) instead of building an owned key.
+type Index<K> = BTreeMap<K, BTreeMap<String, Uuid>>;
+
+fn lookup<K: Ord>(index: &Index<K>, kind: &K, value: &str) -> Option<Uuid> {
+    index.get(kind)?.get(value).copied()
+}
+
+fn remove_if_held<K: Ord>(index: &mut Index<K>, kind: &K, value: &str, id: Uuid) {
+    if let Some(values) = index.get_mut(kind)
+        && values.get(value) == Some(&id)
+    {
+        values.remove(value);
+        if values.is_empty() {
+            index.remove(kind);
+        }
+    }
 }
 
 impl Tenant {
@@ -226,15 +246,9 @@ impl Tenant {
         match key {
             ConflictField::Id => None,
             ConflictField::ExternalId(e) => self.external_ids.get(e).copied(),
-            ConflictField::CredentialIdentifier(t, v) => {
-                self.identifiers.get(&(*t, v.clone())).copied()
-            }
-            ConflictField::VerifiableAddress(via, v) => {
-                self.verifiable.get(&(*via, v.clone())).copied()
-            }
-            ConflictField::RecoveryAddress(via, v) => {
-                self.recovery.get(&(*via, v.clone())).copied()
-            }
+            ConflictField::CredentialIdentifier(t, v) => lookup(&self.identifiers, t, v),
+            ConflictField::VerifiableAddress(via, v) => lookup(&self.verifiable, via, v),
+            ConflictField::RecoveryAddress(via, v) => lookup(&self.recovery, via, v),
         }
     }
 
@@ -246,35 +260,36 @@ impl Tenant {
                 self.external_ids.insert(e, id);
             }
             ConflictField::CredentialIdentifier(t, v) => {
-                self.identifiers.insert((t, v), id);
+                self.identifiers.entry(t).or_default().insert(v, id);
             }
             ConflictField::VerifiableAddress(via, v) => {
-                self.verifiable.insert((via, v), id);
+                self.verifiable.entry(via).or_default().insert(v, id);
             }
             ConflictField::RecoveryAddress(via, v) => {
-                self.recovery.insert((via, v), id);
+                self.recovery.entry(via).or_default().insert(v, id);
             }
         }
     }
 
     /// Frees `key` if `id` holds it (and only then: a key is never taken
     /// from another identity).
-    fn release(&mut self, key: ConflictField, id: Uuid) {
-        fn remove_if<K: Ord>(map: &mut BTreeMap<K, Uuid>, key: K, id: Uuid) {
-            if map.get(&key) == Some(&id) {
-                map.remove(&key);
-            }
-        }
+    fn release(&mut self, key: &ConflictField, id: Uuid) {
         match key {
             ConflictField::Id => {}
-            ConflictField::ExternalId(e) => remove_if(&mut self.external_ids, e, id),
+            ConflictField::ExternalId(e) => {
+                if self.external_ids.get(e) == Some(&id) {
+                    self.external_ids.remove(e);
+                }
+            }
             ConflictField::CredentialIdentifier(t, v) => {
-                remove_if(&mut self.identifiers, (t, v), id);
+                remove_if_held(&mut self.identifiers, t, v, id);
             }
             ConflictField::VerifiableAddress(via, v) => {
-                remove_if(&mut self.verifiable, (via, v), id);
+                remove_if_held(&mut self.verifiable, via, v, id);
             }
-            ConflictField::RecoveryAddress(via, v) => remove_if(&mut self.recovery, (via, v), id),
+            ConflictField::RecoveryAddress(via, v) => {
+                remove_if_held(&mut self.recovery, via, v, id);
+            }
         }
     }
 
@@ -348,8 +363,8 @@ impl Tenant {
                 self.claim(key.clone(), id);
             }
         }
-        for key in old_keys.into_vec() {
-            if !row.keys.contains(&key) {
+        for key in old_keys.iter() {
+            if !row.keys.contains(key) {
                 self.release(key, id);
             }
         }
@@ -361,7 +376,7 @@ impl Tenant {
     fn remove(&mut self, id: Uuid, expected_version: Option<u64>) -> Result<(), Error> {
         self.row_at(id, expected_version)?;
         if let Some(old) = self.rows.remove(&id) {
-            for key in old.keys.into_vec() {
+            for key in old.keys.iter() {
                 self.release(key, id);
             }
         }
@@ -381,13 +396,14 @@ impl Tenant {
     fn ids_with_identifier_prefix(&self, prefixes: &[(CredentialType, String)]) -> BTreeSet<Uuid> {
         let mut ids = BTreeSet::new();
         for (kind, prefix) in prefixes {
-            // The identifiers of one type starting with `prefix` sit
-            // together, from (kind, prefix) on.
-            let from = (*kind, prefix.clone());
-            let matching = self
-                .identifiers
-                .range(from..)
-                .take_while(|((k, value), _)| k == kind && value.starts_with(prefix.as_str()));
+            let Some(values) = self.identifiers.get(kind) else {
+                continue;
+            };
+            // The identifiers starting with `prefix` sit together, from
+            // `prefix` on.
+            let matching = values
+                .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                .take_while(|(value, _)| value.starts_with(prefix.as_str()));
             ids.extend(matching.map(|(_, id)| *id));
         }
         ids
@@ -412,7 +428,7 @@ impl Tenant {
             ListFilter::CredentialIdentifier(pairs) => {
                 let ids = pairs
                     .iter()
-                    .filter_map(|pair| self.identifiers.get(pair).copied())
+                    .filter_map(|(kind, value)| lookup(&self.identifiers, kind, value))
                     .collect();
                 self.rows_among(ids, range, take)
             }
