@@ -40,16 +40,17 @@
 //! Writes run on tokio's blocking pool (`spawn_blocking`): each waits for
 //! its `fsync`, milliseconds the async executor must not spend. Reads run
 //! on the caller's thread, on a reader connection from a small pool
-//! ([`SqliteOptions::max_readers`]): a read is one row (two for a find by
-//! identifier) and one decode, about 5–15 µs, less than the hop to the
-//! blocking pool and back (about 25 µs) and than the hop to a thread that
-//! owns a connection; so an async caller's executor thread is busy that
-//! long, as with any short synchronous call. A read that would wait for a
-//! lock (SQLite busy, which WAL readers meet only while another connection
-//! holds the file exclusively, e.g. recovering it after a crash) moves to
-//! the blocking pool and waits there, up to the busy timeout. A list page
-//! decodes up to 500 documents on the caller's thread (about 1–2 ms for a
-//! full page). Figures and the measurement of each alternative:
+//! ([`SqliteOptions::max_readers`]): a get is one statement on one row and
+//! one decode (a find two statements), 18–38 µs on a loaded 2-core
+//! development machine, where the same read behind a hop to the blocking
+//! pool took 60–89 µs and behind a thread owning its connection (a channel
+//! there, a oneshot back) 41–44 µs. So an async caller's executor thread is
+//! busy for the read itself, as with any short synchronous call. A read
+//! that would wait for a lock (SQLite busy, which WAL readers meet only
+//! while another connection holds the file exclusively, e.g. recovering it
+//! after a crash) moves to the blocking pool and waits there, up to the
+//! busy timeout; a read never waits for a write. A list page decodes each
+//! of its identities (up to 500) on the caller's thread. Figures:
 //! `benches/README.md` in the repository.
 //!
 //! # Schema

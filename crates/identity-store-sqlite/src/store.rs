@@ -33,16 +33,16 @@ use crate::schema;
 /// Reads of a file database run on the caller's thread, on a reader
 /// connection from a small pool, each in one snapshot (WAL lets them run
 /// while the writer writes, so a read never waits for a write). A read is
-/// one or two statements on one row each and decodes one document: about
-/// 5–15 µs, which is less than a hop to the blocking pool and back (about
-/// 25 µs) and than a hop to a thread owning the connection; so an async
-/// caller's executor thread is busy that long, as with any short
-/// synchronous call. A read that would have to wait (SQLite busy, which
-/// WAL readers meet only while another connection recovers or
-/// checkpoints the file exclusively) is handed to the blocking pool and
-/// waits there, up to the busy timeout. Reads of an in-memory database go
-/// through the writer connection: on the caller's thread when it is free,
-/// else on the blocking pool. Callers need a tokio runtime.
+/// one or two statements on one row each and decodes one document, which
+/// costs less than a hop to the blocking pool and back or to a thread
+/// owning the connection (figures in the crate documentation); so an
+/// async caller's executor thread is busy for the read itself, as with any
+/// short synchronous call. A read that would have to wait (SQLite busy,
+/// which WAL readers meet only while another connection holds the file
+/// exclusively) is handed to the blocking pool and waits there, up to the
+/// busy timeout. Reads of an in-memory database go through the writer
+/// connection: on the caller's thread when it is free, else on the
+/// blocking pool. Callers need a tokio runtime.
 ///
 /// Cloning is cheap and shares the connections.
 #[derive(Clone)]
