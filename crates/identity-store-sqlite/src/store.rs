@@ -579,9 +579,73 @@ impl IdentityStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::{self, ThreadId};
+
     use identity_core::ErrorKind;
 
     use super::*;
+
+    fn busy() -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None)
+    }
+
+    /// A file read runs on the caller's thread with no busy timeout; one
+    /// that SQLite answers busy runs again on the blocking pool, with the
+    /// configured busy timeout, and its reader goes back to the pool
+    /// without it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_busy_read_runs_again_on_the_blocking_pool_with_the_busy_timeout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("busy.db");
+        let options = SqliteOptions::default().with_busy_timeout(Duration::from_millis(1_234));
+        let store = SqliteStore::open(path.to_str().expect("utf-8"), options).expect("open");
+        let timeout = |c: &Connection| -> rusqlite::Result<i64> {
+            c.pragma_query_value(None, "busy_timeout", |r| r.get(0))
+        };
+        let here = thread::current().id();
+        let (thread, ms) = store
+            .read("probe", move |c| Ok((thread::current().id(), timeout(c)?)))
+            .await
+            .expect("read");
+        assert_eq!((thread, ms), (here, 0));
+
+        let first = Arc::new(AtomicBool::new(true));
+        let (thread, ms): (ThreadId, i64) = store
+            .read("probe", move |c| {
+                if first.swap(false, Ordering::SeqCst) {
+                    return Err(busy());
+                }
+                Ok((thread::current().id(), timeout(c)?))
+            })
+            .await
+            .expect("read after busy");
+        assert_ne!(thread, here);
+        assert_eq!(ms, 1_234);
+        let ms = store.read("probe", timeout).await.expect("read");
+        assert_eq!(ms, 0, "the pooled reader is back to no timeout");
+    }
+
+    /// An in-memory database is read through the writer: while a write
+    /// holds it, a read waits on the blocking pool and the executor runs.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_in_memory_read_waits_for_the_writer_off_the_executor() {
+        let store = SqliteStore::open("sqlite::memory:", SqliteOptions::default()).expect("open");
+        let held = store.inner.writer.lock().expect("writer");
+        let read = tokio::spawn({
+            let store = store.clone();
+            async move { store.count(TenantId::DEFAULT).await }
+        });
+        let mut ticks = 0;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            ticks += 1;
+        }
+        assert!(!read.is_finished(), "the read waits for the writer");
+        drop(held);
+        assert_eq!(read.await.expect("task").ok(), Some(0));
+        assert_eq!(ticks, 10);
+    }
 
     #[tokio::test]
     async fn a_full_database_is_unavailable_and_keeps_working() {
