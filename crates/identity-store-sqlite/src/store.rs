@@ -629,6 +629,10 @@ mod tests {
     /// An in-memory database is read through the writer: while a write
     /// holds it, a read waits on the blocking pool and the executor runs.
     #[tokio::test(flavor = "current_thread")]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the test holds the writer across awaits on purpose, as a long write would"
+    )]
     async fn an_in_memory_read_waits_for_the_writer_off_the_executor() {
         let store = SqliteStore::open("sqlite::memory:", SqliteOptions::default()).expect("open");
         let held = store.inner.writer.lock().expect("writer");
