@@ -337,7 +337,7 @@ async fn run_store(
                     match op {
                         Op::Create => {
                             let i = person(next.fetch_add(1, Ordering::Relaxed));
-                            store.create(T, valid(&i)).await.expect("create");
+                            store.create(T, &valid(&i)).await.expect("create");
                         }
                         Op::Get => {
                             std::hint::black_box(store.get(T, person(n).id).await.expect("get"));
@@ -345,7 +345,7 @@ async fn run_store(
                         Op::Update => {
                             let mut i = person(n);
                             i.metadata_admin = Some(json!({"counter": k}));
-                            store.update(T, valid(&i), None).await.expect("update");
+                            store.update(T, &valid(&i), None).await.expect("update");
                         }
                         Op::Find => {
                             let email = format!("user{n}@example.com");
@@ -436,11 +436,7 @@ fn main() {
         .expect("connect");
         let batch: Vec<ValidIdentity> = (0..PRELOAD).map(|n| valid(&person(n))).collect();
         for chunk in batch.chunks(500) {
-            for r in store
-                .batch_create(T, chunk.to_vec())
-                .await
-                .expect("preload")
-            {
+            for r in store.batch_create(T, chunk).await.expect("preload") {
                 r.expect("preload entry");
             }
         }

@@ -546,9 +546,7 @@ fn stores(c: &mut Criterion) {
     for chunk in preload.chunks(BATCH as usize) {
         let batch: Vec<_> = chunk.iter().map(valid).collect();
         for store in [&memory, &sqlite] {
-            let results = rt
-                .block_on(store.batch_create(T, batch.clone()))
-                .expect("preload");
+            let results = rt.block_on(store.batch_create(T, &batch)).expect("preload");
             assert!(results.iter().all(Result::is_ok));
         }
         let tx = raw
@@ -571,7 +569,7 @@ fn stores(c: &mut Criterion) {
         single,
         Identity {
             version: 0,
-            ..probe
+            ..Arc::unwrap_or_clone(probe)
         }
     );
     assert_eq!(doc_find(&docs, &email(7)), single);
@@ -590,7 +588,7 @@ fn stores(c: &mut Criterion) {
     for (name, store) in stores {
         group.bench_function(name, |b| {
             b.iter(|| {
-                rt.block_on(store.create(T, valid(&fresh())))
+                rt.block_on(store.create(T, &valid(&fresh())))
                     .expect("create")
             })
         });
@@ -606,7 +604,7 @@ fn stores(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let batch: Vec<_> = (0..BATCH).map(|_| valid(&fresh())).collect();
-                rt.block_on(store.batch_create(T, batch)).expect("batch")
+                rt.block_on(store.batch_create(T, &batch)).expect("batch")
             })
         });
     }
@@ -762,7 +760,7 @@ fn stores(c: &mut Criterion) {
             b.iter(|| {
                 let next = valid(&flip[(version % 2) as usize]);
                 version = rt
-                    .block_on(store.update(T, next, Some(version)))
+                    .block_on(store.update(T, &next, Some(version)))
                     .expect("update");
             })
         });

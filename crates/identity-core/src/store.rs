@@ -32,9 +32,13 @@ use crate::model::{CredentialType, ExternalId, Identity, TenantId};
 ///   character anywhere, and no index key longer than the bound.
 ///
 /// [`INDEX_KEY_MAX_BYTES`]: crate::INDEX_KEY_MAX_BYTES
+///
+/// The identity sits behind an [`Arc`]: a store that keeps identities in
+/// memory shares it ([`ValidIdentity::shared`]) instead of copying it, and
+/// the manager hands the same allocation back to its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidIdentity {
-    identity: Identity,
+    identity: Arc<Identity>,
     keys: Vec<ConflictField>,
 }
 
@@ -49,7 +53,10 @@ impl ValidIdentity {
                 return Err(Error::invalid(format!("the identity claims {key} twice")));
             }
         }
-        Ok(ValidIdentity { identity, keys })
+        Ok(ValidIdentity {
+            identity: Arc::new(identity),
+            keys,
+        })
     }
 
     /// Checks an identity that did not come through the manager, as the
@@ -67,9 +74,21 @@ impl ValidIdentity {
         &self.identity
     }
 
-    /// The identity, unwrapped.
+    /// The identity, shared: a store that keeps what it writes may clone
+    /// this [`Arc`] rather than the identity.
+    ///
+    /// Its [`Identity::version`] is the version the write gives it when the
+    /// manager wrote it (1 for a create; the expected version plus 1 for an
+    /// update): a store that keeps the shared identity must check that
+    /// against the version it assigns, since a caller of the store API may
+    /// pass anything there.
+    pub fn shared(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
+    /// The identity, unwrapped (copied only when it is shared).
     pub fn into_inner(self) -> Identity {
-        self.identity
+        Arc::unwrap_or_clone(self.identity)
     }
 
     /// Every value this identity claims that must be unique within its
@@ -228,7 +247,7 @@ impl Default for PageSize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPage {
     /// The identities, ascending by id.
-    pub identities: Vec<Identity>,
+    pub identities: Vec<Arc<Identity>>,
     /// Whether identities after the last one match too.
     pub has_more: bool,
 }
@@ -238,6 +257,13 @@ pub struct ListPage {
 /// Every method is scoped to one tenant: no call ever sees or touches
 /// another tenant's rows, and every uniqueness rule is per tenant.
 /// Identities returned carry their current [`Identity::version`].
+///
+/// Writes take what they write by reference (a store encodes it, or keeps
+/// the [`ValidIdentity::shared`] allocation), and reads hand out shared
+/// identities: a store that keeps decoded identities returns another
+/// reference to the same allocation, and one that decodes wraps a fresh one.
+/// Callers that want to change an identity clone it
+/// ([`Arc::unwrap_or_clone`] copies only when it is shared).
 #[async_trait]
 pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// Inserts a new identity and returns its version (1).
@@ -248,7 +274,7 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// identifier) pair, a (via, value) verifiable address or a (via, value)
     /// recovery address is already taken in the tenant; the error names the
     /// first collision found.
-    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error>;
+    async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error>;
 
     /// Inserts each identity as [`IdentityStore::create`] does, in order,
     /// and returns one result per input. A conflict (with a stored identity
@@ -257,18 +283,18 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     async fn batch_create(
         &self,
         tenant: TenantId,
-        identities: Vec<ValidIdentity>,
+        identities: &[ValidIdentity],
     ) -> Result<Vec<Result<u64, Error>>, Error>;
 
     /// The identity with this id; [`Error::NotFound`] when there is none.
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error>;
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error>;
 
     /// The identity with this external id; [`Error::NotFound`] when none.
     async fn get_by_external_id(
         &self,
         tenant: TenantId,
         external_id: &ExternalId,
-    ) -> Result<Identity, Error>;
+    ) -> Result<Arc<Identity>, Error>;
 
     /// The identity holding this exact (already normalised) identifier of
     /// this credential type; [`Error::NotFound`] when none.
@@ -277,7 +303,7 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
         tenant: TenantId,
         kind: CredentialType,
         identifier: &str,
-    ) -> Result<Identity, Error>;
+    ) -> Result<Arc<Identity>, Error>;
 
     /// Replaces the stored identity of the same id and returns the new
     /// version (the old one plus 1).
@@ -291,7 +317,7 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     async fn update(
         &self,
         tenant: TenantId,
-        identity: ValidIdentity,
+        identity: &ValidIdentity,
         expected_version: Option<u64>,
     ) -> Result<u64, Error>;
 
@@ -323,24 +349,24 @@ macro_rules! forward {
     ($ptr:ident) => {
         #[async_trait]
         impl<T: IdentityStore + ?Sized> IdentityStore for $ptr<T> {
-            async fn create(&self, t: TenantId, i: ValidIdentity) -> Result<u64, Error> {
+            async fn create(&self, t: TenantId, i: &ValidIdentity) -> Result<u64, Error> {
                 (**self).create(t, i).await
             }
             async fn batch_create(
                 &self,
                 t: TenantId,
-                i: Vec<ValidIdentity>,
+                i: &[ValidIdentity],
             ) -> Result<Vec<Result<u64, Error>>, Error> {
                 (**self).batch_create(t, i).await
             }
-            async fn get(&self, t: TenantId, id: Uuid) -> Result<Identity, Error> {
+            async fn get(&self, t: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
                 (**self).get(t, id).await
             }
             async fn get_by_external_id(
                 &self,
                 t: TenantId,
                 e: &ExternalId,
-            ) -> Result<Identity, Error> {
+            ) -> Result<Arc<Identity>, Error> {
                 (**self).get_by_external_id(t, e).await
             }
             async fn find_by_identifier(
@@ -348,13 +374,13 @@ macro_rules! forward {
                 t: TenantId,
                 k: CredentialType,
                 i: &str,
-            ) -> Result<Identity, Error> {
+            ) -> Result<Arc<Identity>, Error> {
                 (**self).find_by_identifier(t, k, i).await
             }
             async fn update(
                 &self,
                 t: TenantId,
-                i: ValidIdentity,
+                i: &ValidIdentity,
                 v: Option<u64>,
             ) -> Result<u64, Error> {
                 (**self).update(t, i, v).await
@@ -380,7 +406,7 @@ forward!(Box);
 #[async_trait]
 pub trait IdentityStoreExt: IdentityStore {
     /// [`IdentityStore::get`], with `None` for a missing identity.
-    async fn get_opt(&self, tenant: TenantId, id: Uuid) -> Result<Option<Identity>, Error> {
+    async fn get_opt(&self, tenant: TenantId, id: Uuid) -> Result<Option<Arc<Identity>>, Error> {
         match self.get(tenant, id).await {
             Ok(i) => Ok(Some(i)),
             Err(Error::NotFound) => Ok(None),
@@ -389,7 +415,11 @@ pub trait IdentityStoreExt: IdentityStore {
     }
 
     /// Every identity matching `filter`, walking all pages.
-    async fn list_all(&self, tenant: TenantId, filter: ListFilter) -> Result<Vec<Identity>, Error> {
+    async fn list_all(
+        &self,
+        tenant: TenantId,
+        filter: ListFilter,
+    ) -> Result<Vec<Arc<Identity>>, Error> {
         let mut out = Vec::new();
         let mut after = None;
         loop {

@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use identity_core::{CredentialInclude, Identity, ListParams, TenantId};
 use identity_core::{PAGE_SIZE_DEFAULT, PageSize, encode_page_token};
 use serde_json::Value;
@@ -209,7 +211,7 @@ async fn keyset_page(
     tenant: TenantId,
     pager: &Pager<'_>,
     mut params: ListParams,
-) -> Result<(Vec<Identity>, Vec<String>), ApiError> {
+) -> Result<(Vec<Arc<Identity>>, Vec<String>), ApiError> {
     let query = pager.query;
     // A lone legacy `per_page` is read as the page size, as Kratos does.
     let size_key = if query.has("page_size") {
@@ -258,7 +260,7 @@ async fn legacy_page(
     tenant: TenantId,
     query: &QueryPairs,
     filters: ListParams,
-) -> Result<(Vec<Identity>, u64), ApiError> {
+) -> Result<(Vec<Arc<Identity>>, u64), ApiError> {
     let pager = Pager { path: "", query };
     let per_page = pager.legacy_per_page();
     let page = pager.legacy_page();
@@ -269,7 +271,7 @@ async fn legacy_page(
         ));
     }
     let mut skipped = 0u64;
-    let mut out: Vec<Identity> = Vec::new();
+    let mut out: Vec<Arc<Identity>> = Vec::new();
     let mut token: Option<String> = None;
     loop {
         // Never ask for more than is still needed.

@@ -504,8 +504,9 @@ async fn read_one(
 
 #[async_trait]
 impl IdentityStore for PostgresStore {
-    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error> {
-        let identity = Arc::new(identity);
+    async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
+        // The write runs on a task of its own, which needs its own handle.
+        let identity = Arc::new(identity.clone());
         self.write("create identity", move |conn| {
             let identity = Arc::clone(&identity);
             async move { create_attempt(conn, tenant.0, &identity).await }
@@ -516,12 +517,12 @@ impl IdentityStore for PostgresStore {
     async fn batch_create(
         &self,
         tenant: TenantId,
-        identities: Vec<ValidIdentity>,
+        identities: &[ValidIdentity],
     ) -> Result<Vec<Result<u64, Error>>, Error> {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
-        let identities = Arc::new(identities);
+        let identities = Arc::new(identities.to_vec());
         self.write("batch create", move |conn| {
             let identities = Arc::clone(&identities);
             async move { batch_attempt(conn, tenant.0, &identities).await }
@@ -529,23 +530,25 @@ impl IdentityStore for PostgresStore {
         .await
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
         self.read("get identity", |conn| async move {
             read_one(conn, rows::GET_BY_ID, &[&tenant.0, &id]).await
         })
         .await
+        .map(Arc::new)
     }
 
     async fn get_by_external_id(
         &self,
         tenant: TenantId,
         external_id: &ExternalId,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let external_id = external_id.as_str();
         self.read("get identity by external id", |conn| async move {
             read_one(conn, rows::GET_BY_EXTERNAL_ID, &[&tenant.0, &external_id]).await
         })
         .await
+        .map(Arc::new)
     }
 
     async fn find_by_identifier(
@@ -553,7 +556,7 @@ impl IdentityStore for PostgresStore {
         tenant: TenantId,
         kind: CredentialType,
         identifier: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         self.read("find identity by identifier", |conn| async move {
             read_one(
                 conn,
@@ -563,15 +566,16 @@ impl IdentityStore for PostgresStore {
             .await
         })
         .await
+        .map(Arc::new)
     }
 
     async fn update(
         &self,
         tenant: TenantId,
-        identity: ValidIdentity,
+        identity: &ValidIdentity,
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
-        let identity = Arc::new(identity);
+        let identity = Arc::new(identity.clone());
         self.write("update identity", move |conn| {
             let identity = Arc::clone(&identity);
             async move { update_attempt(conn, tenant.0, &identity, expected_version).await }
@@ -607,7 +611,7 @@ impl IdentityStore for PostgresStore {
                 let identities = found
                     .iter()
                     .take(limit)
-                    .map(identity_from_row)
+                    .map(|row| identity_from_row(row).map(Arc::new))
                     .collect::<Result<Vec<_>, Error>>()?;
                 Ok(ListPage {
                     identities,

@@ -13,6 +13,8 @@
 //! opened; errors stay driver errors so the caller can tell a unique
 //! violation from the rest.
 
+use std::sync::Arc;
+
 use identity_core::sql::{ChildRowPlan, conflict_candidates};
 use identity_core::{
     AddressVia, ConflictField, Credential, CredentialConfig, CredentialType, ExternalId, Identity,
@@ -169,9 +171,9 @@ pub(crate) fn collect<P: rusqlite::Params>(
     conn: &Connection,
     sql: &str,
     params: P,
-) -> rusqlite::Result<Vec<Identity>> {
+) -> rusqlite::Result<Vec<Arc<Identity>>> {
     conn.prepare_cached(sql)?
-        .query_map(params, identity_from_doc)?
+        .query_map(params, |r| identity_from_doc(r).map(Arc::new))?
         .collect()
 }
 

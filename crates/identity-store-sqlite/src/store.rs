@@ -483,8 +483,10 @@ fn count(conn: &Connection, tenant: &[u8; 16]) -> rusqlite::Result<u64> {
 // The trait's methods only move their arguments to where the work runs.
 #[async_trait]
 impl IdentityStore for SqliteStore {
-    async fn create(&self, tenant: TenantId, identity: ValidIdentity) -> Result<u64, Error> {
+    async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         let tenant = nid(tenant);
+        // The blocking thread needs its own handle (an `Arc` clone).
+        let identity = identity.clone();
         self.write("create identity", move |c| create(c, &tenant, &identity))
             .await
     }
@@ -492,19 +494,21 @@ impl IdentityStore for SqliteStore {
     async fn batch_create(
         &self,
         tenant: TenantId,
-        identities: Vec<ValidIdentity>,
+        identities: &[ValidIdentity],
     ) -> Result<Vec<Result<u64, Error>>, Error> {
         let tenant = nid(tenant);
+        let identities = identities.to_vec();
         self.write("batch create", move |c| {
             batch_create(c, &tenant, &identities)
         })
         .await
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         self.read("get identity", move |c| rows::get(c, &tenant, id))
             .await?
+            .map(Arc::new)
             .ok_or(Error::NotFound)
     }
 
@@ -512,13 +516,14 @@ impl IdentityStore for SqliteStore {
         &self,
         tenant: TenantId,
         external_id: &ExternalId,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         let external_id = external_id.as_str().to_owned();
         self.read("get identity by external id", move |c| {
             rows::get_by_external_id(c, &tenant, &external_id)
         })
         .await?
+        .map(Arc::new)
         .ok_or(Error::NotFound)
     }
 
@@ -527,23 +532,25 @@ impl IdentityStore for SqliteStore {
         tenant: TenantId,
         kind: CredentialType,
         identifier: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         let identifier = identifier.to_owned();
         self.read("find identity by identifier", move |c| {
             rows::find(c, &tenant, kind, &identifier)
         })
         .await?
+        .map(Arc::new)
         .ok_or(Error::NotFound)
     }
 
     async fn update(
         &self,
         tenant: TenantId,
-        identity: ValidIdentity,
+        identity: &ValidIdentity,
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
         let tenant = nid(tenant);
+        let identity = identity.clone();
         self.write("update identity", move |c| {
             update(c, &tenant, &identity, expected_version)
         })
@@ -676,12 +683,12 @@ mod tests {
             ValidIdentity::new_for_tests(identity).expect("valid")
         };
         let e = store
-            .create(TenantId::DEFAULT, big(Uuid::new_v4(), 1 << 20))
+            .create(TenantId::DEFAULT, &big(Uuid::new_v4(), 1 << 20))
             .await
             .expect_err("the file is full");
         assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
         // The failed write left nothing behind and the store still works.
         let small = big(Uuid::new_v4(), 10);
-        assert_eq!(store.create(TenantId::DEFAULT, small).await.ok(), Some(1));
+        assert_eq!(store.create(TenantId::DEFAULT, &small).await.ok(), Some(1));
     }
 }

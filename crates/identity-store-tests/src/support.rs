@@ -16,7 +16,7 @@ pub(crate) async fn create_ok(
     identity: &Identity,
 ) -> Identity {
     let version = store
-        .create(tenant, valid(identity.clone()))
+        .create(tenant, &valid(identity.clone()))
         .await
         .unwrap_or_else(|e| panic!("create of {} failed: {e:?}", identity.id));
     assert_eq!(version, 1, "create must return version 1");
@@ -78,6 +78,7 @@ pub(crate) async fn get(store: &DynIdentityStore, tenant: TenantId, id: uuid::Uu
     store
         .get(tenant, id)
         .await
+        .map(std::sync::Arc::unwrap_or_clone)
         .unwrap_or_else(|e| panic!("get of {id} failed: {e:?}"))
 }
 
@@ -103,7 +104,7 @@ pub(crate) async fn walk(
     loop {
         let query = identity_core::ListQuery::new(filter.clone(), after, size(limit));
         let page = store.list(tenant, &query).await.expect("listing a page");
-        assert_ascending_after(&page.identities, after);
+        assert_ascending_after(&owned(&page.identities), after);
         assert!(
             page.identities.len() <= limit,
             "a page holds at most limit identities"
@@ -116,7 +117,11 @@ pub(crate) async fn walk(
             );
         }
         after = page.identities.last().map(|i| i.id);
-        out.extend(page.identities);
+        out.extend(
+            page.identities
+                .into_iter()
+                .map(std::sync::Arc::unwrap_or_clone),
+        );
         if !page.has_more {
             return out;
         }
@@ -143,4 +148,9 @@ pub(crate) fn assert_ascending_after(identities: &[Identity], after: Option<uuid
 /// The ids of `identities`, in order.
 pub(crate) fn ids(identities: &[Identity]) -> Vec<uuid::Uuid> {
     identities.iter().map(|i| i.id).collect()
+}
+
+/// Copies of shared identities, to compare with owned ones.
+pub(crate) fn owned(identities: &[std::sync::Arc<Identity>]) -> Vec<Identity> {
+    identities.iter().map(|i| (**i).clone()).collect()
 }

@@ -186,14 +186,24 @@ impl IdentityManager {
 
     /// Reads, applies `change`, and writes conditionally; retries on a
     /// concurrent write when the caller gave no expected version.
+    ///
+    /// The stored identity is shared (a store may keep the same
+    /// allocation), so `change` builds the next identity from it by
+    /// reference and copies only what it keeps. The next identity is
+    /// written at the version it will have, so that the written allocation
+    /// is the one handed back. On a retry, `change` is given the identity
+    /// its previous attempt built (which no store kept), so that what it
+    /// moved out of its input on the first attempt can be taken back
+    /// instead of having been copied for a retry that rarely comes.
     async fn read_modify_write(
         &self,
         tenant: TenantId,
         id: Uuid,
         expected_version: Option<u64>,
-        change: impl Fn(Identity, Timestamp) -> Result<Identity, Error>,
-    ) -> Result<Identity, Error> {
+        mut change: impl FnMut(Arc<Identity>, Timestamp, Option<Identity>) -> Result<Identity, Error>,
+    ) -> Result<Arc<Identity>, Error> {
         let mut attempt = 0;
+        let mut previous = None;
         loop {
             attempt += 1;
             let stored = self.inner.store.get(tenant, id).await?;
@@ -206,33 +216,44 @@ impl IdentityManager {
                 });
             }
             let stored_version = stored.version;
-            // The change takes the stored identity apart; only an event sink
-            // (which reports what changed) needs it kept whole.
-            let old = self.inner.events.is_some().then(|| stored.clone());
+            // Only an event sink (which reports what changed) needs the
+            // old identity once the change is made.
+            let old = self.inner.events.is_some().then(|| Arc::clone(&stored));
             let now = self.inner.clock.now();
-            let mut next = change(stored, now)?;
+            let mut next = change(stored, now, previous.take())?;
+            next.version = stored_version + 1;
+            let valid = ValidIdentity::new(next)?;
             match self
                 .inner
                 .store
-                .update(
-                    tenant,
-                    ValidIdentity::new(next.clone())?,
-                    Some(stored_version),
-                )
+                .update(tenant, &valid, Some(stored_version))
                 .await
             {
                 Ok(version) => {
-                    next.version = version;
-                    self.emit(EventKind::Updated, tenant, old.as_ref(), &next);
+                    let next = stamped(valid, version);
+                    self.emit(EventKind::Updated, tenant, old.as_deref(), &next);
                     return Ok(next);
                 }
                 Err(Error::VersionMismatch { .. })
                     if expected_version.is_none() && attempt < INTERNAL_RETRIES =>
                 {
                     tracing::debug!(attempt, "concurrent write; re-reading");
+                    previous = Some(valid.into_inner());
                 }
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// The written identity at the version the store gave it: the shared
+/// allocation itself when the store agreed with the version it was written
+/// at (always, for a store that keeps the contract), a copy otherwise.
+fn stamped(valid: ValidIdentity, version: u64) -> Arc<Identity> {
+    if valid.identity().version == version {
+        return Arc::clone(valid.shared());
+    }
+    let mut identity = valid.into_inner();
+    identity.version = version;
+    Arc::new(identity)
 }

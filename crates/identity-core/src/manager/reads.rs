@@ -1,5 +1,7 @@
 //! The reads: get, get by external id, find by identifier, list.
 
+use std::sync::Arc;
+
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -82,7 +84,7 @@ impl ListParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityPage {
     /// The identities, ascending by id.
-    pub identities: Vec<Identity>,
+    pub identities: Vec<Arc<Identity>>,
     /// The token of the next page, when there is one.
     pub next_page_token: Option<String>,
 }
@@ -113,7 +115,7 @@ pub fn decode_page_token(token: &str) -> Result<Uuid, Error> {
 
 impl IdentityManager {
     /// The identity with this id.
-    pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Identity, Error> {
+    pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
         self.inner
             .store
             .get(tenant, id)
@@ -127,7 +129,7 @@ impl IdentityManager {
         &self,
         tenant: TenantId,
         external_id: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let Ok(external_id) = ExternalId::new(external_id) else {
             return Err(Error::NotFound);
         };
@@ -145,7 +147,7 @@ impl IdentityManager {
         tenant: TenantId,
         kind: CredentialType,
         identifier: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let normalised = normalize::credential_identifier(kind, identifier);
         self.inner
             .store

@@ -1,6 +1,8 @@
 //! The writes: create, batch create, update (PUT), patch, credential
 //! deletion, delete. Each applies every rule before its one store call.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -57,7 +59,8 @@ impl IdentityManager {
             external_id: ExternalId::from_optional(body.external_id)?,
             created_at: now,
             updated_at: now,
-            version: 0,
+            // The version the create gives it.
+            version: 1,
         };
         credentials::merge(
             &mut identity.credentials,
@@ -123,7 +126,7 @@ impl IdentityManager {
         &self,
         tenant: TenantId,
         body: CreateIdentityBody,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.create", tenant = %tenant, identity.id = tracing::field::Empty);
         async move {
             let mut imports = match &body.credentials {
@@ -132,13 +135,11 @@ impl IdentityManager {
             };
             credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
                 .await?;
-            let mut identity = self.prepare_create(body, imports)?;
+            let identity = self.prepare_create(body, imports)?;
             tracing::Span::current().record("identity.id", tracing::field::display(identity.id));
-            identity.version = self
-                .inner
-                .store
-                .create(tenant, ValidIdentity::new(identity.clone())?)
-                .await?;
+            let valid = ValidIdentity::new(identity)?;
+            let version = self.inner.store.create(tenant, &valid).await?;
+            let identity = super::stamped(valid, version);
             self.emit(EventKind::Created, tenant, None, &identity);
             Ok(identity)
         }
@@ -190,7 +191,6 @@ impl IdentityManager {
             // (slot in `outcomes`, patch id) of each identity handed to the store.
             let mut pending = Vec::new();
             let mut to_store = Vec::new();
-            let mut valid_to_store = Vec::new();
             for item in parsed {
                 let Some((entry, imports)) = item else {
                     outcomes.push(BatchOutcome::Skipped);
@@ -201,21 +201,19 @@ impl IdentityManager {
                     let mut imports = imports?;
                     credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing).await?;
                     let identity = self.prepare_create(entry.create, imports)?;
-                    let valid = ValidIdentity::new(identity.clone())?;
-                    Ok::<_, Error>((identity, valid))
+                    ValidIdentity::new(identity)
                 }
                 .await;
                 match prepared {
-                    Ok((identity, valid)) => {
+                    Ok(valid) => {
                         pending.push((outcomes.len(), patch_id));
                         outcomes.push(BatchOutcome::Skipped);
-                        to_store.push(identity);
-                        valid_to_store.push(valid);
+                        to_store.push(valid);
                     }
                     Err(error) => outcomes.push(BatchOutcome::Failed { error, patch_id }),
                 }
             }
-            let results = self.inner.store.batch_create(tenant, valid_to_store).await?;
+            let results = self.inner.store.batch_create(tenant, &to_store).await?;
             if results.len() != to_store.len() {
                 return Err(Error::Internal {
                     message: format!(
@@ -226,12 +224,14 @@ impl IdentityManager {
                     source: None,
                 });
             }
-            for (((slot, patch_id), mut identity), result) in pending.into_iter().zip(to_store).zip(results) {
+            for (((slot, patch_id), valid), result) in pending.into_iter().zip(to_store).zip(results) {
                 outcomes[slot] = match result {
                     Ok(version) => {
-                        identity.version = version;
-                        self.emit(EventKind::Created, tenant, None, &identity);
-                        BatchOutcome::Created { id: identity.id, version, patch_id }
+                        let id = valid.identity().id;
+                        if self.inner.events.is_some() {
+                            self.emit(EventKind::Created, tenant, None, &super::stamped(valid, version));
+                        }
+                        BatchOutcome::Created { id, version, patch_id }
                     }
                     Err(error) => BatchOutcome::Failed { error, patch_id },
                 };
@@ -252,7 +252,7 @@ impl IdentityManager {
         id: Uuid,
         body: UpdateIdentityBody,
         expected_version: Option<u64>,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.update", tenant = %tenant, identity.id = %id);
         async move {
             check_region(body.region.as_deref().unwrap_or_default())?;
@@ -262,8 +262,22 @@ impl IdentityManager {
             };
             credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
                 .await?;
-            self.read_modify_write(tenant, id, expected_version, |stored, now| {
-                self.apply_update(stored, &body, &imports, now)
+            // What the body replaces is moved into the first attempt; a
+            // retry takes it back from the attempt that lost the race.
+            let mut body = body;
+            let mut first = Some(Replacement::take(&mut body));
+            self.read_modify_write(tenant, id, expected_version, |stored, now, previous| {
+                let replacement = match (previous, first.take()) {
+                    (Some(lost), _) => Replacement::from_attempt(lost),
+                    (None, Some(first)) => first,
+                    (None, None) => {
+                        return Err(Error::Internal {
+                            message: "a PUT attempt without its body".to_owned(),
+                            source: None,
+                        });
+                    }
+                };
+                self.apply_update(&stored, &body, replacement, &imports, now)
             })
             .await
         }
@@ -273,8 +287,9 @@ impl IdentityManager {
 
     fn apply_update(
         &self,
-        stored: Identity,
+        stored: &Identity,
         body: &UpdateIdentityBody,
+        replacement: Replacement,
         imports: &[credentials::Import],
         now: Timestamp,
     ) -> Result<Identity, Error> {
@@ -283,25 +298,22 @@ impl IdentityManager {
         } else {
             self.inner.schemas.resolve(&body.schema_id)?.clone()
         };
-        // Built field by field from the stored identity, which is ours to
-        // take apart: what the body replaces is never copied, the
-        // credentials are moved (addresses are derived again by `finish`).
+        // Built field by field from the stored identity, which is shared:
+        // what the body replaces is never copied, the credentials are
+        // (addresses are derived again by `finish`).
         let mut next = Identity {
             id: stored.id,
             schema_id: schema.id().to_owned(),
             state: stored.state,
             state_changed_at: stored.state_changed_at,
-            traits: body
-                .traits
-                .clone()
-                .unwrap_or_else(|| Value::Object(Default::default())),
-            credentials: stored.credentials,
+            traits: replacement.traits,
+            credentials: stored.credentials.clone(),
             verifiable_addresses: Vec::new(),
             recovery_addresses: Vec::new(),
-            metadata_public: body.metadata_public.clone().filter(|v| !v.is_null()),
-            metadata_admin: body.metadata_admin.clone().filter(|v| !v.is_null()),
+            metadata_public: replacement.metadata_public.filter(|v| !v.is_null()),
+            metadata_admin: replacement.metadata_admin.filter(|v| !v.is_null()),
             organization_id: stored.organization_id,
-            external_id: ExternalId::from_optional(body.external_id.clone())?,
+            external_id: ExternalId::from_optional(replacement.external_id)?,
             created_at: stored.created_at,
             updated_at: stored.updated_at,
             version: stored.version,
@@ -331,7 +343,7 @@ impl IdentityManager {
         id: Uuid,
         patch: Value,
         expected_version: Option<u64>,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.patch", tenant = %tenant, identity.id = %id);
         async move {
             let ops = patch::parse(patch, &self.inner.config.limits)?;
@@ -341,7 +353,7 @@ impl IdentityManager {
                 schemas: &self.inner.schemas,
                 ids: self.inner.ids.as_ref(),
             };
-            self.read_modify_write(tenant, id, expected_version, |stored, now| {
+            self.read_modify_write(tenant, id, expected_version, |stored, now, _| {
                 let (mut next, schema) = patch::apply(&env, &stored, &ops, now)?;
                 let prior_v = std::mem::take(&mut next.verifiable_addresses);
                 let prior_r = std::mem::take(&mut next.recovery_addresses);
@@ -378,10 +390,11 @@ impl IdentityManager {
         kind: &str,
         identifier: Option<&str>,
         expected_version: Option<u64>,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.delete_credential", tenant = %tenant, identity.id = %id, kind);
         async move {
-            self.read_modify_write(tenant, id, expected_version, |mut stored, now| {
+            self.read_modify_write(tenant, id, expected_version, |stored, now, _| {
+                let mut stored = Arc::unwrap_or_clone(stored);
                 credentials::delete(&mut stored.credentials, kind, identifier, now)?;
                 let schema = self.inner.schemas.resolve(&stored.schema_id)?.clone();
                 let prior_v = std::mem::take(&mut stored.verifiable_addresses);
@@ -423,7 +436,7 @@ impl IdentityManager {
                     .await
                 {
                     Ok(()) => {
-                        self.emit(EventKind::Deleted, tenant, Some(&old), &old);
+                        self.emit(EventKind::Deleted, tenant, Some(&*old), &old);
                         return Ok(());
                     }
                     Err(Error::VersionMismatch { .. })
@@ -434,5 +447,41 @@ impl IdentityManager {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// What a PUT replaces, moved out of its body once.
+struct Replacement {
+    traits: Value,
+    metadata_public: Option<Value>,
+    metadata_admin: Option<Value>,
+    external_id: Option<String>,
+}
+
+impl Replacement {
+    /// Moves what the body replaces out of it (absent traits are `{}`).
+    fn take(body: &mut UpdateIdentityBody) -> Replacement {
+        Replacement {
+            traits: body
+                .traits
+                .take()
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            metadata_public: body.metadata_public.take(),
+            metadata_admin: body.metadata_admin.take(),
+            external_id: body.external_id.take(),
+        }
+    }
+
+    /// Takes the same values back from an attempt that lost a race: it
+    /// holds them as the body gave them (validation leaves the traits as
+    /// they were; metadata `null` was already dropped, and is dropped again
+    /// alike).
+    fn from_attempt(lost: Identity) -> Replacement {
+        Replacement {
+            traits: lost.traits,
+            metadata_public: lost.metadata_public,
+            metadata_admin: lost.metadata_admin,
+            external_id: lost.external_id.map(|e| e.as_str().to_owned()),
+        }
     }
 }

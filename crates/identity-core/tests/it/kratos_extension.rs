@@ -301,7 +301,11 @@ async fn rederived(
         )
         .await
         .expect("updated");
-    (manager, created, updated)
+    (
+        manager,
+        std::sync::Arc::unwrap_or_clone(created),
+        std::sync::Arc::unwrap_or_clone(updated),
+    )
 }
 
 fn code_config(manager: &IdentityManager, identity: &Identity) -> Value {

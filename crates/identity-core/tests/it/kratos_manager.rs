@@ -111,20 +111,25 @@ impl Env {
         self.manager
             .create(TENANT, CreateIdentityBody::from_json(body)?)
             .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 
     async fn put(&self, who: Uuid, body: Value) -> Result<Identity, Error> {
         self.manager
             .update(TENANT, who, UpdateIdentityBody::from_json(body)?, None)
             .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 
     async fn patch(&self, who: Uuid, ops: Value) -> Result<Identity, Error> {
-        self.manager.patch(TENANT, who, ops, None).await
+        self.manager
+            .patch(TENANT, who, ops, None)
+            .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 
     async fn stored(&self, who: Uuid) -> Identity {
-        self.manager.get(TENANT, who).await.expect("stored")
+        std::sync::Arc::unwrap_or_clone(self.manager.get(TENANT, who).await.expect("stored"))
     }
 
     async fn count(&self) -> usize {

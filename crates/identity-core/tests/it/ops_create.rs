@@ -49,7 +49,7 @@ async fn create_derives_everything_and_writes_kratos_json() {
         json!({"addresses": [{"channel": "email", "address": email}]})
     );
     let stored = env.manager.get(TENANT, created.id).await.expect("stored");
-    assert_eq!(stored, created);
+    assert_eq!(stored, std::sync::Arc::new(created.clone()));
     let found = env
         .manager
         .find_by_identifier(

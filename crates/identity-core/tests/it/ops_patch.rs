@@ -14,7 +14,10 @@ async fn seeded(env: &Env) -> Identity {
 }
 
 async fn patch(env: &Env, who: &Identity, ops: Value) -> Result<Identity, identity_core::Error> {
-    env.manager.patch(TENANT, who.id, ops, None).await
+    env.manager
+        .patch(TENANT, who.id, ops, None)
+        .await
+        .map(std::sync::Arc::unwrap_or_clone)
 }
 
 #[tokio::test]
@@ -93,7 +96,10 @@ async fn denied_paths_fail_the_whole_patch() {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert_eq!(e.to_string(), format!("patch includes denied path: {path}"));
     }
-    assert_eq!(env.manager.get(TENANT, who.id).await.expect("get"), who);
+    assert_eq!(
+        env.manager.get(TENANT, who.id).await.expect("get"),
+        std::sync::Arc::new(who.clone())
+    );
 }
 
 #[tokio::test]
@@ -128,7 +134,10 @@ async fn move_copy_and_test_work_and_a_failed_test_aborts_everything() {
         e.to_string(),
         "patch test operation failed at /traits/email"
     );
-    assert_eq!(env.manager.get(TENANT, who.id).await.expect("get"), patched);
+    assert_eq!(
+        env.manager.get(TENANT, who.id).await.expect("get"),
+        std::sync::Arc::new(patched.clone())
+    );
     let e = patch(&env, &who, json!({"op": "add"}))
         .await
         .expect_err("not an array");
@@ -295,7 +304,7 @@ async fn a_patch_cannot_nest_a_credential_config_past_the_depth_limit() {
     );
     // Nothing changed, and the identity still reads back.
     let stored = env.manager.get(TENANT, who.id).await.expect("reads back");
-    assert_eq!(stored, who);
+    assert_eq!(stored, std::sync::Arc::new(who.clone()));
     // Within the limit the same kind of patch is accepted and reads back.
     let shallow = format!("/credentials/password/config{}", "/x".repeat(20));
     let patched = patch(
@@ -306,5 +315,5 @@ async fn a_patch_cannot_nest_a_credential_config_past_the_depth_limit() {
     .await
     .expect("patched");
     let stored = env.manager.get(TENANT, who.id).await.expect("reads back");
-    assert_eq!(stored, patched);
+    assert_eq!(stored, std::sync::Arc::new(patched.clone()));
 }

@@ -78,6 +78,7 @@ impl Env {
         self.manager
             .create(TENANT, CreateIdentityBody::from_json(body)?)
             .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 
     pub(crate) fn json(&self, identity: &Identity) -> Value {

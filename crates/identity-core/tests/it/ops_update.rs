@@ -208,7 +208,7 @@ async fn a_no_op_put_changes_only_updated_at_and_version() {
     let mut expected = created.clone();
     expected.updated_at = ts(T1);
     expected.version = 2;
-    assert_eq!(same, expected);
+    assert_eq!(same, std::sync::Arc::new(expected.clone()));
     assert_eq!(
         env.admin_json(&same)["credentials"],
         env.admin_json(&created)["credentials"]
@@ -394,4 +394,170 @@ async fn a_new_schema_re_validates_and_re_derives() {
     assert_eq!(moved.identifiers(CredentialType::Code), ["+16502530000"]);
     assert!(!moved.credentials.contains_key(&CredentialType::Webauthn));
     assert_eq!(moved.recovery_addresses[0].value, "+16502530000");
+}
+
+/// A store that lets another writer in once: the first `update` it sees
+/// first bumps the stored identity (a concurrent PUT that sets
+/// `metadata_admin`), then forwards, so the manager's conditional write
+/// loses the race and must rebuild its change from a re-read.
+#[derive(Debug)]
+struct RacingStore {
+    inner: identity_store_memory::MemoryStore,
+    raced: std::sync::atomic::AtomicBool,
+    /// The other writer: a manager over the same memory (clones share it).
+    other: std::sync::OnceLock<identity_core::IdentityManager>,
+}
+
+#[async_trait::async_trait]
+impl identity_core::IdentityStore for RacingStore {
+    async fn create(
+        &self,
+        t: identity_core::TenantId,
+        i: &identity_core::ValidIdentity,
+    ) -> Result<u64, Error> {
+        self.inner.create(t, i).await
+    }
+    async fn batch_create(
+        &self,
+        t: identity_core::TenantId,
+        i: &[identity_core::ValidIdentity],
+    ) -> Result<Vec<Result<u64, Error>>, Error> {
+        self.inner.batch_create(t, i).await
+    }
+    async fn get(
+        &self,
+        t: identity_core::TenantId,
+        id: uuid::Uuid,
+    ) -> Result<std::sync::Arc<identity_core::Identity>, Error> {
+        self.inner.get(t, id).await
+    }
+    async fn get_by_external_id(
+        &self,
+        t: identity_core::TenantId,
+        e: &identity_core::ExternalId,
+    ) -> Result<std::sync::Arc<identity_core::Identity>, Error> {
+        self.inner.get_by_external_id(t, e).await
+    }
+    async fn find_by_identifier(
+        &self,
+        t: identity_core::TenantId,
+        k: CredentialType,
+        i: &str,
+    ) -> Result<std::sync::Arc<identity_core::Identity>, Error> {
+        self.inner.find_by_identifier(t, k, i).await
+    }
+    async fn update(
+        &self,
+        t: identity_core::TenantId,
+        i: &identity_core::ValidIdentity,
+        v: Option<u64>,
+    ) -> Result<u64, Error> {
+        if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let other = self.other.get().expect("the other writer");
+            let ops =
+                json!([{"op": "replace", "path": "/metadata_admin", "value": {"other": "writer"}}]);
+            other.patch(t, i.identity().id, ops, None).await?;
+        }
+        self.inner.update(t, i, v).await
+    }
+    async fn delete(
+        &self,
+        t: identity_core::TenantId,
+        id: uuid::Uuid,
+        v: Option<u64>,
+    ) -> Result<(), Error> {
+        self.inner.delete(t, id, v).await
+    }
+    async fn list(
+        &self,
+        t: identity_core::TenantId,
+        q: &identity_core::ListQuery,
+    ) -> Result<identity_core::ListPage, Error> {
+        self.inner.list(t, q).await
+    }
+    async fn count(&self, t: identity_core::TenantId) -> Result<u64, Error> {
+        self.inner.count(t).await
+    }
+}
+
+/// A PUT without an expected version that loses a race re-reads and
+/// writes again, with exactly what its body said: the body's traits,
+/// metadata and external id are moved into the first attempt and taken
+/// back from it for the second, never lost or mixed with the other
+/// writer's.
+#[tokio::test]
+async fn put_that_loses_a_race_writes_its_body_on_the_retry() {
+    let store = std::sync::Arc::new(RacingStore {
+        inner: identity_store_memory::MemoryStore::new(),
+        raced: std::sync::atomic::AtomicBool::new(true),
+        other: std::sync::OnceLock::new(),
+    });
+    let registry = std::sync::Arc::new(crate::ops_support::registry());
+    let build = |store: identity_core::DynIdentityStore| {
+        identity_core::IdentityManager::builder(store, registry.clone())
+            .hasher(identity_core::password::PasswordHasher::insecure_fast_for_tests())
+            .build()
+    };
+    let manager = build(store.clone());
+    store
+        .other
+        .set(build(std::sync::Arc::new(store.inner.clone())))
+        .expect("set once");
+    let created = manager
+        .create(
+            TENANT,
+            identity_core::CreateIdentityBody::from_json(json!({
+                "traits": {"email": "a@x.example"}, "external_id": "e1",
+                "metadata_admin": {"mine": 0},
+                "credentials": {"password": {"config": {"password": "pw-1"}}}
+            }))
+            .expect("body"),
+        )
+        .await
+        .expect("created");
+    store
+        .raced
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let updated = manager
+        .update(
+            TENANT,
+            created.id,
+            body(
+                json!({"traits": {"email": "b@x.example"}, "external_id": "e2",
+                "metadata_public": {"p": 1}, "metadata_admin": {"mine": 1}}),
+            ),
+            None,
+        )
+        .await
+        .expect("the retry succeeds");
+    // Created at 1, the other writer's 2, ours 3.
+    assert_eq!(updated.version, 3);
+    assert_eq!(updated.traits, json!({"email": "b@x.example"}));
+    assert_eq!(updated.metadata_public, Some(json!({"p": 1})));
+    assert_eq!(updated.metadata_admin, Some(json!({"mine": 1})));
+    assert_eq!(updated.external_id.as_ref().map(|e| e.as_str()), Some("e2"));
+    assert_eq!(
+        updated.identifiers(CredentialType::Password),
+        vec!["b@x.example".to_owned()]
+    );
+    let stored = manager.get(TENANT, created.id).await.expect("stored");
+    assert_eq!(stored, updated);
+    // And with an expected version, the lost race is the caller's to see.
+    store
+        .raced
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let err = manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "c@x.example"}})),
+            Some(3),
+        )
+        .await
+        .expect_err("a conditional PUT does not retry");
+    assert_eq!(err.kind(), ErrorKind::VersionMismatch);
+    let stored = manager.get(TENANT, created.id).await.expect("stored");
+    assert_eq!(stored.version, 4);
+    assert_eq!(stored.metadata_admin, Some(json!({"other": "writer"})));
+    assert_eq!(stored.traits, json!({"email": "b@x.example"}));
 }

@@ -173,24 +173,24 @@ impl FailingStore {
 
 #[async_trait]
 impl IdentityStore for FailingStore {
-    async fn create(&self, _: TenantId, _: ValidIdentity) -> Result<u64, Error> {
+    async fn create(&self, _: TenantId, _: &ValidIdentity) -> Result<u64, Error> {
         self.fail()
     }
     async fn batch_create(
         &self,
         _: TenantId,
-        _: Vec<ValidIdentity>,
+        _: &[ValidIdentity],
     ) -> Result<Vec<Result<u64, Error>>, Error> {
         self.fail()
     }
-    async fn get(&self, _: TenantId, _: Uuid) -> Result<Identity, Error> {
+    async fn get(&self, _: TenantId, _: Uuid) -> Result<Arc<Identity>, Error> {
         self.fail()
     }
     async fn get_by_external_id(
         &self,
         _: TenantId,
         _: &identity_core::ExternalId,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         self.fail()
     }
     async fn find_by_identifier(
@@ -198,10 +198,10 @@ impl IdentityStore for FailingStore {
         _: TenantId,
         _: identity_core::CredentialType,
         _: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         self.fail()
     }
-    async fn update(&self, _: TenantId, _: ValidIdentity, _: Option<u64>) -> Result<u64, Error> {
+    async fn update(&self, _: TenantId, _: &ValidIdentity, _: Option<u64>) -> Result<u64, Error> {
         self.fail()
     }
     async fn delete(&self, _: TenantId, _: Uuid, _: Option<u64>) -> Result<(), Error> {

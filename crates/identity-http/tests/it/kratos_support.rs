@@ -146,24 +146,24 @@ impl LazyPostgres {
 
 #[async_trait::async_trait]
 impl IdentityStore for LazyPostgres {
-    async fn create(&self, t: TenantId, i: ValidIdentity) -> Result<u64, Error> {
+    async fn create(&self, t: TenantId, i: &ValidIdentity) -> Result<u64, Error> {
         self.store().await?.create(t, i).await
     }
     async fn batch_create(
         &self,
         t: TenantId,
-        i: Vec<ValidIdentity>,
+        i: &[ValidIdentity],
     ) -> Result<Vec<Result<u64, Error>>, Error> {
         self.store().await?.batch_create(t, i).await
     }
-    async fn get(&self, t: TenantId, id: Uuid) -> Result<Identity, Error> {
+    async fn get(&self, t: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
         self.store().await?.get(t, id).await
     }
     async fn get_by_external_id(
         &self,
         t: TenantId,
         e: &identity_core::ExternalId,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         self.store().await?.get_by_external_id(t, e).await
     }
     async fn find_by_identifier(
@@ -171,10 +171,10 @@ impl IdentityStore for LazyPostgres {
         t: TenantId,
         k: CredentialType,
         i: &str,
-    ) -> Result<Identity, Error> {
+    ) -> Result<Arc<Identity>, Error> {
         self.store().await?.find_by_identifier(t, k, i).await
     }
-    async fn update(&self, t: TenantId, i: ValidIdentity, v: Option<u64>) -> Result<u64, Error> {
+    async fn update(&self, t: TenantId, i: &ValidIdentity, v: Option<u64>) -> Result<u64, Error> {
         self.store().await?.update(t, i, v).await
     }
     async fn delete(&self, t: TenantId, id: Uuid, v: Option<u64>) -> Result<(), Error> {

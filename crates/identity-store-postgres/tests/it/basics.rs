@@ -149,12 +149,15 @@ async fn zero_limit_and_json_values() {
         i.traits = json!({ "email": email(seed), "z": 1, "a": [1.5, -2, null, {"k": "ü"}], "big": u64::MAX });
         i.metadata_public = Some(serde_json::Value::Null);
         store
-            .create(TENANT, valid(i.clone()))
+            .create(TENANT, &valid(i.clone()))
             .await
             .expect("create");
         let mut expected = i;
         expected.version = 1;
-        assert_eq!(store.get(TENANT, expected.id).await.expect("get"), expected);
+        assert_eq!(
+            store.get(TENANT, expected.id).await.expect("get"),
+            std::sync::Arc::new(expected.clone())
+        );
     }
     let page = store
         .list(

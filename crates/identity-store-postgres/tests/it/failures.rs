@@ -60,7 +60,7 @@ async fn killed_connection_mid_transaction_leaves_nothing() {
     let create = {
         let store = store.clone();
         let identity = identity.clone();
-        tokio::spawn(async move { store.create(TENANT, valid(identity)).await })
+        tokio::spawn(async move { store.create(TENANT, &valid(identity)).await })
     };
     let observer = raw(&url, None).await;
     let pid = waiting_backend(&observer, &name).await;
@@ -86,12 +86,12 @@ async fn killed_connection_mid_transaction_leaves_nothing() {
     assert_eq!(missing.kind(), ErrorKind::NotFound);
     // The pool dropped the dead connection: the same create now succeeds.
     assert_eq!(
-        store.create(TENANT, valid(identity.clone())).await.ok(),
+        store.create(TENANT, &valid(identity.clone())).await.ok(),
         Some(1)
     );
     assert_eq!(
         store.get(TENANT, identity.id).await.expect("get"),
-        with_version(&identity, 1)
+        std::sync::Arc::new(with_version(&identity, 1).clone())
     );
 }
 
@@ -109,9 +109,10 @@ async fn dropped_call_completes_whole() {
     let holder = lock_recovery_table(&schema).await;
     let identity = full_identity(1, &email(1));
     let observer = raw(&url, None).await;
+    let write = valid(identity.clone());
     let abandoned = tokio::time::timeout(Duration::from_secs(10), async {
         tokio::select! {
-            _ = store.create(TENANT, valid(identity.clone())) => {
+            _ = store.create(TENANT, &write) => {
                 panic!("the create cannot finish while the table is locked")
             }
             _ = waiting_backend(&observer, &name) => {}
@@ -134,6 +135,10 @@ async fn dropped_call_completes_whole() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(found, Some(with_version(&identity, 1)), "written whole");
+    assert_eq!(
+        found.as_deref(),
+        Some(&with_version(&identity, 1)),
+        "written whole"
+    );
     assert_eq!(row_counts(&schema.raw().await).await, [1, 4, 5, 2, 1]);
 }

@@ -169,7 +169,7 @@ async fn contested_versions_lose_no_update() {
     let total = 2 * TASKS_PER_MANAGER * INCREMENTS;
     let end = managers[1].get(TENANT, id).await.expect("final read");
     assert_eq!(
-        end.metadata_admin.expect("metadata")["counter"],
+        end.metadata_admin.as_ref().expect("metadata")["counter"],
         json!(total)
     );
     assert_eq!(end.version, total + 1, "one version per successful write");

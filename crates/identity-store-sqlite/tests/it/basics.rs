@@ -17,13 +17,13 @@ const T: TenantId = TenantId::DEFAULT;
 async fn rich_identity_round_trips_exactly() {
     let (store, _dir, _) = file_store();
     let identity = rich(Uuid::new_v4(), "ada");
-    assert_eq!(store.create(T, valid(&identity)).await.ok(), Some(1));
+    assert_eq!(store.create(T, &valid(&identity)).await.ok(), Some(1));
     assert_eq!(get(&store, identity.id).await, at(&identity, 1));
     let by_external = store
         .get_by_external_id(T, &ext("ext-ada"))
         .await
         .expect("by external id");
-    assert_eq!(by_external, at(&identity, 1));
+    assert_eq!(*by_external, at(&identity, 1));
     for (kind, identifier) in [
         (CredentialType::Password, "ada@example.com"),
         (CredentialType::Oidc, "github:ada"),
@@ -47,7 +47,7 @@ async fn missing_rows_are_not_found() {
         .find_by_identifier(T, CredentialType::Password, "x")
         .await;
     assert!(matches!(find, Err(Error::NotFound)));
-    let update = store.update(T, valid(&person(id, "a@x.io")), None).await;
+    let update = store.update(T, &valid(&person(id, "a@x.io")), None).await;
     assert!(matches!(update, Err(Error::NotFound)));
     assert!(matches!(
         store.delete(T, id, None).await,
@@ -59,7 +59,7 @@ async fn missing_rows_are_not_found() {
 async fn every_unique_value_conflicts_and_is_named() {
     let store = SqliteStore::open("sqlite::memory:", SqliteOptions::default()).expect("open");
     let first = rich(Uuid::new_v4(), "ada");
-    store.create(T, valid(&first)).await.expect("create");
+    store.create(T, &valid(&first)).await.expect("create");
     type Change = Box<dyn Fn(&mut identity_core::Identity)>;
     let cases: Vec<(Change, ConflictField)> = vec![
         (Box::new(|i| i.id = Uuid::nil()), ConflictField::Id),
@@ -93,7 +93,7 @@ async fn every_unique_value_conflicts_and_is_named() {
         if field == ConflictField::Id {
             second.id = first.id;
         }
-        match store.create(T, valid(&second)).await {
+        match store.create(T, &valid(&second)).await {
             Err(Error::Conflict { field: got, op }) => {
                 assert_eq!((got, op), (field, WriteOp::Create));
             }
@@ -104,7 +104,7 @@ async fn every_unique_value_conflicts_and_is_named() {
     }
     // The same value in another tenant is free.
     let other = TenantId(Uuid::new_v4());
-    assert_eq!(store.create(other, valid(&first)).await.ok(), Some(1));
+    assert_eq!(store.create(other, &valid(&first)).await.ok(), Some(1));
 }
 
 #[tokio::test]
@@ -112,10 +112,10 @@ async fn update_conflicts_name_the_value_and_write_nothing() {
     let (store, _dir, _) = file_store();
     let a = person(Uuid::new_v4(), "a@example.com");
     let b = person(Uuid::new_v4(), "b@example.com");
-    store.create(T, valid(&a)).await.expect("a");
-    store.create(T, valid(&b)).await.expect("b");
+    store.create(T, &valid(&a)).await.expect("a");
+    store.create(T, &valid(&b)).await.expect("b");
     let stolen = moved(&b, "a@example.com", T1);
-    match store.update(T, valid(&stolen), Some(1)).await {
+    match store.update(T, &valid(&stolen), Some(1)).await {
         Err(Error::Conflict { field, op }) => {
             assert_eq!(op, WriteOp::Update);
             assert_eq!(
@@ -131,16 +131,16 @@ async fn update_conflicts_name_the_value_and_write_nothing() {
     assert_eq!(get(&store, b.id).await, at(&b, 1));
     // Taking a value the identity already holds is no conflict.
     let same = moved(&a, "a@example.com", T1);
-    assert_eq!(store.update(T, valid(&same), Some(1)).await.ok(), Some(2));
+    assert_eq!(store.update(T, &valid(&same), Some(1)).await.ok(), Some(2));
 }
 
 #[tokio::test]
 async fn versions_are_checked_and_bumped() {
     let (store, _dir, _) = file_store();
     let a = person(Uuid::new_v4(), "a@example.com");
-    store.create(T, valid(&a)).await.expect("create");
+    store.create(T, &valid(&a)).await.expect("create");
     let next = moved(&a, "a2@example.com", T1);
-    let stale = store.update(T, valid(&next), Some(7)).await;
+    let stale = store.update(T, &valid(&next), Some(7)).await;
     assert!(matches!(
         stale,
         Err(Error::VersionMismatch {
@@ -148,8 +148,8 @@ async fn versions_are_checked_and_bumped() {
             actual: 1
         })
     ));
-    assert_eq!(store.update(T, valid(&next), Some(1)).await.ok(), Some(2));
-    assert_eq!(store.update(T, valid(&next), None).await.ok(), Some(3));
+    assert_eq!(store.update(T, &valid(&next), Some(1)).await.ok(), Some(2));
+    assert_eq!(store.update(T, &valid(&next), None).await.ok(), Some(3));
     assert_eq!(get(&store, a.id).await, at(&next, 3));
     let delete = store.delete(T, a.id, Some(2)).await;
     assert_eq!(
@@ -164,7 +164,7 @@ async fn versions_are_checked_and_bumped() {
 async fn delete_cascades_and_frees_every_value() {
     let (store, _dir, path) = file_store();
     let a = rich(Uuid::new_v4(), "ada");
-    store.create(T, valid(&a)).await.expect("create");
+    store.create(T, &valid(&a)).await.expect("create");
     store.delete(T, a.id, None).await.expect("delete");
     let conn = rusqlite::Connection::open(&path).expect("raw");
     for table in [
@@ -180,7 +180,7 @@ async fn delete_cascades_and_frees_every_value() {
         assert_eq!(n, 0, "{table}");
     }
     let again = rich(Uuid::new_v4(), "ada");
-    assert_eq!(store.create(T, valid(&again)).await.ok(), Some(1));
+    assert_eq!(store.create(T, &valid(&again)).await.ok(), Some(1));
 }
 
 #[tokio::test]
@@ -188,7 +188,7 @@ async fn tenants_are_isolated() {
     let (store, _dir, _) = file_store();
     let (t1, t2) = (TenantId(Uuid::new_v4()), TenantId(Uuid::new_v4()));
     let a = rich(Uuid::new_v4(), "ada");
-    store.create(t1, valid(&a)).await.expect("t1");
+    store.create(t1, &valid(&a)).await.expect("t1");
     assert!(matches!(store.get(t2, a.id).await, Err(Error::NotFound)));
     assert!(matches!(
         store.get_by_external_id(t2, &ext("ext-ada")).await,
@@ -197,7 +197,7 @@ async fn tenants_are_isolated() {
     let find = store.find_by_identifier(t2, CredentialType::Password, "ada@example.com");
     assert!(matches!(find.await, Err(Error::NotFound)));
     assert!(matches!(
-        store.update(t2, valid(&a), None).await,
+        store.update(t2, &valid(&a), None).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(
@@ -212,9 +212,9 @@ async fn tenants_are_isolated() {
             .is_empty()
     );
     // The same identity, id included, lives in both tenants independently.
-    store.create(t2, valid(&a)).await.expect("t2");
+    store.create(t2, &valid(&a)).await.expect("t2");
     store.delete(t1, a.id, None).await.expect("delete t1");
-    assert_eq!(store.get(t2, a.id).await.ok(), Some(at(&a, 1)));
+    assert_eq!(store.get(t2, a.id).await.ok().as_deref(), Some(&at(&a, 1)));
 }
 
 #[tokio::test]
@@ -227,7 +227,7 @@ async fn lists_page_in_id_order_with_every_filter() {
         if n % 2 == 0 {
             p.organization_id = Some(org);
         }
-        store.create(T, valid(&p)).await.expect("create");
+        store.create(T, &valid(&p)).await.expect("create");
         ids.push(p.id);
     }
     ids.sort();
@@ -305,16 +305,13 @@ async fn lists_page_in_id_order_with_every_filter() {
 async fn batch_entries_fail_alone_and_the_first_claim_wins() {
     let (store, _dir, _) = file_store();
     let taken = person(Uuid::new_v4(), "taken@example.com");
-    store.create(T, valid(&taken)).await.expect("create");
+    store.create(T, &valid(&taken)).await.expect("create");
     let ok1 = person(Uuid::new_v4(), "one@example.com");
     let clash = person(Uuid::new_v4(), "taken@example.com");
     let ok2 = person(Uuid::new_v4(), "two@example.com");
     let twin = person(Uuid::new_v4(), "two@example.com");
     let results = store
-        .batch_create(
-            T,
-            vec![valid(&ok1), valid(&clash), valid(&ok2), valid(&twin)],
-        )
+        .batch_create(T, &[valid(&ok1), valid(&clash), valid(&ok2), valid(&twin)])
         .await
         .expect("batch");
     let kinds: Vec<_> = results
@@ -344,7 +341,7 @@ async fn opening_creates_the_file_in_every_spelling() {
         let url = spell.replace("{}", path.to_str().expect("utf-8"));
         let store = SqliteStore::open(&url, SqliteOptions::default()).expect("open");
         store
-            .create(T, valid(&person(Uuid::new_v4(), "a@b.io")))
+            .create(T, &valid(&person(Uuid::new_v4(), "a@b.io")))
             .await
             .expect("write");
         assert!(path.exists(), "{url}");
@@ -364,12 +361,12 @@ async fn in_memory_databases_are_private() {
     let a = SqliteStore::open("sqlite::memory:", SqliteOptions::default()).expect("a");
     let b = SqliteStore::open(":memory:", SqliteOptions::default()).expect("b");
     let p = person(Uuid::new_v4(), "a@b.io");
-    a.create(T, valid(&p)).await.expect("create");
-    assert_eq!(a.get(T, p.id).await.ok(), Some(at(&p, 1)));
+    a.create(T, &valid(&p)).await.expect("create");
+    assert_eq!(a.get(T, p.id).await.ok().as_deref(), Some(&at(&p, 1)));
     assert!(matches!(b.get(T, p.id).await, Err(Error::NotFound)));
     // Clones share the database.
     assert_eq!(
-        a.clone().get_opt(T, p.id).await.ok().flatten(),
-        Some(at(&p, 1))
+        a.clone().get_opt(T, p.id).await.ok().flatten().as_deref(),
+        Some(&at(&p, 1))
     );
 }

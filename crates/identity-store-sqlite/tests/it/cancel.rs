@@ -48,14 +48,15 @@ async fn a_dropped_update_is_all_or_nothing() {
     let (store, _dir, _) = file_store();
     let id = Uuid::new_v4();
     let mut current = wide(id, "gen0", 150);
-    store.create(T, valid(&current)).await.expect("create");
+    store.create(T, &valid(&current)).await.expect("create");
     current.version = 1;
     let mut rng = Rng::new(seed());
     let (mut cut, mut applied) = (0, 0);
     for round in 1..=30 {
         let mut next = wide(id, &format!("gen{round}"), 150);
         next.version = current.version + 1;
-        let mut update = Box::pin(store.update(T, valid(&next), Some(current.version)));
+        let write = valid(&next);
+        let mut update = Box::pin(store.update(T, &write, Some(current.version)));
         let finished = if round % 2 == 0 {
             // Polled once (the write is under way), then dropped.
             tokio::select! {

@@ -99,14 +99,14 @@ async fn write_until_killed(mode: &str) {
         match n % 4 {
             0 | 1 => {
                 let p = person(Uuid::new_v4(), &email(0));
-                let version = store.create(T, valid(&p)).await.expect("create");
+                let version = store.create(T, &valid(&p)).await.expect("create");
                 report(&format!("ACK {} {version}", p.id));
                 mine.push(p);
             }
             2 => {
                 let batch: Vec<_> = (0..5).map(|k| person(Uuid::new_v4(), &email(k))).collect();
                 let results = store
-                    .batch_create(T, batch.iter().map(valid).collect())
+                    .batch_create(T, &batch.iter().map(valid).collect::<Vec<_>>())
                     .await
                     .expect("batch");
                 for (p, r) in batch.iter().zip(results) {
@@ -119,7 +119,7 @@ async fn write_until_killed(mode: &str) {
                 let current = store.get(T, mine[k].id).await.expect("get");
                 let next = moved(&current, &email(9), T1);
                 let version = store
-                    .update(T, valid(&next), Some(current.version))
+                    .update(T, &valid(&next), Some(current.version))
                     .await
                     .expect("update");
                 report(&format!("ACK {} {version}", next.id));

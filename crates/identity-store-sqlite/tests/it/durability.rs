@@ -23,20 +23,20 @@ async fn reopening_reads_back_everything_written() {
         } else {
             person(Uuid::new_v4(), &format!("p{n}@example.com"))
         };
-        store.create(T, valid(&identity)).await.expect("create");
+        store.create(T, &valid(&identity)).await.expect("create");
         written.push(at(&identity, 1));
     }
     let batch: Vec<_> = (0..5)
         .map(|n| person(Uuid::new_v4(), &format!("b{n}@example.com")))
         .collect();
     store
-        .batch_create(T, batch.iter().map(valid).collect())
+        .batch_create(T, &batch.iter().map(valid).collect::<Vec<_>>())
         .await
         .expect("batch");
     written.extend(batch.iter().map(|i| at(i, 1)));
     let changed = moved(&written[1], "changed@example.com", T1);
     store
-        .update(T, valid(&changed), Some(1))
+        .update(T, &valid(&changed), Some(1))
         .await
         .expect("update");
     written[1] = at(&changed, 2);
@@ -91,12 +91,12 @@ async fn a_version_1_file_is_migrated() {
     let plain = [Uuid::new_v4(), Uuid::new_v4()];
     for (n, id) in plain.iter().enumerate() {
         store
-            .create(T, valid(&person(*id, &format!("v1-{n}@example.com"))))
+            .create(T, &valid(&person(*id, &format!("v1-{n}@example.com"))))
             .await
             .expect("create");
     }
     let tagged = rich(Uuid::new_v4(), "kept");
-    store.create(T, valid(&tagged)).await.expect("create");
+    store.create(T, &valid(&tagged)).await.expect("create");
     drop(store);
     // Back to version 1 as it was: no document column, its index left ''
     // out, and '' stood in for none.
@@ -142,7 +142,7 @@ async fn a_version_1_file_is_migrated() {
     // Two identities without an external id no longer share one: a third
     // is stored beside them.
     store
-        .create(T, valid(&person(Uuid::new_v4(), "v1-2@example.com")))
+        .create(T, &valid(&person(Uuid::new_v4(), "v1-2@example.com")))
         .await
         .expect("a third without an external id");
 }
@@ -160,14 +160,14 @@ async fn a_version_2_file_is_migrated() {
         } else {
             person(Uuid::new_v4(), &format!("v2p{n}@example.com"))
         };
-        store.create(T, valid(&identity)).await.expect("create");
+        store.create(T, &valid(&identity)).await.expect("create");
         written.push(at(&identity, 1));
     }
     // A later version, child rows moved and changed in place, and one
     // without credentials, addresses or metadata.
     let changed = moved(&written[1], "v2-changed@example.com", T1);
     store
-        .update(T, valid(&changed), Some(1))
+        .update(T, &valid(&changed), Some(1))
         .await
         .expect("update");
     written[1] = at(&changed, 2);
@@ -175,7 +175,7 @@ async fn a_version_2_file_is_migrated() {
     tweaked.verifiable_addresses.swap(0, 2);
     tweaked.metadata_public = None;
     store
-        .update(T, valid(&tweaked), Some(1))
+        .update(T, &valid(&tweaked), Some(1))
         .await
         .expect("update");
     written[0] = at(&tweaked, 2);
@@ -185,7 +185,7 @@ async fn a_version_2_file_is_migrated() {
     bare.recovery_addresses.clear();
     bare.metadata_public = None;
     bare.state_changed_at = None;
-    store.create(T, valid(&bare)).await.expect("create");
+    store.create(T, &valid(&bare)).await.expect("create");
     written.push(at(&bare, 1));
     drop(store);
     // Back to version 2: no document column.
@@ -207,11 +207,11 @@ async fn a_version_2_file_is_migrated() {
         assert_eq!(&get(&store, identity.id).await, identity);
         if let Some(ext) = &identity.external_id {
             assert_eq!(
-                &store
+                *store
                     .get_by_external_id(T, ext)
                     .await
                     .expect("by external id"),
-                identity
+                *identity
             );
         }
         for (kind, credential) in &identity.credentials {
@@ -220,7 +220,7 @@ async fn a_version_2_file_is_migrated() {
                     .find_by_identifier(T, *kind, identifier)
                     .await
                     .expect("by identifier");
-                assert_eq!(&found, identity);
+                assert_eq!(*found, *identity);
             }
         }
     }
@@ -236,10 +236,10 @@ async fn a_version_2_file_is_migrated() {
         .expect("changed")
         .clone();
     let next = moved(&old, "v2-again@example.com", T1);
-    assert_eq!(store.update(T, valid(&next), Some(2)).await.ok(), Some(3));
+    assert_eq!(store.update(T, &valid(&next), Some(2)).await.ok(), Some(3));
     assert_eq!(get(&store, next.id).await, at(&next, 3));
     let reuse = person(Uuid::new_v4(), "v2-changed@example.com");
-    assert_eq!(store.create(T, valid(&reuse)).await.ok(), Some(1));
+    assert_eq!(store.create(T, &valid(&reuse)).await.ok(), Some(1));
     assert_file_sound(&path);
 }
 
@@ -283,12 +283,12 @@ fn row_keys(path: &Path) -> Vec<(String, Vec<i64>)> {
 async fn updates_rewrite_only_the_rows_that_changed() {
     let (store, _dir, path) = file_store();
     let identity = rich(Uuid::new_v4(), "ada");
-    store.create(T, valid(&identity)).await.expect("create");
+    store.create(T, &valid(&identity)).await.expect("create");
     let before = row_keys(&path);
 
     // A no-op update bumps the version and recreates nothing.
     assert_eq!(
-        store.update(T, valid(&identity), Some(1)).await.ok(),
+        store.update(T, &valid(&identity), Some(1)).await.ok(),
         Some(2)
     );
     assert_eq!(row_keys(&path), before);
@@ -314,7 +314,7 @@ async fn updates_rewrite_only_the_rows_that_changed() {
     }
     tweaked.metadata_admin = None;
     assert_eq!(
-        store.update(T, valid(&tweaked), Some(2)).await.ok(),
+        store.update(T, &valid(&tweaked), Some(2)).await.ok(),
         Some(3)
     );
     assert_eq!(row_keys(&path), before);
@@ -327,7 +327,7 @@ async fn updates_rewrite_only_the_rows_that_changed() {
         .remove(&identity_core::CredentialType::Oidc);
     let dropped = trimmed.verifiable_addresses.remove(0);
     assert_eq!(
-        store.update(T, valid(&trimmed), Some(3)).await.ok(),
+        store.update(T, &valid(&trimmed), Some(3)).await.ok(),
         Some(4)
     );
     let after = row_keys(&path);
@@ -339,7 +339,7 @@ async fn updates_rewrite_only_the_rows_that_changed() {
     let mut other = person(Uuid::new_v4(), &dropped.value);
     other.credentials.clear();
     other.recovery_addresses.clear();
-    assert_eq!(store.create(T, valid(&other)).await.ok(), Some(1));
+    assert_eq!(store.create(T, &valid(&other)).await.ok(), Some(1));
     assert_file_sound(&path);
 }
 
@@ -350,33 +350,33 @@ async fn a_lock_held_past_the_busy_timeout_is_unavailable() {
     let options = SqliteOptions::default().with_busy_timeout(Duration::from_millis(50));
     let store = SqliteStore::open(path.to_str().expect("utf-8"), options).expect("open");
     let p = person(Uuid::new_v4(), "a@example.com");
-    store.create(T, valid(&p)).await.expect("create");
+    store.create(T, &valid(&p)).await.expect("create");
 
     let holder = raw(&path);
     holder
         .execute_batch("BEGIN IMMEDIATE")
         .expect("take the write lock");
     let q = person(Uuid::new_v4(), "b@example.com");
-    let e = store.create(T, valid(&q)).await.expect_err("busy");
+    let e = store.create(T, &valid(&q)).await.expect_err("busy");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
     assert!(std::error::Error::source(&e).is_some());
     // Readers are not blocked by a writer (WAL).
     assert_eq!(get(&store, p.id).await, at(&p, 1));
     holder.execute_batch("ROLLBACK").expect("release");
-    assert_eq!(store.create(T, valid(&q)).await.ok(), Some(1));
+    assert_eq!(store.create(T, &valid(&q)).await.ok(), Some(1));
 }
 
 #[tokio::test]
 async fn a_read_only_file_reads_but_refuses_writes_as_unavailable() {
     let (store, _dir, path) = file_store();
     let p = person(Uuid::new_v4(), "a@example.com");
-    store.create(T, valid(&p)).await.expect("create");
+    store.create(T, &valid(&p)).await.expect("create");
     drop(store);
     let url = format!("sqlite://{}?mode=ro", path.to_str().expect("utf-8"));
     let ro = SqliteStore::open(&url, SqliteOptions::default()).expect("open read-only");
     assert_eq!(get(&ro, p.id).await, at(&p, 1));
     let e = ro
-        .create(T, valid(&person(Uuid::new_v4(), "b@example.com")))
+        .create(T, &valid(&person(Uuid::new_v4(), "b@example.com")))
         .await
         .expect_err("read-only");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e:?}");
@@ -386,7 +386,7 @@ async fn a_read_only_file_reads_but_refuses_writes_as_unavailable() {
 async fn readers_never_see_half_an_update() {
     let (store, _dir, _) = file_store();
     let mut current = person(Uuid::new_v4(), "v0@example.com");
-    store.create(T, valid(&current)).await.expect("create");
+    store.create(T, &valid(&current)).await.expect("create");
     let writer = {
         let store = store.clone();
         let first = current.clone();
@@ -395,7 +395,7 @@ async fn readers_never_see_half_an_update() {
             for n in 1..60 {
                 current = moved(&current, &format!("v{n}@example.com"), T1);
                 store
-                    .update(T, valid(&current), None)
+                    .update(T, &valid(&current), None)
                     .await
                     .expect("update");
             }

@@ -87,13 +87,16 @@ async fn contest(mode: &str) {
     }
     for k in 0..CONTESTED {
         let p = person(Uuid::new_v4(), &format!("contested-{k}@example.com"));
-        match store.create(T, valid(&p)).await {
+        match store.create(T, &valid(&p)).await {
             Ok(_) => report(&format!("WIN {k} {}", p.id)),
             Err(Error::Conflict { .. }) => report(&format!("LOSE {k}")),
             Err(e) => panic!("contested create failed: {e:?}"),
         }
         let mine = person(Uuid::new_v4(), &format!("{name}-{k}@example.com"));
-        store.create(T, valid(&mine)).await.expect("private create");
+        store
+            .create(T, &valid(&mine))
+            .await
+            .expect("private create");
         report(&format!("MINE {}", mine.id));
     }
 }

@@ -193,6 +193,9 @@ pub(crate) async fn all(store: &SqliteStore) -> Vec<Identity> {
         .list_all(TenantId::DEFAULT, ListFilter::All)
         .await
         .expect("list all")
+        .into_iter()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect()
 }
 
 /// The file passes `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
@@ -266,5 +269,5 @@ pub(crate) fn store_at(path: &Path) -> SqliteStore {
 }
 
 pub(crate) async fn get(store: &SqliteStore, id: Uuid) -> Identity {
-    store.get(TenantId::DEFAULT, id).await.expect("get")
+    std::sync::Arc::unwrap_or_clone(store.get(TenantId::DEFAULT, id).await.expect("get"))
 }

@@ -13,7 +13,7 @@ pub async fn check_batch_create(store: DynIdentityStore) {
     let stored = create_ok(&store, TENANT, &identity(1, &email(1))).await;
     assert!(
         store
-            .batch_create(TENANT, Vec::new())
+            .batch_create(TENANT, &[])
             .await
             .expect("empty batch")
             .is_empty(),
@@ -35,7 +35,7 @@ pub async fn check_batch_create(store: DynIdentityStore) {
     let x8 = identity(8, &email(8));
     let batch = [&x2, &x3, &x4, &x5, &x6, &x7, &x8].map(|i| valid(i.clone()));
     let results = store
-        .batch_create(TENANT, batch.to_vec())
+        .batch_create(TENANT, &batch)
         .await
         .expect("the batch as a whole");
     assert_eq!(results.len(), 7, "one result per entry");

@@ -1,5 +1,7 @@
 //! Concurrent writers.
 
+use std::sync::Arc;
+
 use identity_core::{DynIdentityStore, Error, ErrorKind, WriteOp};
 use serde_json::json;
 
@@ -24,7 +26,8 @@ pub async fn check_concurrent_increments(store: DynIdentityStore) {
                 let mut retries = 0u64;
                 for _ in 0..INCREMENTS {
                     loop {
-                        let mut current = store.get(TENANT, id(1)).await.expect("read");
+                        let mut current =
+                            Arc::unwrap_or_clone(store.get(TENANT, id(1)).await.expect("read"));
                         let version = current.version;
                         let counter = current
                             .metadata_admin
@@ -32,7 +35,7 @@ pub async fn check_concurrent_increments(store: DynIdentityStore) {
                             .and_then(|m| m["counter"].as_u64())
                             .expect("a counter");
                         current.metadata_admin = Some(json!({ "counter": counter + 1 }));
-                        match store.update(TENANT, valid(current), Some(version)).await {
+                        match store.update(TENANT, &valid(current), Some(version)).await {
                             Ok(new) => {
                                 assert!(new > version, "the version grows");
                                 break;
@@ -76,7 +79,7 @@ pub async fn check_concurrent_creates_one_email(store: DynIdentityStore) {
             tokio::spawn(async move {
                 let candidate = identity(seed, "race@example.com");
                 barrier.wait().await;
-                (seed, store.create(TENANT, valid(candidate)).await)
+                (seed, store.create(TENANT, &valid(candidate)).await)
             })
         })
         .collect();

@@ -44,7 +44,7 @@ pub async fn check_round_trip(store: DynIdentityStore) {
             .get_by_external_id(TENANT, &ext("ext-1"))
             .await
             .expect("by external id"),
-        full_v1,
+        std::sync::Arc::new(full_v1.clone()),
         "get_by_external_id returns the whole identity"
     );
     assert_eq!(
@@ -52,7 +52,7 @@ pub async fn check_round_trip(store: DynIdentityStore) {
             .find_by_identifier(TENANT, CredentialType::Oidc, "google:1-subject")
             .await
             .expect("by identifier"),
-        full_v1,
+        std::sync::Arc::new(full_v1.clone()),
         "find_by_identifier returns the whole identity"
     );
     assert_eq!(
@@ -123,7 +123,7 @@ pub async fn check_update_replaces_and_bumps_version(store: DynIdentityStore) {
     changed.created_at = before.created_at;
     changed.updated_at = at(101);
     let v = store
-        .update(TENANT, valid(changed.clone()), Some(1))
+        .update(TENANT, &valid(changed.clone()), Some(1))
         .await
         .expect("conditional update");
     assert_eq!(v, 2, "update returns the stored version plus 1");
@@ -135,7 +135,7 @@ pub async fn check_update_replaces_and_bumps_version(store: DynIdentityStore) {
     changed.metadata_admin = Some(json!({ "counter": 1 }));
     changed.version = 77;
     let v = store
-        .update(TENANT, valid(changed.clone()), None)
+        .update(TENANT, &valid(changed.clone()), None)
         .await
         .expect("unconditional update");
     assert_eq!(v, 3, "an unconditional update bumps the version too");
@@ -171,18 +171,18 @@ pub async fn check_update_replaces_and_bumps_version(store: DynIdentityStore) {
 pub async fn check_update_missing_is_not_found(store: DynIdentityStore) {
     let missing = identity(2, &email(2));
     expect_kind(
-        store.update(TENANT, valid(missing.clone()), None).await,
+        store.update(TENANT, &valid(missing.clone()), None).await,
         ErrorKind::NotFound,
         "update in an empty store",
     );
     let stored = create_ok(&store, TENANT, &identity(1, &email(1))).await;
     expect_kind(
-        store.update(TENANT, valid(missing.clone()), None).await,
+        store.update(TENANT, &valid(missing.clone()), None).await,
         ErrorKind::NotFound,
         "unconditional update of a missing id",
     );
     expect_kind(
-        store.update(TENANT, valid(missing.clone()), Some(1)).await,
+        store.update(TENANT, &valid(missing.clone()), Some(1)).await,
         ErrorKind::NotFound,
         "conditional update of a missing id",
     );
@@ -232,7 +232,7 @@ pub async fn check_stale_version_rejected(store: DynIdentityStore) {
     let mut second = original.clone();
     second.metadata_admin = Some(json!({ "counter": 1 }));
     let v = store
-        .update(TENANT, valid(second.clone()), Some(1))
+        .update(TENANT, &valid(second.clone()), Some(1))
         .await
         .expect("update at v1");
     assert_eq!(v, 2);
@@ -240,19 +240,19 @@ pub async fn check_stale_version_rejected(store: DynIdentityStore) {
     let mut stale = identity(1, &email(2));
     stale.external_id = Some(ext("ext-stale"));
     expect_mismatch(
-        store.update(TENANT, valid(stale.clone()), Some(1)).await,
+        store.update(TENANT, &valid(stale.clone()), Some(1)).await,
         1,
         2,
         "update at a stale version",
     );
     expect_mismatch(
-        store.update(TENANT, valid(stale.clone()), Some(5)).await,
+        store.update(TENANT, &valid(stale.clone()), Some(5)).await,
         5,
         2,
         "update at a future version",
     );
     expect_mismatch(
-        store.update(TENANT, valid(stale.clone()), Some(0)).await,
+        store.update(TENANT, &valid(stale.clone()), Some(0)).await,
         0,
         2,
         "update at version 0",
@@ -344,7 +344,7 @@ pub async fn check_delete_cascades_and_frees_values(store: DynIdentityStore) {
             .get_by_external_id(TENANT, &ext("ext-1"))
             .await
             .expect("heir by external id"),
-        heir_v1
+        std::sync::Arc::new(heir_v1.clone())
     );
     store
         .delete(TENANT, heir.id, Some(1))
@@ -370,7 +370,7 @@ pub async fn check_update_drops_and_readds(store: DynIdentityStore) {
         .retain(|a| a.via == AddressVia::Email);
     dropped.updated_at = at(20);
     let v = store
-        .update(TENANT, valid(dropped.clone()), Some(1))
+        .update(TENANT, &valid(dropped.clone()), Some(1))
         .await
         .expect("update dropping an address and a credential");
     assert_eq!(v, 2);
@@ -409,7 +409,7 @@ pub async fn check_update_drops_and_readds(store: DynIdentityStore) {
     readded.verifiable_addresses[1].status = VerificationStatus::Sent;
     readded.updated_at = at(30);
     let v = store
-        .update(TENANT, valid(readded.clone()), Some(2))
+        .update(TENANT, &valid(readded.clone()), Some(2))
         .await
         .expect("update re-adding them");
     assert_eq!(v, 3);
@@ -438,7 +438,7 @@ pub async fn check_noop_update_keeps_everything(store: DynIdentityStore) {
         let current = get(&store, TENANT, full.id).await;
         assert_eq!(current, with_version(&full, version));
         let v = store
-            .update(TENANT, valid(current), Some(version))
+            .update(TENANT, &valid(current), Some(version))
             .await
             .expect("no-op update");
         assert_eq!(v, version + 1);
@@ -491,21 +491,27 @@ pub async fn check_tenant_isolation(store: DynIdentityStore) {
             a.identifiers(CredentialType::Password)[0].as_str(),
         )
     };
-    assert_eq!(found(TENANT).await.expect("find in A's tenant"), a_v1);
-    assert_eq!(found(OTHER_TENANT).await.expect("find in B's tenant"), b_v1);
+    assert_eq!(
+        found(TENANT).await.expect("find in A's tenant"),
+        std::sync::Arc::new(a_v1.clone())
+    );
+    assert_eq!(
+        found(OTHER_TENANT).await.expect("find in B's tenant"),
+        std::sync::Arc::new(b_v1.clone())
+    );
     assert_eq!(
         store
             .get_by_external_id(TENANT, &ext("ext-1"))
             .await
             .expect("ext"),
-        a_v1
+        std::sync::Arc::new(a_v1.clone())
     );
     assert_eq!(
         store
             .get_by_external_id(OTHER_TENANT, &ext("ext-1"))
             .await
             .expect("ext"),
-        b_v1
+        std::sync::Arc::new(b_v1.clone())
     );
     assert_eq!(all(&store, TENANT).await, vec![a_v1.clone()]);
     assert_eq!(all(&store, OTHER_TENANT).await, vec![b_v1.clone()]);
@@ -517,7 +523,7 @@ pub async fn check_tenant_isolation(store: DynIdentityStore) {
     );
 
     expect_kind(
-        store.update(OTHER_TENANT, valid(a.clone()), None).await,
+        store.update(OTHER_TENANT, &valid(a.clone()), None).await,
         ErrorKind::NotFound,
         "update across",
     );
@@ -539,5 +545,8 @@ pub async fn check_tenant_isolation(store: DynIdentityStore) {
         b_v1,
         "B outlives A's delete"
     );
-    assert_eq!(found(OTHER_TENANT).await.expect("find B"), b_v1);
+    assert_eq!(
+        found(OTHER_TENANT).await.expect("find B"),
+        std::sync::Arc::new(b_v1.clone())
+    );
 }

@@ -27,7 +27,7 @@ async fn page(
 ) -> (Vec<u64>, bool) {
     let query = ListQuery::new(filter, after, size(limit));
     let page = store.list(tenant, &query).await.expect("list a page");
-    assert_ascending_after(&page.identities, after);
+    assert_ascending_after(&crate::support::owned(&page.identities), after);
     (
         page.identities.iter().map(|i| seed_of(i.id)).collect(),
         page.has_more,
@@ -60,7 +60,8 @@ pub async fn check_list_order_and_pages(store: DynIdentityStore) {
         .await
         .expect("one big page");
     assert_eq!(
-        all_in_one.identities, created,
+        crate::support::owned(&all_in_one.identities),
+        created,
         "whole identities, ascending by id"
     );
     assert!(!all_in_one.has_more);
@@ -379,7 +380,7 @@ pub async fn check_list_filter_organization(store: DynIdentityStore) {
     let mut moved = people[2].clone();
     moved.organization_id = Some(org2);
     store
-        .update(TENANT, valid(moved), Some(1))
+        .update(TENANT, &valid(moved), Some(1))
         .await
         .expect("move 3 to org2");
     assert_eq!(
@@ -423,7 +424,7 @@ pub async fn check_count(store: DynIdentityStore) {
     let batch: Vec<_> = (4..=5)
         .map(|seed| valid(identity(seed, &email(seed))))
         .collect();
-    let results = store.batch_create(TENANT, batch).await.expect("batch");
+    let results = store.batch_create(TENANT, &batch).await.expect("batch");
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(count(TENANT).await, 5, "three creates and a batch of two");
     assert_eq!(count(OTHER_TENANT).await, 1, "the other tenant's own");

@@ -1,6 +1,7 @@
 //! Random operation sequences against a trivial model of the contract.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use identity_core::{CredentialType, DynIdentityStore, ErrorKind, Identity, ListFilter, ListQuery};
 use uuid::Uuid;
@@ -71,7 +72,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                     } else {
                         None
                     };
-                    let got = store.create(TENANT, valid(c.clone())).await;
+                    let got = store.create(TENANT, &valid(c.clone())).await;
                     assert_eq!(kind(&got), expected, "{at}: create {id}: {got:?}");
                     *outcomes.entry(expected).or_default() += 1;
                     if let Ok(v) = got {
@@ -103,7 +104,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                         Some(_) => None,
                     };
                     let got = store
-                        .update(TENANT, valid(c.clone()), expected_version)
+                        .update(TENANT, &valid(c.clone()), expected_version)
                         .await;
                     assert_eq!(kind(&got), expected, "{at}: update {id}: {got:?}");
                     *outcomes.entry(expected).or_default() += 1;
@@ -138,7 +139,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                 3 => {
                     let got = store.get(TENANT, id).await;
                     match model.rows.get(&id) {
-                        Some(want) => assert_eq!(got.as_ref().ok(), Some(want), "{at}: get {id}"),
+                        Some(want) => assert_eq!(got.as_deref().ok(), Some(want), "{at}: get {id}"),
                         None => assert_eq!(kind(&got), Some(ErrorKind::NotFound), "{at}: get {id}"),
                     }
                 }
@@ -154,7 +155,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                     });
                     match want {
                         Some(want) => {
-                            assert_eq!(got.as_ref().ok(), Some(want), "{at}: find {email}")
+                            assert_eq!(got.as_deref().ok(), Some(want), "{at}: find {email}")
                         }
                         None => {
                             assert_eq!(kind(&got), Some(ErrorKind::NotFound), "{at}: find {email}")
@@ -170,7 +171,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                         .find(|r| r.external_id.as_ref() == Some(&external));
                     match want {
                         Some(want) => {
-                            assert_eq!(got.as_ref().ok(), Some(want), "{at}: by external id")
+                            assert_eq!(got.as_deref().ok(), Some(want), "{at}: by external id")
                         }
                         None => assert_eq!(
                             kind(&got),
@@ -197,7 +198,7 @@ pub async fn check_model_sequences(store: DynIdentityStore) {
                             .expect("list");
                         assert!(page.identities.len() <= limit, "{at}: page over its limit");
                         after = page.identities.last().map(|i| i.id);
-                        seen.extend(page.identities);
+                        seen.extend(page.identities.into_iter().map(Arc::unwrap_or_clone));
                         if !page.has_more {
                             break;
                         }

@@ -51,7 +51,7 @@ async fn create(
 ) -> Result<identity_core::Identity, Error> {
     let body = CreateIdentityBody::from_json(json!({ "traits": traits }))
         .unwrap_or_else(|e| panic!("body: {e}"));
-    manager.create(TENANT, body).await
+    manager.create(TENANT, body).await.map(Arc::unwrap_or_clone)
 }
 
 #[track_caller]

@@ -50,7 +50,7 @@ pub async fn check_create_conflict_on_id(store: DynIdentityStore) {
     let mut second = identity(2, &email(2));
     second.id = first.id;
     expect_conflict(
-        store.create(TENANT, valid(second)).await,
+        store.create(TENANT, &valid(second)).await,
         ConflictField::Id,
         WriteOp::Create,
         "create with a taken id",
@@ -79,7 +79,7 @@ pub async fn check_create_conflict_on_external_id(store: DynIdentityStore) {
     let mut second = identity(2, &email(2));
     second.external_id = Some(ext("ext-a"));
     expect_conflict(
-        store.create(TENANT, valid(second.clone())).await,
+        store.create(TENANT, &valid(second.clone())).await,
         ConflictField::ExternalId("ext-a".to_owned()),
         WriteOp::Create,
         "create with a taken external id",
@@ -105,7 +105,7 @@ pub async fn check_create_conflict_on_credential_identifier(store: DynIdentitySt
 
     let second = bare(2, Some(&email(1)), None, None);
     expect_conflict(
-        store.create(TENANT, valid(second)).await,
+        store.create(TENANT, &valid(second)).await,
         ConflictField::CredentialIdentifier(CredentialType::Password, email(1)),
         WriteOp::Create,
         "create with a taken password identifier",
@@ -115,7 +115,7 @@ pub async fn check_create_conflict_on_credential_identifier(store: DynIdentitySt
     let c = credential(CredentialType::Oidc, &["google:1-subject"], json!({}));
     third.credentials.insert(c.kind, c);
     expect_conflict(
-        store.create(TENANT, valid(third)).await,
+        store.create(TENANT, &valid(third)).await,
         ConflictField::CredentialIdentifier(CredentialType::Oidc, "google:1-subject".to_owned()),
         WriteOp::Create,
         "create with a taken oidc identifier",
@@ -135,7 +135,7 @@ pub async fn check_create_conflict_on_credential_identifier(store: DynIdentitySt
             .find_by_identifier(TENANT, CredentialType::Passkey, &email(1))
             .await
             .expect("find the fourth"),
-        fourth_v1
+        std::sync::Arc::new(fourth_v1.clone())
     );
     assert_eq!(all(&store, TENANT).await.len(), 2);
 }
@@ -155,7 +155,7 @@ pub async fn check_create_conflict_on_verifiable_address(store: DynIdentityStore
         store
             .create(
                 TENANT,
-                valid(bare(
+                &valid(bare(
                     2,
                     Some(&email(2)),
                     Some((AddressVia::Email, value)),
@@ -202,7 +202,7 @@ pub async fn check_create_conflict_on_recovery_address(store: DynIdentityStore) 
         store
             .create(
                 TENANT,
-                valid(bare(
+                &valid(bare(
                     2,
                     Some(&email(2)),
                     None,
@@ -276,7 +276,7 @@ pub async fn check_failed_create_writes_nothing(store: DynIdentityStore) {
         let mut candidate = rejected(2);
         let field = collide(&mut candidate, &holder);
         expect_conflict(
-            store.create(TENANT, valid(candidate)).await,
+            store.create(TENANT, &valid(candidate)).await,
             field,
             WriteOp::Create,
             what,
@@ -355,7 +355,7 @@ pub async fn check_update_conflicts_write_nothing(store: DynIdentityStore) {
         for expected in [Some(1), None] {
             expect_conflict(
                 store
-                    .update(TENANT, valid(candidate.clone()), expected)
+                    .update(TENANT, &valid(candidate.clone()), expected)
                     .await,
                 field.clone(),
                 WriteOp::Update,
@@ -376,7 +376,7 @@ pub async fn check_update_conflicts_write_nothing(store: DynIdentityStore) {
     let mut fine = with_version(&b, 0);
     fine.metadata_admin = Some(json!({ "counter": 5 }));
     let v = store
-        .update(TENANT, valid(fine.clone()), Some(1))
+        .update(TENANT, &valid(fine.clone()), Some(1))
         .await
         .expect("update");
     assert_eq!(v, 2, "the failed updates did not bump the version");
@@ -395,7 +395,7 @@ pub async fn check_get_by_external_id(store: DynIdentityStore) {
             .get_by_external_id(TENANT, &ext("ext-a"))
             .await
             .expect("ext-a"),
-        a_v1
+        std::sync::Arc::new(a_v1.clone())
     );
     for wrong in ["EXT-A", "ext-", "ext-a "] {
         expect_kind(
@@ -406,7 +406,7 @@ pub async fn check_get_by_external_id(store: DynIdentityStore) {
     }
     a.external_id = Some(ext("ext-b"));
     store
-        .update(TENANT, valid(a.clone()), Some(1))
+        .update(TENANT, &valid(a.clone()), Some(1))
         .await
         .expect("change it");
     expect_kind(
@@ -419,11 +419,11 @@ pub async fn check_get_by_external_id(store: DynIdentityStore) {
             .get_by_external_id(TENANT, &ext("ext-b"))
             .await
             .expect("ext-b"),
-        with_version(&a, 2)
+        std::sync::Arc::new(with_version(&a, 2).clone())
     );
     a.external_id = None;
     store
-        .update(TENANT, valid(a.clone()), Some(2))
+        .update(TENANT, &valid(a.clone()), Some(2))
         .await
         .expect("remove it");
     expect_kind(
@@ -439,7 +439,7 @@ pub async fn check_get_by_external_id(store: DynIdentityStore) {
             .get_by_external_id(TENANT, &ext("ext-b"))
             .await
             .expect("reused"),
-        c_v1
+        std::sync::Arc::new(c_v1.clone())
     );
 }
 
@@ -455,7 +455,7 @@ pub async fn check_find_by_identifier(store: DynIdentityStore) {
                     .find_by_identifier(TENANT, *kind, identifier)
                     .await
                     .expect("find by a held identifier"),
-                full
+                std::sync::Arc::new(full.clone())
             );
         }
     }
