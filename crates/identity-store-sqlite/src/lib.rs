@@ -41,10 +41,10 @@
 //! its `fsync`, milliseconds the async executor must not spend. Reads run
 //! on the caller's thread, on a reader connection from a small pool
 //! ([`SqliteOptions::max_readers`]): a get is one statement on one row and
-//! one decode (a find two statements), 18–38 µs on a loaded 2-core
+//! one decode (a find two statements), 14–38 µs on a loaded 2-core
 //! development machine, where the same read behind a hop to the blocking
 //! pool took 60–89 µs and behind a thread owning its connection (a channel
-//! there, a oneshot back) 41–44 µs. So an async caller's executor thread is
+//! there, a oneshot back) 40–44 µs. So an async caller's executor thread is
 //! busy for the read itself, as with any short synchronous call. A read
 //! that would wait for a lock (SQLite busy, which WAL readers meet only
 //! while another connection holds the file exclusively, e.g. recovering it
