@@ -7,6 +7,7 @@ mod limits;
 mod manager;
 mod model;
 pub mod normalize;
+mod phone;
 mod schema;
 pub mod sql;
 mod store;

@@ -47,11 +47,8 @@ impl ValidIdentity {
     pub(crate) fn new(identity: Identity) -> Result<Self, Error> {
         crate::text::check(&identity)?;
         let keys = identity.unique_keys();
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        for key in &keys {
-            if !seen.insert(key) {
-                return Err(Error::invalid(format!("the identity claims {key} twice")));
-            }
+        if let Some(key) = first_duplicate(&keys) {
+            return Err(Error::invalid(format!("the identity claims {key} twice")));
         }
         Ok(ValidIdentity {
             identity: Arc::new(identity),
@@ -97,6 +94,27 @@ impl ValidIdentity {
     pub fn unique_keys(&self) -> &[ConflictField] {
         &self.keys
     }
+}
+
+/// The first key (in order) that occurs again later in `keys`. Pairwise
+/// for the handful of keys an identity holds (no hashing, no allocation),
+/// sorted beyond that.
+fn first_duplicate(keys: &[ConflictField]) -> Option<&ConflictField> {
+    if keys.len() <= 32 {
+        return keys
+            .iter()
+            .enumerate()
+            .find(|(i, key)| keys[i + 1..].contains(key))
+            .map(|(_, key)| key);
+    }
+    let mut sorted: Vec<(&ConflictField, usize)> = keys.iter().zip(0..).collect();
+    sorted.sort_unstable();
+    sorted
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| w[0])
+        .min_by_key(|(_, position)| *position)
+        .map(|(key, _)| key)
 }
 
 impl Identity {
@@ -439,3 +457,29 @@ pub trait IdentityStoreExt: IdentityStore {
 }
 
 impl<T: IdentityStore + ?Sized> IdentityStoreExt for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(n: usize) -> ConflictField {
+        ConflictField::ExternalId(format!("e{n}"))
+    }
+
+    /// Both paths (pairwise up to 32 keys, sorted beyond) name the first
+    /// key, in order, that occurs again.
+    #[test]
+    fn first_duplicate_names_the_earliest_repeated_key() {
+        for len in [2, 5, 32, 33, 100] {
+            let mut keys: Vec<ConflictField> = (0..len).map(ext).collect();
+            assert_eq!(first_duplicate(&keys), None, "{len} distinct keys");
+            // Key 1 repeats at the end, key 0 repeats after it: key 0 is
+            // the first in order that occurs again.
+            keys.push(ext(1));
+            keys.push(ext(0));
+            assert_eq!(first_duplicate(&keys), Some(&ext(0)), "{len} keys");
+            keys.pop();
+            assert_eq!(first_duplicate(&keys), Some(&ext(1)), "{len} keys");
+        }
+    }
+}

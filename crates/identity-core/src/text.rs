@@ -28,26 +28,29 @@ use crate::model::Identity;
 /// any real identifier (an email address is at most 254 characters).
 pub const INDEX_KEY_MAX_BYTES: usize = 1_024;
 
-/// Checks both rules on `identity`; the error names the field.
+/// Checks both rules on `identity`; the error names the field (named only
+/// when there is an error: this runs on every write).
 pub(crate) fn check(identity: &Identity) -> Result<(), Error> {
+    // One stack for every JSON walk of the identity.
+    let mut stack = Vec::new();
     no_nul_in_str(&identity.schema_id, "schema_id")?;
-    no_nul_in_json(&identity.traits, "traits")?;
+    no_nul_in_json(&identity.traits, &mut stack).map_err(|()| nul("traits"))?;
     if let Some(m) = &identity.metadata_public {
-        no_nul_in_json(m, "metadata_public")?;
+        no_nul_in_json(m, &mut stack).map_err(|()| nul("metadata_public"))?;
     }
     if let Some(m) = &identity.metadata_admin {
-        no_nul_in_json(m, "metadata_admin")?;
+        no_nul_in_json(m, &mut stack).map_err(|()| nul("metadata_admin"))?;
     }
     if let Some(e) = &identity.external_id {
         index_key(e.as_str(), "external_id")?;
     }
     for (kind, credential) in &identity.credentials {
-        no_nul_in_json(
-            credential.config.expose(),
-            &format!("the config of the {kind} credential"),
-        )?;
+        no_nul_in_json(credential.config.expose(), &mut stack)
+            .map_err(|()| nul(&format!("the config of the {kind} credential")))?;
         for identifier in &credential.identifiers {
-            index_key(identifier, &format!("a {kind} credential identifier"))?;
+            if !is_index_key(identifier) {
+                index_key(identifier, &format!("a {kind} credential identifier"))?;
+            }
         }
     }
     for a in &identity.verifiable_addresses {
@@ -57,6 +60,11 @@ pub(crate) fn check(identity: &Identity) -> Result<(), Error> {
         index_key(&a.value, "a recovery address")?;
     }
     Ok(())
+}
+
+/// Whether `value` passes [`index_key`].
+fn is_index_key(value: &str) -> bool {
+    value.len() <= INDEX_KEY_MAX_BYTES && !value.contains('\0')
 }
 
 /// An index key: NUL-free and at most [`INDEX_KEY_MAX_BYTES`] bytes.
@@ -81,17 +89,19 @@ fn nul(what: &str) -> Error {
     Error::invalid(format!("{what} must not contain a NUL character"))
 }
 
-/// Walks `value` with an explicit stack (callers' JSON may be deep).
-fn no_nul_in_json(value: &Value, what: &str) -> Result<(), Error> {
-    let mut stack = vec![value];
+/// Walks `value` with an explicit stack (callers' JSON may be deep), left
+/// empty for the next walk; `Err` when a string or key holds a NUL.
+fn no_nul_in_json<'a>(value: &'a Value, stack: &mut Vec<&'a Value>) -> Result<(), ()> {
+    stack.clear();
+    stack.push(value);
     while let Some(v) = stack.pop() {
         match v {
-            Value::String(s) if s.contains('\0') => return Err(nul(what)),
+            Value::String(s) if s.contains('\0') => return Err(()),
             Value::Array(items) => stack.extend(items),
             Value::Object(map) => {
                 for (key, item) in map {
                     if key.contains('\0') {
-                        return Err(nul(what));
+                        return Err(());
                     }
                     stack.push(item);
                 }
@@ -115,10 +125,12 @@ mod tests {
             json!({"k\u{0}": 1}),
             json!([1, [{"a": ["\u{0}"]}]]),
         ] {
-            let e = no_nul_in_json(&value, "traits").expect_err("NUL");
-            assert_eq!(e.to_string(), "traits must not contain a NUL character");
+            assert_eq!(no_nul_in_json(&value, &mut Vec::new()), Err(()));
         }
-        assert!(no_nul_in_json(&json!({"a": ["b", 1, null]}), "traits").is_ok());
+        assert_eq!(
+            no_nul_in_json(&json!({"a": ["b", 1, null]}), &mut Vec::new()),
+            Ok(())
+        );
     }
 
     #[test]

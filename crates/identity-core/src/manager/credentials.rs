@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub(crate) use crate::blocking::HashPool;
 use crate::error::Error;
 use crate::model::{Credential, CredentialConfig, CredentialType, Credentials, Identity};
-use crate::schema::Derived;
+use crate::schema::{CodeAddress, Derived};
 use crate::time::Timestamp;
 
 /// The reason Kratos gives for a password import it cannot use.
@@ -390,17 +390,64 @@ const DERIVED_TYPES: [CredentialType; 3] = [
 /// key); the code credential's config is the derived code addresses.
 pub(crate) fn apply_derived(creds: &mut Credentials, derived: &Derived, now: Timestamp) {
     for kind in DERIVED_TYPES {
-        let ids = canonical(derived.identifiers_of(kind).to_vec());
-        let config =
-            (kind == CredentialType::Code).then(|| json!({ "addresses": derived.code_addresses }));
-        match creds.get(&kind) {
-            Some(c) if ids.is_empty() && (c.config.is_empty() || kind == CredentialType::Code) => {
+        let derived_ids = derived.identifiers_of(kind);
+        let stored = creds.get(&kind);
+        match stored {
+            Some(c)
+                if derived_ids.is_empty()
+                    && (c.config.is_empty() || kind == CredentialType::Code) =>
+            {
                 creds.remove(&kind);
+                continue;
             }
-            None if ids.is_empty() => {}
-            _ => put(creds, kind, config, Some(ids), now),
+            None if derived_ids.is_empty() => continue,
+            _ => {}
         }
+        // What a write that changes nothing would rebuild only to compare
+        // equal is compared in place (this runs on every write).
+        let config = (kind == CredentialType::Code)
+            .then_some(&derived.code_addresses)
+            .filter(|addresses| {
+                !stored.is_some_and(|c| is_code_config(c.config.expose(), addresses))
+            })
+            .map(|addresses| json!({ "addresses": addresses }));
+        let ids = if stored.is_some_and(|c| is_canonical_form_of(&c.identifiers, derived_ids)) {
+            None
+        } else {
+            Some(canonical(derived_ids.to_vec()))
+        };
+        if stored.is_some() && config.is_none() && ids.is_none() {
+            continue;
+        }
+        put(creds, kind, config, ids, now);
     }
+}
+
+/// Whether `config` is exactly `{"addresses": addresses}` as JSON (what
+/// `json!({"addresses": addresses})` builds, compared without building it).
+fn is_code_config(config: &Value, addresses: &[CodeAddress]) -> bool {
+    let Some(map) = config.as_object() else {
+        return false;
+    };
+    let Some(Value::Array(items)) = map.get("addresses") else {
+        return false;
+    };
+    map.len() == 1
+        && items.len() == addresses.len()
+        && items.iter().zip(addresses).all(|(item, a)| {
+            item.as_object().is_some_and(|o| {
+                o.len() == 2
+                    && o.get("channel").and_then(Value::as_str) == Some(a.channel.as_str())
+                    && o.get("address").and_then(Value::as_str) == Some(a.address.as_str())
+            })
+        })
+}
+
+/// Whether `stored` equals `canonical(derived.to_vec())`, without the copy:
+/// true when `derived` is already strictly ascending (so sorting and
+/// de-duplicating leave it as it is) and equal to `stored`.
+fn is_canonical_form_of(stored: &[String], derived: &[String]) -> bool {
+    stored == derived && derived.windows(2).all(|w| w[0] < w[1])
 }
 
 /// Brings the credentials a PATCH produced back under the rules: canonical
@@ -774,4 +821,69 @@ pub(crate) fn delete(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AddressVia;
+
+    fn address(channel: AddressVia, address: &str) -> CodeAddress {
+        CodeAddress {
+            channel,
+            address: address.to_owned(),
+        }
+    }
+
+    /// The in-place comparison agrees with building the config and
+    /// comparing JSON, on every pair of a set of address lists.
+    #[test]
+    fn code_config_comparison_agrees_with_the_built_json() {
+        let lists: Vec<Vec<CodeAddress>> = vec![
+            vec![],
+            vec![address(AddressVia::Email, "a@x.example")],
+            vec![address(AddressVia::Sms, "a@x.example")],
+            vec![address(AddressVia::Email, "b@x.example")],
+            vec![
+                address(AddressVia::Email, "a@x.example"),
+                address(AddressVia::Sms, "+15550000000"),
+            ],
+            vec![
+                address(AddressVia::Sms, "+15550000000"),
+                address(AddressVia::Email, "a@x.example"),
+            ],
+        ];
+        for stored in &lists {
+            let config = json!({ "addresses": stored });
+            for derived in &lists {
+                assert_eq!(
+                    is_code_config(&config, derived),
+                    config == json!({ "addresses": derived }),
+                    "{stored:?} against {derived:?}"
+                );
+            }
+        }
+        let one = vec![address(AddressVia::Email, "a@x.example")];
+        for other in [
+            json!({"addresses": [{"channel": "email", "address": "a@x.example", "x": 1}]}),
+            json!({"addresses": [{"channel": "email", "address": "a@x.example"}], "x": 1}),
+            json!({"addresses": {"channel": "email", "address": "a@x.example"}}),
+            json!(null),
+            json!({}),
+        ] {
+            assert!(!is_code_config(&other, &one), "{other}");
+        }
+    }
+
+    #[test]
+    fn canonical_form_is_recognised_without_a_copy() {
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert!(is_canonical_form_of(&s(&["a", "b"]), &s(&["a", "b"])));
+        assert!(is_canonical_form_of(&[], &[]));
+        // Unsorted or repeated derived identifiers are not canonical as
+        // they stand, so they are rebuilt (and then compared by `put`).
+        assert!(!is_canonical_form_of(&s(&["a", "b"]), &s(&["b", "a"])));
+        assert!(!is_canonical_form_of(&s(&["a", "a"]), &s(&["a", "a"])));
+        assert!(!is_canonical_form_of(&s(&["a"]), &s(&["a", "b"])));
+    }
 }

@@ -150,8 +150,13 @@ impl IdentityManager {
             }
         }
         for (kind, credential) in &identity.credentials {
-            let at = format!("/credentials/{}/config", kind.as_str());
-            if let Err(violation) = limits.check(credential.config.expose(), &at) {
+            let config = credential.config.expose();
+            // The path is written only for a config over the limits (this
+            // runs on every write): checked again with it.
+            if limits.check(config, "").is_err()
+                && let Err(violation) =
+                    limits.check(config, &format!("/credentials/{}/config", kind.as_str()))
+            {
                 violations.push(violation);
             }
         }

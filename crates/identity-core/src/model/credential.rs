@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -80,20 +81,23 @@ impl fmt::Display for CredentialType {
 ///
 /// Its `Debug` prints nothing of the content, and an identity serializes it
 /// only for the credential types the caller explicitly includes.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CredentialConfig(Value);
+///
+/// The value is shared: cloning a configuration (as every update of an
+/// identity that keeps its credentials does) copies a pointer, not the
+/// secrets; a changed configuration is a new one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialConfig(Arc<Value>);
 
 impl CredentialConfig {
     /// Wraps a configuration value.
     pub fn new(value: Value) -> Self {
-        CredentialConfig(value)
+        CredentialConfig(Arc::new(value))
     }
 
     /// The empty configuration `{}`: a credential that reserves its
     /// identifiers but holds no secret yet.
     pub fn empty() -> Self {
-        CredentialConfig(Value::Object(serde_json::Map::new()))
+        CredentialConfig::new(Value::Object(serde_json::Map::new()))
     }
 
     /// Borrows the configuration. Handle with care: it holds secrets.
@@ -101,14 +105,15 @@ impl CredentialConfig {
         &self.0
     }
 
-    /// Takes the configuration out. Handle with care: it holds secrets.
+    /// Takes the configuration out (copied only when it is shared).
+    /// Handle with care: it holds secrets.
     pub fn into_inner(self) -> Value {
-        self.0
+        Arc::unwrap_or_clone(self.0)
     }
 
     /// Whether the configuration is `{}` or null.
     pub fn is_empty(&self) -> bool {
-        match &self.0 {
+        match &*self.0 {
             Value::Null => true,
             Value::Object(map) => map.is_empty(),
             _ => false,
@@ -119,6 +124,18 @@ impl CredentialConfig {
 impl Default for CredentialConfig {
     fn default() -> Self {
         CredentialConfig::empty()
+    }
+}
+
+impl Serialize for CredentialConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CredentialConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(CredentialConfig::new)
     }
 }
 

@@ -13,6 +13,7 @@ mod ops_create;
 mod ops_patch;
 mod ops_support;
 mod ops_update;
+mod phone;
 mod props;
 mod schema;
 mod shared_data;
