@@ -1,20 +1,23 @@
 //! Store throughput: create, get, update, find-by-identifier and batch
 //! create, for the memory store, the SQLite store, and a raw rusqlite
 //! baseline that runs the same SQL (same schema and indexes, same
-//! transaction shape: `BEGIN IMMEDIATE` per write, one read transaction
-//! per read) with none of the library's logic (no conflict diagnosis, no
-//! row diff, no JSON parsing on reads, no blocking-pool hop). Beside it,
-//! for reads, the single-row baseline of issue 15 (item 5): the identity's
-//! whole admin JSON in one row, read by one prepared statement and decoded
-//! into an `Identity` with `serde_json`.
+//! statements and transaction shape: `BEGIN IMMEDIATE` per write, get in
+//! one statement, find in two in one read transaction) with none of the
+//! library's logic (no conflict diagnosis, no row diff, no decoding of the
+//! document it reads, no blocking-pool hop). Beside it, for reads, the
+//! single-row baseline of issue 15 (item 5): the identity's whole admin
+//! JSON in one row, read by one prepared statement and decoded into an
+//! `Identity` with `serde_json`, on the caller's thread, and the same read
+//! behind each kind of thread hop (tokio's blocking pool; a thread that
+//! owns the connection, reached through a channel).
 //!
 //! `cargo bench -p identity-benches --bench stores`; figures in
 //! `benches/README.md`.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -75,6 +78,13 @@ fn json_text(v: &serde_json::Value) -> String {
     v.to_string()
 }
 
+/// The raw baseline's document: the admin JSON with every config (about
+/// the size of the store's own form, which is private to it).
+fn doc_text(i: &Identity) -> String {
+    serde_json::to_string(&i.to_json("http://127.0.0.1:4434", CredentialInclude::All))
+        .expect("admin json")
+}
+
 /// The raw baseline: a connection tuned as the store's writer.
 fn raw_connection(path: &Path) -> Connection {
     // Opening the store once lays out the very same schema and indexes.
@@ -93,7 +103,8 @@ fn raw_insert(c: &Connection, i: &Identity) {
     c.prepare_cached(
         "INSERT INTO identities (nid, id, schema_id, state, state_changed_at, traits, \
          metadata_public, metadata_admin, organization_id, external_id, created_at, \
-         updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+         updated_at, version, doc) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -109,6 +120,7 @@ fn raw_insert(c: &Connection, i: &Identity) {
             i.external_id.as_ref().map(|e| e.as_str()),
             i.created_at.unix_micros(),
             i.updated_at.unix_micros(),
+            doc_text(i),
         ])
     })
     .expect("identity row");
@@ -208,120 +220,62 @@ fn raw_create(c: &mut Connection, i: &Identity) {
     tx.commit().expect("commit");
 }
 
-/// What the raw baseline reads: the rows, as owned column values.
-type RawRows = (
-    Vec<(String, String, i64)>,
-    Vec<(String, String)>,
-    Vec<(Vec<u8>, String)>,
-    usize,
-);
+/// What the raw baseline reads: the version and the document text, owned
+/// (not decoded).
+type RawDoc = (i64, String);
 
-fn raw_children(c: &Connection, pk: i64) -> RawRows {
-    let creds = c
-        .prepare_cached(
-            "SELECT type, config, version, created_at, updated_at FROM credentials WHERE identity_pk = ?1",
-        )
-        .and_then(|mut s| {
-            s.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .expect("credentials");
-    let identifiers = c
-        .prepare_cached(
-            "SELECT type, identifier FROM credential_identifiers WHERE identity_pk = ?1 ORDER BY type, position",
-        )
-        .and_then(|mut s| {
-            s.query_map([pk], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .expect("identifiers");
-    let verifiable = c
-        .prepare_cached(
-            "SELECT id, via, value, verified, status, verified_at, created_at, updated_at \
-             FROM verifiable_addresses WHERE identity_pk = ?1 ORDER BY position",
-        )
-        .and_then(|mut s| {
-            s.query_map([pk], |r| Ok((r.get(0)?, r.get(2)?)))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .expect("verifiable");
-    let recovery = c
-        .prepare_cached(
-            "SELECT id, via, value, created_at, updated_at FROM recovery_addresses \
-             WHERE identity_pk = ?1 ORDER BY position",
-        )
-        .and_then(|mut s| {
-            s.query_map([pk], |r| r.get::<_, String>(2))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .expect("recovery");
-    (creds, identifiers, verifiable, recovery.len())
+fn raw_doc(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDoc> {
+    Ok((r.get(0)?, r.get(1)?))
 }
 
-const RAW_IDENTITY: &str = "SELECT pk, id, schema_id, state, state_changed_at, traits, metadata_public, \
-     metadata_admin, organization_id, external_id, created_at, updated_at, version FROM identities";
-
-type RawHead = (i64, Vec<u8>, String, String);
-
-fn raw_head(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawHead> {
-    Ok((r.get(0)?, r.get(1)?, r.get(5)?, r.get(2)?))
-}
-
-fn raw_get(c: &mut Connection, id: Uuid) -> (RawHead, RawRows) {
-    let tx = c.transaction().expect("begin read");
-    let head = tx
-        .prepare_cached(&format!("{RAW_IDENTITY} WHERE nid = ?1 AND id = ?2"))
-        .and_then(|mut s| s.query_row(params![NID, id.as_bytes()], raw_head))
-        .expect("identity");
-    let rows = raw_children(&tx, head.0);
-    tx.commit().expect("end read");
-    (head, rows)
+/// One statement on one row, as the store's get.
+fn raw_get(c: &Connection, id: Uuid) -> RawDoc {
+    c.prepare_cached("SELECT version, doc FROM identities WHERE nid = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row(params![NID, id.as_bytes()], raw_doc))
+        .expect("identity")
 }
 
 const FIND_TWO_STEP: &str = "SELECT identity_pk FROM credential_identifiers WHERE nid = ?1 AND type = ?2 AND identifier = ?3";
-const FIND_JOIN: &str = "SELECT i.pk, i.id, i.schema_id, i.state, i.state_changed_at, i.traits, \
-     i.metadata_public, i.metadata_admin, i.organization_id, i.external_id, i.created_at, \
-     i.updated_at, i.version FROM credential_identifiers AS ci JOIN identities AS i \
-     ON i.pk = ci.identity_pk WHERE ci.nid = ?1 AND ci.type = ?2 AND ci.identifier = ?3";
+const FIND_JOIN: &str = "SELECT i.version, i.doc FROM credential_identifiers AS ci \
+     JOIN identities AS i ON i.pk = ci.identity_pk \
+     WHERE ci.nid = ?1 AND ci.type = ?2 AND ci.identifier = ?3";
 
-fn raw_find_two_step(c: &mut Connection, identifier: &str) -> (RawHead, RawRows) {
-    let tx = c.transaction().expect("begin read");
+/// The identifier's row, then the identity's, in one read transaction, as
+/// the store's find.
+fn raw_find_two_step(c: &Connection, identifier: &str) -> RawDoc {
+    let tx = c.unchecked_transaction().expect("begin read");
     let pk: i64 = tx
         .prepare_cached(FIND_TWO_STEP)
         .and_then(|mut s| s.query_row(params![NID, "password", identifier], |r| r.get(0)))
         .expect("owner");
-    let head = tx
-        .prepare_cached(&format!("{RAW_IDENTITY} WHERE pk = ?1"))
-        .and_then(|mut s| s.query_row([pk], raw_head))
+    let doc = tx
+        .prepare_cached("SELECT version, doc FROM identities WHERE pk = ?1")
+        .and_then(|mut s| s.query_row([pk], raw_doc))
         .expect("identity");
-    let rows = raw_children(&tx, head.0);
     tx.commit().expect("end read");
-    (head, rows)
+    doc
 }
 
-fn raw_find_join(c: &mut Connection, identifier: &str) -> (RawHead, RawRows) {
-    let tx = c.transaction().expect("begin read");
-    let head = tx
-        .prepare_cached(FIND_JOIN)
-        .and_then(|mut s| s.query_row(params![NID, "password", identifier], raw_head))
-        .expect("identity");
-    let rows = raw_children(&tx, head.0);
-    tx.commit().expect("end read");
-    (head, rows)
+fn raw_find_join(c: &Connection, identifier: &str) -> RawDoc {
+    c.prepare_cached(FIND_JOIN)
+        .and_then(|mut s| s.query_row(params![NID, "password", identifier], raw_doc))
+        .expect("identity")
 }
 
-/// The raw update of `next` over the stored identity: check the version,
-/// rewrite the identity row, replace the identifier and address rows and
-/// the code credential's config (what moving to another email changes).
+/// The raw update of `next` over the stored identity: read the row (the
+/// store reads its document to diff the child rows), check the version,
+/// rewrite the identity row with its document, replace the identifier and
+/// address rows and the code credential's config (what moving to another
+/// email changes).
 fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .expect("begin");
-    let (pk, version): (i64, i64) = tx
-        .prepare_cached("SELECT pk, version FROM identities WHERE nid = ?1 AND id = ?2")
+    let (pk, version, _doc): (i64, i64, String) = tx
+        .prepare_cached("SELECT pk, version, doc FROM identities WHERE nid = ?1 AND id = ?2")
         .and_then(|mut s| {
             s.query_row(params![NID, next.id.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
         })
@@ -332,7 +286,7 @@ fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
     tx.prepare_cached(
         "UPDATE identities SET schema_id = ?2, state = ?3, state_changed_at = ?4, traits = ?5, \
          metadata_public = ?6, metadata_admin = ?7, organization_id = ?8, external_id = ?9, \
-         created_at = ?10, updated_at = ?11, version = ?12 WHERE pk = ?1",
+         created_at = ?10, updated_at = ?11, version = ?12, doc = ?13 WHERE pk = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -347,7 +301,8 @@ fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
             i.external_id.as_ref().map(|e| e.as_str()),
             i.created_at.unix_micros(),
             i.updated_at.unix_micros(),
-            version + 1
+            version + 1,
+            doc_text(i),
         ])
     })
     .expect("identity row");
@@ -497,9 +452,48 @@ fn doc_find_join(c: &Connection, identifier: &str) -> Identity {
         .expect("doc by identifier")
 }
 
+/// Another connection to the single-row file, with the same settings.
+fn doc_reader(path: &Path) -> Connection {
+    let c = Connection::open(path).expect("doc open");
+    c.busy_timeout(Duration::from_secs(5)).expect("busy");
+    c.set_prepared_statement_cache_capacity(64);
+    c
+}
+
+type Job = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The other way to keep a read off the executor: a thread that owns a
+/// connection and runs the jobs sent to it through a channel, replying
+/// through a oneshot the caller awaits.
+struct ConnThread {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl ConnThread {
+    fn spawn(conn: Connection) -> ConnThread {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            for job in queue {
+                job(&conn);
+            }
+        });
+        ConnThread { jobs }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> T + Send + 'static) -> T {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |c| {
+                let _ = reply.send(f(c));
+            }))
+            .expect("connection thread");
+        answer.await.expect("reply")
+    }
+}
+
 /// Reports how often each shape of find-by-identifier was re-prepared
 /// over 1,000 calls on one connection (SQLITE_STMTSTATUS_REPREPARE).
-fn report_reprepares(c: &mut Connection, docs: &Connection) {
+fn report_reprepares(c: &Connection, docs: &Connection) {
     for _ in 0..1_000 {
         black_box(raw_find_two_step(c, &email(7)));
         black_box(raw_find_join(c, &email(7)));
@@ -543,7 +537,8 @@ fn stores(c: &mut Criterion) {
         .expect("sqlite"),
     );
     let mut raw = raw_connection(&dir.path().join("raw.db"));
-    let docs = doc_connection(&dir.path().join("docs.db"));
+    let docs_path = dir.path().join("docs.db");
+    let docs = doc_connection(&docs_path);
 
     // The same preloaded identities everywhere (one transaction each for
     // the raw file, one batch per 100 for the stores).
@@ -579,7 +574,7 @@ fn stores(c: &mut Criterion) {
     );
     assert_eq!(doc_find(&docs, &email(7)), single);
     assert_eq!(doc_find_join(&docs, &email(7)), single);
-    report_reprepares(&mut raw, &docs);
+    report_reprepares(&raw, &docs);
     let stores = [("memory", &memory), ("sqlite", &sqlite)];
     // Fresh ids and emails for every created identity.
     let next = AtomicU64::new(1_000_000);
@@ -643,14 +638,19 @@ fn stores(c: &mut Criterion) {
     });
     group.finish();
 
-    // What the store pays to keep the executor free: one round trip
-    // through tokio's blocking pool.
+    // What a store pays to keep the executor free: one round trip through
+    // tokio's blocking pool, or to a thread that owns a connection.
+    let conn_thread = ConnThread::spawn(doc_reader(&docs_path));
+    let pooled_docs = Arc::new(Mutex::new(doc_reader(&docs_path)));
     let mut group = c.benchmark_group("blocking_pool_hop");
     group.bench_function("spawn_blocking", |b| {
         b.iter(|| {
             rt.block_on(async { tokio::task::spawn_blocking(|| black_box(1)).await })
                 .expect("hop")
         })
+    });
+    group.bench_function("dedicated_thread", |b| {
+        b.iter(|| rt.block_on(conn_thread.run(|_| black_box(1))))
     });
     group.finish();
 
@@ -670,7 +670,7 @@ fn stores(c: &mut Criterion) {
     group.bench_function("raw_rusqlite", |b| {
         b.iter(|| {
             k += 1;
-            raw_get(&mut raw, target(k))
+            raw_get(&raw, target(k))
         })
     });
     let mut k = 0;
@@ -678,6 +678,27 @@ fn stores(c: &mut Criterion) {
         b.iter(|| {
             k += 1;
             doc_get(&docs, target(k))
+        })
+    });
+    // The same read behind each hop.
+    let mut k = 0;
+    group.bench_function("raw_rusqlite_one_row_spawn_blocking", |b| {
+        b.iter(|| {
+            k += 1;
+            let (conn, id) = (Arc::clone(&pooled_docs), target(k));
+            rt.block_on(async move {
+                tokio::task::spawn_blocking(move || doc_get(&conn.lock().expect("connection"), id))
+                    .await
+            })
+            .expect("hop")
+        })
+    });
+    let mut k = 0;
+    group.bench_function("raw_rusqlite_one_row_thread", |b| {
+        b.iter(|| {
+            k += 1;
+            let id = target(k);
+            rt.block_on(conn_thread.run(move |c| doc_get(c, id)))
         })
     });
     group.finish();
@@ -699,14 +720,14 @@ fn stores(c: &mut Criterion) {
     group.bench_function("raw_rusqlite", |b| {
         b.iter(|| {
             k += 1;
-            raw_find_two_step(&mut raw, &who(k))
+            raw_find_two_step(&raw, &who(k))
         })
     });
     let mut k = 0;
     group.bench_function("raw_rusqlite_join", |b| {
         b.iter(|| {
             k += 1;
-            raw_find_join(&mut raw, &who(k))
+            raw_find_join(&raw, &who(k))
         })
     });
     let mut k = 0;

@@ -29,20 +29,44 @@
 //!   changed: unchanged credentials, identifiers and addresses keep their
 //!   rows.
 //! - Reads run in one snapshot, so an identity is never seen half-written.
+//!   A file database's reads never wait for a write (WAL).
 //! - Busy past the timeout, a full disk, a read-only or unopenable file are
 //!   [`Error::Unavailable`](identity_core::Error::Unavailable); other driver
 //!   failures are [`Error::Internal`](identity_core::Error::Internal) with
 //!   the driver error as the source.
+//!
+//! # Threads
+//!
+//! Writes run on tokio's blocking pool (`spawn_blocking`): each waits for
+//! its `fsync`, milliseconds the async executor must not spend. Reads run
+//! on the caller's thread, on a reader connection from a small pool
+//! ([`SqliteOptions::max_readers`]): a get is one statement on one row and
+//! one decode (a find two statements), 14–38 µs on a loaded 2-core
+//! development machine, where the same read behind a hop to the blocking
+//! pool took 60–89 µs and behind a thread owning its connection (a channel
+//! there, a oneshot back) 40–44 µs. So an async caller's executor thread is
+//! busy for the read itself, as with any short synchronous call. A read
+//! that would wait for a lock (SQLite busy, which WAL readers meet only
+//! while another connection holds the file exclusively, e.g. recovering it
+//! after a crash) moves to the blocking pool and waits there, up to the
+//! busy timeout; a read never waits for a write. A list page decodes each
+//! of its identities (up to 500) on the caller's thread. Figures:
+//! `benches/README.md` in the repository.
 //!
 //! # Schema
 //!
 //! Versioned migrations (`PRAGMA user_version`) run when a database is
 //! opened; a file made by a newer version of this library is refused.
 //! Tables: `identities`, `credentials`, `credential_identifiers`,
-//! `verifiable_addresses`, `recovery_addresses`. UUIDs are 16-byte blobs,
-//! timestamps integer microseconds, traits, metadata and credential configs
-//! JSON text.
+//! `verifiable_addresses`, `recovery_addresses`. Each identity row holds
+//! the whole identity in `doc` (the store's own compact JSON form, every
+//! credential config included), which is all a read decodes; the other
+//! columns and the child tables are written beside it in the same
+//! transaction and carry the unique indexes, lookups and list filters.
+//! UUIDs are 16-byte blobs, timestamps integer microseconds, traits,
+//! metadata and credential configs JSON text.
 
+mod doc;
 mod error;
 mod options;
 mod rows;

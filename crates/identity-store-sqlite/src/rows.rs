@@ -3,9 +3,17 @@
 //! collided on (the plan and the order of that search are the core's,
 //! `identity_core::sql`).
 //!
+//! Reads decode the identity row's document (`doc.rs`) and nothing else;
+//! writes keep the document, the identity's columns and the child rows in
+//! step, in one transaction. The readers of the child rows and columns
+//! (`identity_from_row`, `load_children`) serve the migration that fills
+//! the documents of a version 2 file.
+//!
 //! Everything here is synchronous and runs inside a transaction the caller
 //! opened; errors stay driver errors so the caller can tell a unique
 //! violation from the rest.
+
+use std::sync::Arc;
 
 use identity_core::sql::{ChildRowPlan, conflict_candidates};
 use identity_core::{
@@ -18,6 +26,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::doc;
+
 /// The identity columns every read selects, in [`identity_from_row`] order.
 macro_rules! identity_columns {
     () => {
@@ -25,7 +35,6 @@ macro_rules! identity_columns {
          metadata_admin, organization_id, external_id, created_at, updated_at, version"
     };
 }
-pub(crate) use identity_columns;
 
 /// A tenant as stored: its UUID bytes.
 pub(crate) fn nid(tenant: TenantId) -> [u8; 16] {
@@ -93,8 +102,116 @@ fn address_via(column: usize, text: &str) -> rusqlite::Result<AddressVia> {
     AddressVia::parse(text).ok_or_else(|| bad_text(column, "address via", text))
 }
 
-/// An identity row without its children, and its row key.
-pub(crate) fn identity_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Identity)> {
+/// The identity of a row selecting `version, doc` (in that order).
+fn identity_from_doc(row: &Row<'_>) -> rusqlite::Result<Identity> {
+    let version = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+    doc::decode(row.get_ref(1)?.as_str()?, version)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, e.into()))
+}
+
+/// The document column of `identity`.
+fn doc_text(identity: &Identity) -> rusqlite::Result<String> {
+    doc::encode(identity).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// The identity with this id: one statement on one row.
+pub(crate) fn get(
+    conn: &Connection,
+    nid: &[u8; 16],
+    id: Uuid,
+) -> rusqlite::Result<Option<Identity>> {
+    conn.prepare_cached("SELECT version, doc FROM identities WHERE nid = ?1 AND id = ?2")?
+        .query_row(params![nid, id.as_bytes()], identity_from_doc)
+        .optional()
+}
+
+/// The identity with this external id: one statement on one row.
+pub(crate) fn get_by_external_id(
+    conn: &Connection,
+    nid: &[u8; 16],
+    external_id: &str,
+) -> rusqlite::Result<Option<Identity>> {
+    conn.prepare_cached("SELECT version, doc FROM identities WHERE nid = ?1 AND external_id = ?2")?
+        .query_row(params![nid, external_id], identity_from_doc)
+        .optional()
+}
+
+/// The identity holding this identifier: the identifier's row, then the
+/// identity's, in one read transaction (one snapshot).
+///
+/// Two statements, not a JOIN: the bundled SQLite (STAT4) re-prepares the
+/// JOIN on every call (see `benches/README.md`).
+pub(crate) fn find(
+    conn: &Connection,
+    nid: &[u8; 16],
+    kind: CredentialType,
+    identifier: &str,
+) -> rusqlite::Result<Option<Identity>> {
+    let tx = conn.unchecked_transaction()?;
+    let owner: Option<i64> = tx
+        .prepare_cached(
+            "SELECT identity_pk FROM credential_identifiers \
+             WHERE nid = ?1 AND type = ?2 AND identifier = ?3",
+        )?
+        .query_row(params![nid, kind.as_str(), identifier], |r| r.get(0))
+        .optional()?;
+    let found = match owner {
+        Some(pk) => tx
+            .prepare_cached("SELECT version, doc FROM identities WHERE pk = ?1")?
+            .query_row([pk], identity_from_doc)
+            .optional()?,
+        None => None,
+    };
+    tx.commit()?;
+    Ok(found)
+}
+
+/// The identities a list statement selects (`version, doc` first).
+pub(crate) fn collect<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<Vec<Arc<Identity>>> {
+    conn.prepare_cached(sql)?
+        .query_map(params, |r| identity_from_doc(r).map(Arc::new))?
+        .collect()
+}
+
+/// The row key of an identity and the identity as stored (its version
+/// included): what an update diffs against.
+pub(crate) fn stored(
+    conn: &Connection,
+    nid: &[u8; 16],
+    id: Uuid,
+) -> rusqlite::Result<Option<(i64, Identity)>> {
+    conn.prepare_cached("SELECT version, doc, pk FROM identities WHERE nid = ?1 AND id = ?2")?
+        .query_row(params![nid, id.as_bytes()], |r| {
+            Ok((r.get(2)?, identity_from_doc(r)?))
+        })
+        .optional()
+}
+
+/// Fills the document of every identity from its columns and child rows
+/// (the migration to version 3).
+pub(crate) fn fill_documents(conn: &Connection) -> rusqlite::Result<()> {
+    let mut select = conn.prepare(concat!(
+        "SELECT ",
+        identity_columns!(),
+        " FROM identities WHERE doc IS NULL"
+    ))?;
+    let mut rows = select.query([])?;
+    let mut set = conn.prepare("UPDATE identities SET doc = ?2 WHERE pk = ?1")?;
+    while let Some(row) = rows.next()? {
+        let (pk, mut identity) = identity_from_row(row)?;
+        load_children(conn, pk, &mut identity)?;
+        set.execute(params![pk, doc_text(&identity)?])?;
+    }
+    Ok(())
+}
+
+/// An identity row without its children, and its row key (the version 2
+/// layout, which the columns and child rows still hold).
+fn identity_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Identity)> {
     let state: String = row.get(3)?;
     let state = State::parse(&state).ok_or_else(|| bad_text(3, "state", &state))?;
     let identity = Identity {
@@ -118,32 +235,8 @@ pub(crate) fn identity_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Identit
     Ok((row.get(0)?, identity))
 }
 
-/// Loads one identity by a query on `identities` selecting
-/// [`identity_columns`], with its children.
-pub(crate) fn load_one<P: rusqlite::Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-) -> rusqlite::Result<Option<Identity>> {
-    let found = conn
-        .prepare_cached(sql)?
-        .query_row(params, identity_from_row)
-        .optional()?;
-    match found {
-        Some((pk, mut identity)) => {
-            load_children(conn, pk, &mut identity)?;
-            Ok(Some(identity))
-        }
-        None => Ok(None),
-    }
-}
-
 /// Fills in the credentials, identifiers and addresses of an identity.
-pub(crate) fn load_children(
-    conn: &Connection,
-    pk: i64,
-    identity: &mut Identity,
-) -> rusqlite::Result<()> {
+fn load_children(conn: &Connection, pk: i64, identity: &mut Identity) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT type, config, version, created_at, updated_at \
          FROM credentials WHERE identity_pk = ?1",
@@ -239,7 +332,8 @@ pub(crate) fn insert(
     conn.prepare_cached(
         "INSERT INTO identities (nid, id, schema_id, state, state_changed_at, traits, \
          metadata_public, metadata_admin, organization_id, external_id, created_at, \
-         updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+         updated_at, version, doc) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13)",
     )?
     .execute(params![
         nid,
@@ -254,6 +348,7 @@ pub(crate) fn insert(
         i.external_id.as_ref().map(ExternalId::as_str),
         i.created_at.unix_micros(),
         i.updated_at.unix_micros(),
+        doc_text(i)?,
     ])?;
     let row = conn.last_insert_rowid();
     *pk = Some(row);
@@ -357,34 +452,24 @@ fn insert_recovery(
 }
 
 /// Rewrites the identity row `pk` (bumping its version to `version`) and
-/// changes only the child rows that differ from the stored ones, in the
-/// order of the core's [`ChildRowPlan`] (deletions first, so values moving
-/// within the identity never collide with themselves): unchanged
-/// credentials, identifiers and addresses keep their rows.
+/// changes only the child rows that differ from those of `stored` (what
+/// the row held), in the order of the core's [`ChildRowPlan`] (deletions
+/// first, so values moving within the identity never collide with
+/// themselves): unchanged credentials, identifiers and addresses keep
+/// their rows.
 pub(crate) fn update(
     conn: &Connection,
     nid: &[u8; 16],
     pk: i64,
+    stored: &Identity,
     identity: &ValidIdentity,
     version: u64,
 ) -> rusqlite::Result<()> {
     let i = identity.identity();
-    let mut stored = Identity {
-        credentials: Default::default(),
-        verifiable_addresses: Vec::new(),
-        recovery_addresses: Vec::new(),
-        traits: Value::Null,
-        metadata_public: None,
-        metadata_admin: None,
-        external_id: None,
-        schema_id: String::new(),
-        ..*i
-    };
-    load_children(conn, pk, &mut stored)?;
     conn.prepare_cached(
         "UPDATE identities SET schema_id = ?2, state = ?3, state_changed_at = ?4, traits = ?5, \
          metadata_public = ?6, metadata_admin = ?7, organization_id = ?8, external_id = ?9, \
-         created_at = ?10, updated_at = ?11, version = ?12 WHERE pk = ?1",
+         created_at = ?10, updated_at = ?11, version = ?12, doc = ?13 WHERE pk = ?1",
     )?
     .execute(params![
         pk,
@@ -399,8 +484,9 @@ pub(crate) fn update(
         i.created_at.unix_micros(),
         i.updated_at.unix_micros(),
         version_column(version),
+        doc_text(i)?,
     ])?;
-    run_plan(conn, nid, pk, &ChildRowPlan::new(&stored, identity))
+    run_plan(conn, nid, pk, &ChildRowPlan::new(stored, identity))
 }
 
 fn run_plan(

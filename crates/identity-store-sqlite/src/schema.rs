@@ -12,13 +12,34 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::ResultExt;
 use crate::options::{SqliteOptions, Synchronous};
+use crate::rows;
 
 /// `PRAGMA application_id` of an identity store ("IDST").
 pub(crate) const APPLICATION_ID: i32 = 0x4944_5354;
 
 /// The migrations, in order; `MIGRATIONS[n]` takes the schema from version
 /// `n` to `n + 1`. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration::sql(V1),
+    Migration::sql(V2),
+    Migration {
+        sql: V3,
+        then: Some(rows::fill_documents),
+    },
+];
+
+/// One migration: SQL, then optionally a step in Rust (which sees the
+/// schema the SQL left, inside the same transaction).
+pub(crate) struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Connection) -> rusqlite::Result<()>>,
+}
+
+impl Migration {
+    const fn sql(sql: &'static str) -> Migration {
+        Migration { sql, then: None }
+    }
+}
 
 /// Version 1. Every uniqueness rule of the storage contract is a UNIQUE
 /// index led by the tenant (`nid`); child rows hang off `identities.pk` with
@@ -114,6 +135,18 @@ CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
     WHERE external_id IS NOT NULL;
 "#;
 
+/// Version 3: the identity's document (`doc.rs`: everything a read returns,
+/// every credential config included, in the store's own compact form) in
+/// one column of its row, so that a read is one statement on one row. The
+/// child tables stay: they hold the unique indexes and serve lookups and
+/// list filters. The identity's columns stay too and are written beside the
+/// document (no table is rebuilt; a later version may drop those no index
+/// needs). The Rust step fills the document of every identity from its
+/// columns and child rows.
+const V3: &str = r#"
+ALTER TABLE identities ADD COLUMN doc TEXT;
+"#;
+
 /// Per-connection settings shared by the writer and the readers.
 pub(crate) fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), Error> {
     conn.busy_timeout(options.busy_timeout)
@@ -163,9 +196,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Error> {
         .ctx("begin migration")?;
     // Another process may have migrated meanwhile: read again under the lock.
     let current = check_version(&tx)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(sql)
-            .ctx(&format!("apply migration {}", index + 1))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let context = format!("apply migration {}", index + 1);
+        tx.execute_batch(migration.sql).ctx(&context)?;
+        if let Some(step) = migration.then {
+            step(&tx).ctx(&context)?;
+        }
     }
     tx.pragma_update(None, "user_version", latest())
         .ctx("write schema version")?;

@@ -1,8 +1,11 @@
-//! [`SqliteStore`]: connections, the blocking bridge, and the
+//! [`SqliteStore`]: connections, where each call runs (reads on the
+//! caller's thread, writes on the blocking pool), and the
 //! [`IdentityStore`] implementation.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use identity_core::{
@@ -10,24 +13,36 @@ use identity_core::{
     TenantId, ValidIdentity, WriteOp, sql,
 };
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{self, ResultExt, unique_violation};
 use crate::options::{Location, SqliteOptions, parse_location};
-use crate::rows::{self, identity_columns, nid};
+use crate::rows::{self, nid};
 use crate::schema;
 
 /// An [`IdentityStore`] on SQLite.
 ///
 /// One writer connection behind a mutex takes every write, each in one
-/// `BEGIN IMMEDIATE` transaction; reads of a file database go through a
-/// small pool of reader connections, each read in one snapshot (WAL lets
-/// them run while the writer writes). All database work runs on tokio's
-/// blocking pool (`spawn_blocking`), so callers need a tokio runtime and
-/// their executor is never blocked. A call whose future is dropped still
-/// finishes (or rolls back) its transaction as a whole.
+/// `BEGIN IMMEDIATE` transaction, on tokio's blocking pool
+/// (`spawn_blocking`): a write waits for its `fsync` (milliseconds), and
+/// the executor must not. A write whose future is dropped still finishes
+/// (or rolls back) its transaction as a whole.
+///
+/// Reads of a file database run on the caller's thread, on a reader
+/// connection from a small pool, each in one snapshot (WAL lets them run
+/// while the writer writes, so a read never waits for a write). A read is
+/// one or two statements on one row each and decodes one document, which
+/// costs less than a hop to the blocking pool and back or to a thread
+/// owning the connection (figures in the crate documentation); so an
+/// async caller's executor thread is busy for the read itself, as with any
+/// short synchronous call. A read that would have to wait (SQLite busy,
+/// which WAL readers meet only while another connection holds the file
+/// exclusively) is handed to the blocking pool and waits there, up to the
+/// busy timeout. Reads of an in-memory database go through the writer
+/// connection: on the caller's thread when it is free, else on the
+/// blocking pool. Callers need a tokio runtime.
 ///
 /// Cloning is cheap and shares the connections.
 #[derive(Clone)]
@@ -106,13 +121,18 @@ impl SqliteStore {
         .await
     }
 
+    /// Runs the read `f`: on the caller's thread, unless it would have to
+    /// wait for a lock, in which case it waits on the blocking pool.
     async fn read<T, F>(&self, context: &'static str, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        if let Some(done) = self.inner.read_here(context, &f) {
+            return done;
+        }
         let inner = Arc::clone(&self.inner);
-        blocking(context, move || inner.read(context, f)).await
+        blocking(context, move || inner.read_waiting(context, &f)).await
     }
 
     async fn write<T, F>(&self, context: &'static str, f: F) -> Result<T, Error>
@@ -130,41 +150,66 @@ impl Inner {
     fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held unwound through the transaction
         // guard, which rolled back: the connection is still sound.
-        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        conn
+        ready(self.writer.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn read<T>(
+    /// Runs a read without waiting for any lock; `None` when it would have
+    /// to wait (the in-memory database's writer is busy, or SQLite is).
+    fn read_here<T>(
         &self,
         context: &str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        f: &impl Fn(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, Error>> {
+        let Location::File(path) = &self.location else {
+            let conn = match self.writer.try_lock() {
+                Ok(conn) => conn,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return None,
+            };
+            return Some(f(&ready(conn)).ctx(context));
+        };
+        let conn = match self.reader(path) {
+            Ok(conn) => conn,
+            Err(e) => return Some(Err(e)),
+        };
+        let result = f(&conn);
+        self.put_back(conn);
+        match result {
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => None,
+            result => Some(result.ctx(context)),
+        }
+    }
+
+    /// Runs a read that may wait, up to the busy timeout (on the blocking
+    /// pool).
+    fn read_waiting<T>(
+        &self,
+        context: &str,
+        f: &impl Fn(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, Error> {
         let Location::File(path) = &self.location else {
-            return snapshot(&mut self.writer(), context, f);
+            return f(&self.writer()).ctx(context);
         };
+        let conn = self.reader(path)?;
+        conn.busy_timeout(self.options.busy_timeout).ctx(context)?;
+        let result = f(&conn);
+        if conn.busy_timeout(Duration::ZERO).is_ok() {
+            self.put_back(conn);
+        }
+        result.ctx(context)
+    }
+
+    /// An idle reader, or a new one. Readers wait for no lock (busy
+    /// timeout 0) unless [`Inner::read_waiting`] sets one.
+    fn reader(&self, path: &Path) -> Result<Connection, Error> {
         let idle = self
             .readers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => self.open_reader(path)?,
-        };
-        let result = snapshot(&mut conn, context, f);
-        if conn.is_autocommit() {
-            let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < self.options.max_readers {
-                idle.push(conn);
-            }
+        if let Some(conn) = idle {
+            return Ok(conn);
         }
-        result
-    }
-
-    fn open_reader(&self, path: &std::path::Path) -> Result<Connection, Error> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -175,22 +220,28 @@ impl Inner {
         schema::configure(&conn, &self.options)?;
         conn.pragma_update(None, "query_only", true)
             .ctx("open reader")?;
+        conn.busy_timeout(Duration::ZERO).ctx("open reader")?;
         Ok(conn)
+    }
+
+    /// Keeps a reader for the next read, up to `max_readers` of them.
+    fn put_back(&self, conn: Connection) {
+        if !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.options.max_readers {
+            idle.push(conn);
+        }
     }
 }
 
-/// Runs `f` in one read transaction: every query sees the same snapshot.
-fn snapshot<T>(
-    conn: &mut Connection,
-    context: &str,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> Result<T, Error> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Deferred)
-        .ctx(context)?;
-    let value = f(&tx).ctx(context)?;
-    tx.commit().ctx(context)?;
-    Ok(value)
+/// The writer connection, out of any transaction a panic left open.
+fn ready(conn: MutexGuard<'_, Connection>) -> MutexGuard<'_, Connection> {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn
 }
 
 /// Runs `f` on tokio's blocking pool.
@@ -247,62 +298,30 @@ fn insert(conn: &Connection, tenant: &[u8; 16], identity: &ValidIdentity) -> Res
         .map_err(|e| write_failure(conn, tenant, identity, pk, WriteOp::Create, e))
 }
 
-const GET_BY_ID: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND id = ?2"
-);
-const GET_BY_PK: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE pk = ?1"
-);
-const GET_BY_EXTERNAL_ID: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND external_id = ?2"
-);
-const LIST_ALL: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-);
-const LIST_ORGANIZATION: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND organization_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3"
-);
-const LIST_IDS: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND id > ?2 \
-     AND id IN (SELECT unhex(value) FROM json_each(?4)) ORDER BY id LIMIT ?3"
-);
-const LIST_IDENTIFIERS: &str = concat!(
-    "SELECT ",
-    identity_columns!(),
-    " FROM identities WHERE nid = ?1 AND id > ?2 AND pk IN (\
+const LIST_ALL: &str = "SELECT version, doc FROM identities \
+     WHERE nid = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+const LIST_ORGANIZATION: &str = "SELECT version, doc FROM identities \
+     WHERE nid = ?1 AND organization_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3";
+const LIST_IDS: &str = "SELECT version, doc FROM identities WHERE nid = ?1 AND id > ?2 \
+     AND id IN (SELECT unhex(value) FROM json_each(?4)) ORDER BY id LIMIT ?3";
+const LIST_IDENTIFIERS: &str = "SELECT version, doc FROM identities \
+     WHERE nid = ?1 AND id > ?2 AND pk IN (\
        SELECT ci.identity_pk FROM json_each(?4) AS j \
        JOIN credential_identifiers AS ci ON ci.nid = ?1 \
          AND ci.type = json_extract(j.value, '$[0]') \
          AND ci.identifier = json_extract(j.value, '$[1]')) \
-     ORDER BY id LIMIT ?3"
-);
+     ORDER BY id LIMIT ?3";
 /// Every type is listed so that the (nid, type, identifier) index serves a
 /// range scan per type.
-static LIST_PREFIXES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {} FROM identities WHERE nid = ?1 AND id > ?2 AND pk IN (\
-           SELECT ci.identity_pk FROM json_each(?4) AS j \
-           JOIN credential_identifiers AS ci ON ci.nid = ?1 \
-             AND ci.type = json_extract(j.value, '$[0]') \
-             AND ci.identifier >= json_extract(j.value, '$[1]') \
-             AND (json_extract(j.value, '$[2]') IS NULL \
-                  OR ci.identifier < json_extract(j.value, '$[2]'))) \
-         ORDER BY id LIMIT ?3",
-        identity_columns!()
-    )
-});
+const LIST_PREFIXES: &str = "SELECT version, doc FROM identities \
+     WHERE nid = ?1 AND id > ?2 AND pk IN (\
+       SELECT ci.identity_pk FROM json_each(?4) AS j \
+       JOIN credential_identifiers AS ci ON ci.nid = ?1 \
+         AND ci.type = json_extract(j.value, '$[0]') \
+         AND ci.identifier >= json_extract(j.value, '$[1]') \
+         AND (json_extract(j.value, '$[2]') IS NULL \
+              OR ci.identifier < json_extract(j.value, '$[2]'))) \
+     ORDER BY id LIMIT ?3";
 
 /// The JSON argument and statement of a list filter, if it has one.
 fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
@@ -330,7 +349,7 @@ fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
                 .iter()
                 .map(|(kind, p)| json!([kind.as_str(), p, sql::prefix_upper_bound(p)]));
             (
-                LIST_PREFIXES.as_str(),
+                LIST_PREFIXES,
                 Some(SqlValue::Text(json_array(bounds.collect()))),
             )
         }
@@ -354,44 +373,122 @@ fn list_page(
     // One more than asked tells whether more follow.
     let take = i64::try_from(limit + 1).unwrap_or(i64::MAX);
     let (sql, argument) = filter_statement(&query.filter);
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut heads = match argument {
-        None => stmt
-            .query_map(params![tenant, after, take], rows::identity_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        Some(argument) => stmt
-            .query_map(
-                params![tenant, after, take, argument],
-                rows::identity_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
+    // One statement: the page is one snapshot.
+    let mut identities = match argument {
+        None => rows::collect(conn, sql, params![tenant, after, take])?,
+        Some(argument) => rows::collect(conn, sql, params![tenant, after, take, argument])?,
     };
-    let has_more = heads.len() > limit;
-    heads.truncate(limit);
-    let mut identities = Vec::with_capacity(heads.len());
-    for (pk, mut identity) in heads {
-        rows::load_children(conn, pk, &mut identity)?;
-        identities.push(Arc::new(identity));
-    }
+    let has_more = identities.len() > limit;
+    identities.truncate(limit);
     Ok(ListPage {
         identities,
         has_more,
     })
 }
 
+/// Creates one identity in its own transaction.
+fn create(
+    conn: &mut Connection,
+    tenant: &[u8; 16],
+    identity: &ValidIdentity,
+) -> Result<u64, Error> {
+    let tx = begin(conn, "begin create")?;
+    insert(&tx, tenant, identity)?;
+    tx.commit().ctx("commit create")?;
+    Ok(1)
+}
+
+/// Creates each identity in one transaction, a savepoint per entry: a
+/// conflict undoes its own entry only.
+fn batch_create(
+    conn: &mut Connection,
+    tenant: &[u8; 16],
+    identities: &[ValidIdentity],
+) -> Result<Vec<Result<u64, Error>>, Error> {
+    let mut tx = begin(conn, "begin batch")?;
+    let mut results = Vec::with_capacity(identities.len());
+    for identity in identities {
+        let sp = tx.savepoint().ctx("batch entry")?;
+        match insert(&sp, tenant, identity) {
+            Ok(()) => {
+                sp.commit().ctx("batch entry")?;
+                results.push(Ok(1));
+            }
+            Err(e @ Error::Conflict { .. }) => {
+                sp.finish().ctx("batch entry")?;
+                results.push(Err(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().ctx("commit batch")?;
+    Ok(results)
+}
+
+/// Replaces the stored identity, diffing its child rows against the
+/// stored document.
+fn update(
+    conn: &mut Connection,
+    tenant: &[u8; 16],
+    identity: &ValidIdentity,
+    expected_version: Option<u64>,
+) -> Result<u64, Error> {
+    let tx = begin(conn, "begin update")?;
+    let (pk, stored) = rows::stored(&tx, tenant, identity.identity().id)
+        .ctx("update identity")?
+        .ok_or(Error::NotFound)?;
+    let current = stored.version;
+    if let Some(expected) = expected_version.filter(|v| *v != current) {
+        return Err(Error::VersionMismatch {
+            expected,
+            actual: current,
+        });
+    }
+    let version = current + 1;
+    rows::update(&tx, tenant, pk, &stored, identity, version)
+        .map_err(|e| write_failure(&tx, tenant, identity, Some(pk), WriteOp::Update, e))?;
+    tx.commit().ctx("commit update")?;
+    Ok(version)
+}
+
+fn delete(
+    conn: &mut Connection,
+    tenant: &[u8; 16],
+    id: Uuid,
+    expected_version: Option<u64>,
+) -> Result<(), Error> {
+    let tx = begin(conn, "begin delete")?;
+    let (pk, current) = rows::head(&tx, tenant, id)
+        .ctx("delete identity")?
+        .ok_or(Error::NotFound)?;
+    if let Some(expected) = expected_version.filter(|v| *v != current) {
+        return Err(Error::VersionMismatch {
+            expected,
+            actual: current,
+        });
+    }
+    tx.prepare_cached("DELETE FROM identities WHERE pk = ?1")
+        .and_then(|mut s| s.execute([pk]))
+        .ctx("delete identity")?;
+    tx.commit().ctx("commit delete")
+}
+
+fn count(conn: &Connection, tenant: &[u8; 16]) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM identities WHERE nid = ?1")?
+        .query_row(params![tenant], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+// The trait's methods only move their arguments to where the work runs.
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         let tenant = nid(tenant);
         // The blocking thread needs its own handle (an `Arc` clone).
         let identity = identity.clone();
-        self.write("create identity", move |conn| {
-            let tx = begin(conn, "begin create")?;
-            insert(&tx, &tenant, &identity)?;
-            tx.commit().ctx("commit create")?;
-            Ok(1)
-        })
-        .await
+        self.write("create identity", move |c| create(c, &tenant, &identity))
+            .await
     }
 
     async fn batch_create(
@@ -401,39 +498,18 @@ impl IdentityStore for SqliteStore {
     ) -> Result<Vec<Result<u64, Error>>, Error> {
         let tenant = nid(tenant);
         let identities = identities.to_vec();
-        self.write("batch create", move |conn| {
-            // One transaction for the batch, a savepoint per entry: a
-            // conflict undoes its own entry only.
-            let mut tx = begin(conn, "begin batch")?;
-            let mut results = Vec::with_capacity(identities.len());
-            for identity in &identities {
-                let sp = tx.savepoint().ctx("batch entry")?;
-                match insert(&sp, &tenant, identity) {
-                    Ok(()) => {
-                        sp.commit().ctx("batch entry")?;
-                        results.push(Ok(1));
-                    }
-                    Err(e @ Error::Conflict { .. }) => {
-                        sp.finish().ctx("batch entry")?;
-                        results.push(Err(e));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            tx.commit().ctx("commit batch")?;
-            Ok(results)
+        self.write("batch create", move |c| {
+            batch_create(c, &tenant, &identities)
         })
         .await
     }
 
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
-        self.read("get identity", move |conn| {
-            rows::load_one(conn, GET_BY_ID, params![tenant, id.as_bytes()])
-        })
-        .await?
-        .map(Arc::new)
-        .ok_or(Error::NotFound)
+        self.read("get identity", move |c| rows::get(c, &tenant, id))
+            .await?
+            .map(Arc::new)
+            .ok_or(Error::NotFound)
     }
 
     async fn get_by_external_id(
@@ -443,8 +519,8 @@ impl IdentityStore for SqliteStore {
     ) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         let external_id = external_id.as_str().to_owned();
-        self.read("get identity by external id", move |conn| {
-            rows::load_one(conn, GET_BY_EXTERNAL_ID, params![tenant, external_id])
+        self.read("get identity by external id", move |c| {
+            rows::get_by_external_id(c, &tenant, &external_id)
         })
         .await?
         .map(Arc::new)
@@ -459,20 +535,8 @@ impl IdentityStore for SqliteStore {
     ) -> Result<Arc<Identity>, Error> {
         let tenant = nid(tenant);
         let identifier = identifier.to_owned();
-        self.read("find identity by identifier", move |conn| {
-            // Two statements, not a JOIN: the bundled SQLite (STAT4)
-            // re-prepares the JOIN on every call (see benches/README.md).
-            let owner: Option<i64> = conn
-                .prepare_cached(
-                    "SELECT identity_pk FROM credential_identifiers \
-                     WHERE nid = ?1 AND type = ?2 AND identifier = ?3",
-                )?
-                .query_row(params![tenant, kind.as_str(), identifier], |r| r.get(0))
-                .optional()?;
-            match owner {
-                Some(pk) => rows::load_one(conn, GET_BY_PK, [pk]),
-                None => Ok(None),
-            }
+        self.read("find identity by identifier", move |c| {
+            rows::find(c, &tenant, kind, &identifier)
         })
         .await?
         .map(Arc::new)
@@ -487,23 +551,8 @@ impl IdentityStore for SqliteStore {
     ) -> Result<u64, Error> {
         let tenant = nid(tenant);
         let identity = identity.clone();
-        self.write("update identity", move |conn| {
-            let tx = begin(conn, "begin update")?;
-            let (pk, current) = rows::head(&tx, &tenant, identity.identity().id)
-                .ctx("update identity")?
-                .ok_or(Error::NotFound)?;
-            if let Some(expected) = expected_version.filter(|v| *v != current) {
-                return Err(Error::VersionMismatch {
-                    expected,
-                    actual: current,
-                });
-            }
-            let version = current + 1;
-            rows::update(&tx, &tenant, pk, &identity, version).map_err(|e| {
-                write_failure(&tx, &tenant, &identity, Some(pk), WriteOp::Update, e)
-            })?;
-            tx.commit().ctx("commit update")?;
-            Ok(version)
+        self.write("update identity", move |c| {
+            update(c, &tenant, &identity, expected_version)
         })
         .await
     }
@@ -515,21 +564,8 @@ impl IdentityStore for SqliteStore {
         expected_version: Option<u64>,
     ) -> Result<(), Error> {
         let tenant = nid(tenant);
-        self.write("delete identity", move |conn| {
-            let tx = begin(conn, "begin delete")?;
-            let (pk, current) = rows::head(&tx, &tenant, id)
-                .ctx("delete identity")?
-                .ok_or(Error::NotFound)?;
-            if let Some(expected) = expected_version.filter(|v| *v != current) {
-                return Err(Error::VersionMismatch {
-                    expected,
-                    actual: current,
-                });
-            }
-            tx.prepare_cached("DELETE FROM identities WHERE pk = ?1")
-                .and_then(|mut s| s.execute([pk]))
-                .ctx("delete identity")?;
-            tx.commit().ctx("commit delete")
+        self.write("delete identity", move |c| {
+            delete(c, &tenant, id, expected_version)
         })
         .await
     }
@@ -537,29 +573,90 @@ impl IdentityStore for SqliteStore {
     async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
         let tenant = nid(tenant);
         let query = query.clone();
-        self.read("list identities", move |conn| {
-            list_page(conn, &tenant, &query)
-        })
-        .await
+        self.read("list identities", move |c| list_page(c, &tenant, &query))
+            .await
     }
 
     async fn count(&self, tenant: TenantId) -> Result<u64, Error> {
         let tenant = nid(tenant);
-        self.read("count identities", move |conn| {
-            let n: i64 = conn
-                .prepare_cached("SELECT COUNT(*) FROM identities WHERE nid = ?1")?
-                .query_row(params![tenant], |r| r.get(0))?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-        .await
+        self.read("count identities", move |c| count(c, &tenant))
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::{self, ThreadId};
+
     use identity_core::ErrorKind;
 
     use super::*;
+
+    fn busy() -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None)
+    }
+
+    /// A file read runs on the caller's thread with no busy timeout; one
+    /// that SQLite answers busy runs again on the blocking pool, with the
+    /// configured busy timeout, and its reader goes back to the pool
+    /// without it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_busy_read_runs_again_on_the_blocking_pool_with_the_busy_timeout() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("busy.db");
+        let options = SqliteOptions::default().with_busy_timeout(Duration::from_millis(1_234));
+        let store = SqliteStore::open(path.to_str().expect("utf-8"), options).expect("open");
+        let timeout = |c: &Connection| -> rusqlite::Result<i64> {
+            c.pragma_query_value(None, "busy_timeout", |r| r.get(0))
+        };
+        let here = thread::current().id();
+        let (thread, ms) = store
+            .read("probe", move |c| Ok((thread::current().id(), timeout(c)?)))
+            .await
+            .expect("read");
+        assert_eq!((thread, ms), (here, 0));
+
+        let first = Arc::new(AtomicBool::new(true));
+        let (thread, ms): (ThreadId, i64) = store
+            .read("probe", move |c| {
+                if first.swap(false, Ordering::SeqCst) {
+                    return Err(busy());
+                }
+                Ok((thread::current().id(), timeout(c)?))
+            })
+            .await
+            .expect("read after busy");
+        assert_ne!(thread, here);
+        assert_eq!(ms, 1_234);
+        let ms = store.read("probe", timeout).await.expect("read");
+        assert_eq!(ms, 0, "the pooled reader is back to no timeout");
+    }
+
+    /// An in-memory database is read through the writer: while a write
+    /// holds it, a read waits on the blocking pool and the executor runs.
+    #[tokio::test(flavor = "current_thread")]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the test holds the writer across awaits on purpose, as a long write would"
+    )]
+    async fn an_in_memory_read_waits_for_the_writer_off_the_executor() {
+        let store = SqliteStore::open("sqlite::memory:", SqliteOptions::default()).expect("open");
+        let held = store.inner.writer.lock().expect("writer");
+        let read = tokio::spawn({
+            let store = store.clone();
+            async move { store.count(TenantId::DEFAULT).await }
+        });
+        let mut ticks = 0;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            ticks += 1;
+        }
+        assert!(!read.is_finished(), "the read waits for the writer");
+        drop(held);
+        assert_eq!(read.await.expect("task").ok(), Some(0));
+        assert_eq!(ticks, 10);
+    }
 
     #[tokio::test]
     async fn a_full_database_is_unavailable_and_keeps_working() {

@@ -98,11 +98,12 @@ async fn a_version_1_file_is_migrated() {
     let tagged = rich(Uuid::new_v4(), "kept");
     store.create(T, &valid(&tagged)).await.expect("create");
     drop(store);
-    // Back to version 1 as it was: its index left '' out, and '' stood in
-    // for none.
+    // Back to version 1 as it was: no document column, its index left ''
+    // out, and '' stood in for none.
     raw(&path)
         .execute_batch(
-            "DROP INDEX identities_external_id_key;
+            "ALTER TABLE identities DROP COLUMN doc;
+             DROP INDEX identities_external_id_key;
              CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
                  WHERE external_id IS NOT NULL AND external_id <> '';
              UPDATE identities SET external_id = '' WHERE external_id IS NULL;
@@ -144,6 +145,102 @@ async fn a_version_1_file_is_migrated() {
         .create(T, &valid(&person(Uuid::new_v4(), "v1-2@example.com")))
         .await
         .expect("a third without an external id");
+}
+
+/// A file written at schema version 2, without the document column, opens
+/// at the current version: every identity gets its document, reads back
+/// exactly as written (through every kind of read), and takes updates.
+#[tokio::test]
+async fn a_version_2_file_is_migrated() {
+    let (store, _dir, path) = file_store();
+    let mut written = Vec::new();
+    for n in 0..6 {
+        let identity = if n % 2 == 0 {
+            rich(Uuid::new_v4(), &format!("v2r{n}"))
+        } else {
+            person(Uuid::new_v4(), &format!("v2p{n}@example.com"))
+        };
+        store.create(T, &valid(&identity)).await.expect("create");
+        written.push(at(&identity, 1));
+    }
+    // A later version, child rows moved and changed in place, and one
+    // without credentials, addresses or metadata.
+    let changed = moved(&written[1], "v2-changed@example.com", T1);
+    store
+        .update(T, &valid(&changed), Some(1))
+        .await
+        .expect("update");
+    written[1] = at(&changed, 2);
+    let mut tweaked = written[0].clone();
+    tweaked.verifiable_addresses.swap(0, 2);
+    tweaked.metadata_public = None;
+    store
+        .update(T, &valid(&tweaked), Some(1))
+        .await
+        .expect("update");
+    written[0] = at(&tweaked, 2);
+    let mut bare = person(Uuid::new_v4(), "bare@example.com");
+    bare.credentials.clear();
+    bare.verifiable_addresses.clear();
+    bare.recovery_addresses.clear();
+    bare.metadata_public = None;
+    bare.state_changed_at = None;
+    store.create(T, &valid(&bare)).await.expect("create");
+    written.push(at(&bare, 1));
+    drop(store);
+    // Back to version 2: no document column.
+    raw(&path)
+        .execute_batch("ALTER TABLE identities DROP COLUMN doc; PRAGMA user_version = 2;")
+        .expect("rewind to version 2");
+
+    let store = store_at(&path);
+    let (user_version, missing): (u32, u32) = raw(&path)
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+             (SELECT count(*) FROM identities WHERE doc IS NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("version and documents");
+    assert_eq!((user_version, missing), (SCHEMA_VERSION, 0));
+    for identity in &written {
+        assert_eq!(&get(&store, identity.id).await, identity);
+        if let Some(ext) = &identity.external_id {
+            assert_eq!(
+                *store
+                    .get_by_external_id(T, ext)
+                    .await
+                    .expect("by external id"),
+                *identity
+            );
+        }
+        for (kind, credential) in &identity.credentials {
+            for identifier in &credential.identifiers {
+                let found = store
+                    .find_by_identifier(T, *kind, identifier)
+                    .await
+                    .expect("by identifier");
+                assert_eq!(*found, *identity);
+            }
+        }
+    }
+    let mut everything = all(&store).await;
+    everything.sort_by_key(|i| i.id);
+    written.sort_by_key(|i| i.id);
+    assert_eq!(everything, written);
+    // Updates diff against the filled documents: a move frees the old
+    // values and claims the new ones.
+    let old = written
+        .iter()
+        .find(|i| i.id == changed.id)
+        .expect("changed")
+        .clone();
+    let next = moved(&old, "v2-again@example.com", T1);
+    assert_eq!(store.update(T, &valid(&next), Some(2)).await.ok(), Some(3));
+    assert_eq!(get(&store, next.id).await, at(&next, 3));
+    let reuse = person(Uuid::new_v4(), "v2-changed@example.com");
+    assert_eq!(store.create(T, &valid(&reuse)).await.ok(), Some(1));
+    assert_file_sound(&path);
 }
 
 #[tokio::test]
