@@ -91,11 +91,7 @@ impl IdentitySchema {
         let violations: Vec<Violation> = self
             .validator
             .iter_errors(doc)
-            .map(|e| Violation {
-                instance_path: e.instance_path().as_str().to_owned(),
-                schema_path: e.schema_path().as_str().to_owned(),
-                message: kratos_message(&e),
-            })
+            .map(super::message::violation)
             .collect();
         Err(Error::Validation(violations))
     }
@@ -116,7 +112,8 @@ impl IdentitySchema {
         if !violations.is_empty() {
             // One value under several extension entries reports a problem once.
             let mut seen = BTreeSet::new();
-            violations.retain(|v| seen.insert((v.instance_path.clone(), v.message.clone())));
+            violations
+                .retain(|v| seen.insert((v.instance_path().to_owned(), v.message().to_owned())));
             return Err(Error::Validation(violations));
         }
         // By address, then channel (SPEC §2, as Kratos writes them).
@@ -124,89 +121,6 @@ impl IdentitySchema {
             .sort_by(|a, b| (&a.address, a.channel).cmp(&(&b.address, b.channel)));
         out.code_addresses.dedup();
         Ok(out)
-    }
-}
-
-/// A violation in the words of Kratos' validator (ory/jsonschema), which
-/// its clients and tests match: `expected string, but got number`,
-/// `missing properties: "email"`, `additionalProperties "x" not allowed`,
-/// `"x" is not valid "email"`, ... Kinds Kratos' tests do not pin keep the
-/// `jsonschema` crate's own wording.
-fn kratos_message(e: &jsonschema::ValidationError<'_>) -> String {
-    use jsonschema::error::{TypeKind, ValidationErrorKind as Kind};
-    let instance = e.instance();
-    let count = |v: &Value| match v {
-        Value::String(s) => s.chars().count(),
-        Value::Array(a) => a.len(),
-        Value::Object(o) => o.len(),
-        _ => 0,
-    };
-    let quoted = |names: &[String]| {
-        names
-            .iter()
-            .map(|n| Value::String(n.clone()).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match e.kind() {
-        Kind::Format { format } => format!("{instance} is not valid {format:?}"),
-        Kind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => t.to_string(),
-                TypeKind::Multiple(set) => set
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-            };
-            format!(
-                "expected {expected}, but got {}",
-                super::json_type(instance)
-            )
-        }
-        Kind::Required { property } => format!("missing properties: {property}"),
-        Kind::AdditionalProperties { unexpected } => {
-            format!("additionalProperties {} not allowed", quoted(unexpected))
-        }
-        Kind::MinLength { limit } => {
-            format!("length must be >= {limit}, but got {}", count(instance))
-        }
-        Kind::MaxLength { limit } => {
-            format!("length must be <= {limit}, but got {}", count(instance))
-        }
-        Kind::Pattern { pattern } => format!("does not match pattern {pattern:?}"),
-        Kind::Enum { options } => match options.as_array() {
-            Some(list) => format!(
-                "value must be one of {}",
-                list.iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => e.to_string(),
-        },
-        Kind::Constant { expected_value } => format!("value must be {expected_value}"),
-        Kind::Minimum { limit } => format!("must be >= {limit} but found {instance}"),
-        Kind::Maximum { limit } => format!("must be <= {limit} but found {instance}"),
-        Kind::ExclusiveMinimum { limit } => format!("must be > {limit} but found {instance}"),
-        Kind::ExclusiveMaximum { limit } => format!("must be < {limit} but found {instance}"),
-        Kind::MinItems { limit } => format!(
-            "minimum {limit} items allowed, but found {} items",
-            count(instance)
-        ),
-        Kind::MaxItems { limit } => format!(
-            "maximum {limit} items allowed, but found {} items",
-            count(instance)
-        ),
-        Kind::MinProperties { limit } => format!(
-            "minimum {limit} properties allowed, but found {} properties",
-            count(instance)
-        ),
-        Kind::MaxProperties { limit } => format!(
-            "maximum {limit} properties allowed, but found {} properties",
-            count(instance)
-        ),
-        _ => e.to_string(),
     }
 }
 
@@ -347,11 +261,7 @@ fn on_channel(
     let lenient = !require_phone && site.format.as_deref() == Some("no-validate");
     // A channel's own check reports where Kratos does: at the value's
     // `format` (which the channel implies when the schema has none).
-    let at_format = |message: String| Violation {
-        instance_path: path.pointer(),
-        schema_path: site.format_path(),
-        message,
-    };
+    let at_format = |message: String| Violation::new(path.pointer(), site.format_path(), message);
     let value = match via {
         AddressVia::Email => {
             if site.format.is_none() && !formats::is_valid_email(raw) {
