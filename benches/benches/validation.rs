@@ -1,5 +1,6 @@
-//! Validation throughput (the headline), invalid documents, and operations
-//! through the manager on the memory store.
+//! Validation throughput (the headline), invalid documents, operations
+//! through the manager on the memory store, and both on one thread against
+//! two.
 //!
 //! `cargo bench -p identity-benches --bench validation`
 
@@ -334,9 +335,121 @@ fn timestamps(c: &mut Criterion) {
     group.finish();
 }
 
+/// Validation from bytes of a whole corpus, and PUTs through the manager on
+/// the memory store, on one thread and split over two (issue 15, item 7).
+/// Both variants run the same total work in `std::thread::scope` threads
+/// (one, or two with half each), so the ratio of their throughputs is the
+/// speed-up; on two cores the target is at least 1.8x.
+fn threads(c: &mut Criterion) {
+    let registry = registry();
+    let limits = Limits::default();
+    for id in ["default", "employee", "profile"] {
+        let schema = registry.resolve(id).expect("registered").clone();
+        let bytes: Vec<Vec<u8>> = corpus(id, SEED, CORPUS_SIZE)
+            .iter()
+            .map(|d| serde_json::to_vec(&d.traits).expect("json"))
+            .collect();
+        let validate_all = |docs: &[Vec<u8>]| {
+            let mut ok = 0usize;
+            for raw in docs {
+                let mut traits: Value = serde_json::from_slice(black_box(raw)).expect("json");
+                ok += usize::from(schema.validate(&mut traits, &limits).is_ok());
+            }
+            ok
+        };
+        let mut group = c.benchmark_group(format!("threads/validate/{id}"));
+        group.throughput(Throughput::Elements(CORPUS_SIZE as u64));
+        for n in [1, 2] {
+            group.bench_function(format!("{n}_threads"), |b| {
+                b.iter(|| {
+                    std::thread::scope(|scope| {
+                        let handles: Vec<_> = bytes
+                            .chunks(bytes.len().div_ceil(n))
+                            .map(|part| scope.spawn(move || validate_all(part)))
+                            .collect();
+                        handles
+                            .into_iter()
+                            .map(|h| h.join().expect("thread"))
+                            .sum::<usize>()
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+
+    // PUTs: each thread updates its own identities (no row is shared), on
+    // its own current-thread runtime, through one manager and store.
+    const PUTS: usize = 2_000;
+    const PER_THREAD: usize = 50;
+    let m = manager(Arc::new(MemoryStore::new()));
+    let tenant = TenantId::DEFAULT;
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ids: Vec<Vec<uuid::Uuid>> = (0..2)
+        .map(|t| {
+            (0..PER_THREAD)
+                .map(|i| {
+                    let body = create_body(10_000_000 + t * PER_THREAD + i);
+                    setup.block_on(m.create(tenant, body)).expect("create").id
+                })
+                .collect()
+        })
+        .collect();
+    let put_body = |t: usize, i: usize| {
+        let n = 10_000_000 + t * PER_THREAD + i;
+        UpdateIdentityBody::from_json(json!({
+            "traits": {"email": format!("user{n}@example.com"), "name": {"first": "Ada", "last": "Lovelace"}},
+            "metadata_public": {"plan": "pro"}
+        }))
+        .expect("body")
+    };
+    let mut group = c.benchmark_group("threads/put/memory");
+    group.throughput(Throughput::Elements(PUTS as u64));
+    for n in [1usize, 2] {
+        group.bench_function(format!("{n}_threads"), |b| {
+            b.iter_batched(
+                // The caller's bodies, made before the measured PUTs.
+                || {
+                    (0..n)
+                        .map(|t| {
+                            (0..PUTS / n)
+                                .map(|k| {
+                                    let i = k % PER_THREAD;
+                                    (ids[t][i], put_body(t, i))
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |work| {
+                    std::thread::scope(|scope| {
+                        for puts in work {
+                            let m = &m;
+                            scope.spawn(move || {
+                                let rt = tokio::runtime::Builder::new_current_thread()
+                                    .enable_all()
+                                    .build()
+                                    .expect("runtime");
+                                for (id, body) in puts {
+                                    rt.block_on(m.update(tenant, id, body, None)).expect("put");
+                                }
+                            });
+                        }
+                    })
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = throughput, invalid_documents, operations, timestamps
+    targets = throughput, invalid_documents, operations, timestamps, threads
 }
 criterion_main!(benches);

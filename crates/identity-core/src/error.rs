@@ -2,10 +2,13 @@
 //! HTTP: statuses and the Kratos envelope are identity-http's.
 
 use std::fmt;
+use std::sync::OnceLock;
 
+use jsonschema::paths::Location;
 use serde::Serialize;
 
 use crate::model::{AddressVia, CredentialType};
+use crate::schema::Pending;
 
 /// A boxed error source kept for logs (never flattened into a message).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -36,33 +39,152 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// One schema violation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One schema violation: where in the validated document, where in the
+/// schema, and what is wrong, read through [`Violation::instance_path`],
+/// [`Violation::schema_path`] and [`Violation::message`].
+///
+/// A violation the validator found keeps what its message needs and
+/// writes the message when it is first read (or the violation is
+/// displayed, compared or serialised): collecting every violation of an
+/// invalid document formats nothing. Two violations are equal when their
+/// three texts are.
+///
+/// ```
+/// use identity_core::Violation;
+/// let v = Violation::new("/traits/email", "/properties/traits/required", "missing properties: \"email\"");
+/// assert_eq!(v.reason_line(), "I[#/traits/email] S[#/properties/traits/required] missing properties: \"email\"");
+/// ```
+#[derive(Clone)]
 pub struct Violation {
-    /// JSON Pointer into the validated document, e.g. `/traits/email`.
-    pub instance_path: String,
-    /// JSON Pointer into the schema, e.g. `/properties/traits/properties/email/format`.
-    pub schema_path: String,
-    /// What is wrong.
-    pub message: String,
+    instance_path: Pointer,
+    schema_path: Pointer,
+    /// What an unwritten message needs; `None` once written at creation.
+    /// Boxed: a violation stays small enough to be returned by value.
+    pending: Option<Box<Pending>>,
+    message: OnceLock<String>,
+}
+
+/// A JSON Pointer: our own text, or the validator's shared one.
+#[derive(Clone)]
+enum Pointer {
+    Text(String),
+    Located(Location),
+}
+
+impl Pointer {
+    fn as_str(&self) -> &str {
+        match self {
+            Pointer::Text(s) => s,
+            Pointer::Located(l) => l.as_str(),
+        }
+    }
 }
 
 impl Violation {
+    /// A violation with all three parts written out.
+    pub fn new(
+        instance_path: impl Into<String>,
+        schema_path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Violation {
+            instance_path: Pointer::Text(instance_path.into()),
+            schema_path: Pointer::Text(schema_path.into()),
+            pending: None,
+            message: OnceLock::from(message.into()),
+        }
+    }
+
     /// A violation at `instance_path` with an empty schema path.
     pub fn at(instance_path: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation::new(instance_path, String::new(), message)
+    }
+
+    /// A violation at the validator's locations with a written message.
+    pub(crate) fn located(instance_path: Location, schema_path: Location, message: String) -> Self {
         Violation {
-            instance_path: instance_path.into(),
-            schema_path: String::new(),
-            message: message.into(),
+            instance_path: Pointer::Located(instance_path),
+            schema_path: Pointer::Located(schema_path),
+            pending: None,
+            message: OnceLock::from(message),
         }
+    }
+
+    /// A violation at the validator's locations whose message is written
+    /// when first read.
+    pub(crate) fn pending(
+        instance_path: Location,
+        schema_path: Location,
+        pending: Pending,
+    ) -> Self {
+        Violation {
+            instance_path: Pointer::Located(instance_path),
+            schema_path: Pointer::Located(schema_path),
+            pending: Some(Box::new(pending)),
+            message: OnceLock::new(),
+        }
+    }
+
+    /// JSON Pointer into the validated document, e.g. `/traits/email`.
+    pub fn instance_path(&self) -> &str {
+        self.instance_path.as_str()
+    }
+
+    /// JSON Pointer into the schema, e.g.
+    /// `/properties/traits/properties/email/format` (empty for a limit).
+    pub fn schema_path(&self) -> &str {
+        self.schema_path.as_str()
+    }
+
+    /// What is wrong (written on the first read).
+    pub fn message(&self) -> &str {
+        self.message.get_or_init(|| {
+            self.pending
+                .as_deref()
+                .map(Pending::write)
+                .unwrap_or_default()
+        })
     }
 
     /// The Kratos reason line: `I[#/traits/email] S[#/properties/...] message`.
     pub fn reason_line(&self) -> String {
         format!(
             "I[#{}] S[#{}] {}",
-            self.instance_path, self.schema_path, self.message
+            self.instance_path(),
+            self.schema_path(),
+            self.message()
         )
+    }
+}
+
+impl fmt::Debug for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Violation")
+            .field("instance_path", &self.instance_path())
+            .field("schema_path", &self.schema_path())
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+impl PartialEq for Violation {
+    fn eq(&self, other: &Self) -> bool {
+        self.instance_path() == other.instance_path()
+            && self.schema_path() == other.schema_path()
+            && self.message() == other.message()
+    }
+}
+
+impl Eq for Violation {}
+
+impl Serialize for Violation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Violation", 3)?;
+        s.serialize_field("instance_path", self.instance_path())?;
+        s.serialize_field("schema_path", self.schema_path())?;
+        s.serialize_field("message", self.message())?;
+        s.end()
     }
 }
 

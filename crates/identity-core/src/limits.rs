@@ -311,9 +311,9 @@ mod tests {
         let err = limits
             .check(&json!({"a": {"b": []}}), "/traits")
             .expect_err("too deep");
-        assert_eq!(err.instance_path, "/traits");
+        assert_eq!(err.instance_path(), "/traits");
         assert_eq!(
-            err.message,
+            err.message(),
             "value is nested deeper than the limit of 2 levels"
         );
     }
@@ -330,7 +330,7 @@ mod tests {
             .check(&json!({"a": "123"}), "/x")
             .expect_err("too big");
         assert_eq!(
-            err.message,
+            err.message(),
             "value is larger than the limit of 10 bytes of JSON"
         );
     }

@@ -91,11 +91,7 @@ impl IdentitySchema {
         let violations: Vec<Violation> = self
             .validator
             .iter_errors(doc)
-            .map(|e| Violation {
-                instance_path: e.instance_path().as_str().to_owned(),
-                schema_path: e.schema_path().as_str().to_owned(),
-                message: kratos_message(&e),
-            })
+            .map(super::message::violation)
             .collect();
         Err(Error::Validation(violations))
     }
@@ -107,23 +103,17 @@ impl IdentitySchema {
             return Ok(out);
         }
         let mut violations = Vec::new();
-        // The instance path buffer is this thread's, reused between calls.
-        thread_local! {
-            static PATH: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
-        }
-        let mut at = PATH.with(std::cell::Cell::take);
-        at.clear();
-        at.push_str("/traits");
+        let root = Trail::ROOT;
         for site in &self.sites {
-            visit(traits, &site.path, &mut at, &mut |path, raw| {
+            visit(traits, &site.path, &root, &mut |path, raw| {
                 apply(site, path, raw, &mut out, &mut violations);
             });
         }
-        PATH.with(|p| p.set(at));
         if !violations.is_empty() {
             // One value under several extension entries reports a problem once.
             let mut seen = BTreeSet::new();
-            violations.retain(|v| seen.insert((v.instance_path.clone(), v.message.clone())));
+            violations
+                .retain(|v| seen.insert((v.instance_path().to_owned(), v.message().to_owned())));
             return Err(Error::Validation(violations));
         }
         // By address, then channel (SPEC §2, as Kratos writes them).
@@ -131,89 +121,6 @@ impl IdentitySchema {
             .sort_by(|a, b| (&a.address, a.channel).cmp(&(&b.address, b.channel)));
         out.code_addresses.dedup();
         Ok(out)
-    }
-}
-
-/// A violation in the words of Kratos' validator (ory/jsonschema), which
-/// its clients and tests match: `expected string, but got number`,
-/// `missing properties: "email"`, `additionalProperties "x" not allowed`,
-/// `"x" is not valid "email"`, ... Kinds Kratos' tests do not pin keep the
-/// `jsonschema` crate's own wording.
-fn kratos_message(e: &jsonschema::ValidationError<'_>) -> String {
-    use jsonschema::error::{TypeKind, ValidationErrorKind as Kind};
-    let instance = e.instance();
-    let count = |v: &Value| match v {
-        Value::String(s) => s.chars().count(),
-        Value::Array(a) => a.len(),
-        Value::Object(o) => o.len(),
-        _ => 0,
-    };
-    let quoted = |names: &[String]| {
-        names
-            .iter()
-            .map(|n| Value::String(n.clone()).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match e.kind() {
-        Kind::Format { format } => format!("{instance} is not valid {format:?}"),
-        Kind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => t.to_string(),
-                TypeKind::Multiple(set) => set
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-            };
-            format!(
-                "expected {expected}, but got {}",
-                super::json_type(instance)
-            )
-        }
-        Kind::Required { property } => format!("missing properties: {property}"),
-        Kind::AdditionalProperties { unexpected } => {
-            format!("additionalProperties {} not allowed", quoted(unexpected))
-        }
-        Kind::MinLength { limit } => {
-            format!("length must be >= {limit}, but got {}", count(instance))
-        }
-        Kind::MaxLength { limit } => {
-            format!("length must be <= {limit}, but got {}", count(instance))
-        }
-        Kind::Pattern { pattern } => format!("does not match pattern {pattern:?}"),
-        Kind::Enum { options } => match options.as_array() {
-            Some(list) => format!(
-                "value must be one of {}",
-                list.iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => e.to_string(),
-        },
-        Kind::Constant { expected_value } => format!("value must be {expected_value}"),
-        Kind::Minimum { limit } => format!("must be >= {limit} but found {instance}"),
-        Kind::Maximum { limit } => format!("must be <= {limit} but found {instance}"),
-        Kind::ExclusiveMinimum { limit } => format!("must be > {limit} but found {instance}"),
-        Kind::ExclusiveMaximum { limit } => format!("must be < {limit} but found {instance}"),
-        Kind::MinItems { limit } => format!(
-            "minimum {limit} items allowed, but found {} items",
-            count(instance)
-        ),
-        Kind::MaxItems { limit } => format!(
-            "maximum {limit} items allowed, but found {} items",
-            count(instance)
-        ),
-        Kind::MinProperties { limit } => format!(
-            "minimum {limit} properties allowed, but found {} properties",
-            count(instance)
-        ),
-        Kind::MaxProperties { limit } => format!(
-            "maximum {limit} properties allowed, but found {} properties",
-            count(instance)
-        ),
-        _ => e.to_string(),
     }
 }
 
@@ -225,17 +132,76 @@ fn swap_traits(wrapper: &mut Value, traits: &mut Value) {
     }
 }
 
+/// The instance path to a value, kept as a chain of steps on the stack
+/// while derivation walks the traits: it is written out as a JSON Pointer
+/// only when a violation names it, which almost no value needs.
+#[derive(Clone, Copy)]
+struct Trail<'a> {
+    parent: Option<&'a Trail<'a>>,
+    step: TrailStep<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum TrailStep<'a> {
+    /// `/traits`.
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Trail<'a> {
+    const ROOT: Trail<'static> = Trail {
+        parent: None,
+        step: TrailStep::Root,
+    };
+
+    fn child(&'a self, step: TrailStep<'a>) -> Trail<'a> {
+        Trail {
+            parent: Some(self),
+            step,
+        }
+    }
+
+    /// The JSON Pointer, e.g. `/traits/emails/0`. Iterative: the chain is
+    /// as long as a site's path, which registration bounded.
+    fn pointer(&self) -> String {
+        use std::fmt::Write as _;
+        let mut steps = Vec::new();
+        let mut cur = Some(self);
+        while let Some(t) = cur {
+            steps.push(t.step);
+            cur = t.parent;
+        }
+        let mut out = String::new();
+        for step in steps.iter().rev() {
+            match step {
+                TrailStep::Root => out.push_str("/traits"),
+                TrailStep::Key(k) => {
+                    out.push('/');
+                    if k.contains(['~', '/']) {
+                        out.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    } else {
+                        out.push_str(k);
+                    }
+                }
+                // Writing to a String cannot fail.
+                TrailStep::Index(i) => {
+                    let _ = write!(out, "/{i}");
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Calls `f(path, value)` for every string (or number) at `path`, spreading
-/// arrays; `at` is a reused buffer holding the instance path.
-fn visit(value: &Value, path: &[Step], at: &mut String, f: &mut dyn FnMut(&str, &str)) {
-    let len = at.len();
+/// arrays; `at` is the trail to `value`.
+fn visit(value: &Value, path: &[Step], at: &Trail<'_>, f: &mut dyn FnMut(&Trail<'_>, &str)) {
     let Some((step, rest)) = path.split_first() else {
         match value {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    push_index(at, i);
-                    leaf(item, at, f);
-                    at.truncate(len);
+                    leaf(item, &at.child(TrailStep::Index(i)), f);
                 }
             }
             other => leaf(other, at, f),
@@ -245,40 +211,24 @@ fn visit(value: &Value, path: &[Step], at: &mut String, f: &mut dyn FnMut(&str, 
     match (step, value) {
         (Step::Key(k), Value::Object(map)) => {
             if let Some(child) = map.get(k) {
-                at.push('/');
-                if k.contains(['~', '/']) {
-                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                } else {
-                    at.push_str(k);
-                }
-                visit(child, rest, at, f);
+                visit(child, rest, &at.child(TrailStep::Key(k)), f);
             }
         }
         (Step::Index(i), Value::Array(items)) => {
             if let Some(child) = items.get(*i) {
-                push_index(at, *i);
-                visit(child, rest, at, f);
+                visit(child, rest, &at.child(TrailStep::Index(*i)), f);
             }
         }
         (Step::EachItem, Value::Array(items)) => {
             for (i, child) in items.iter().enumerate() {
-                push_index(at, i);
-                visit(child, rest, at, f);
-                at.truncate(len);
+                visit(child, rest, &at.child(TrailStep::Index(i)), f);
             }
         }
         _ => {}
     }
-    at.truncate(len);
 }
 
-fn push_index(at: &mut String, i: usize) {
-    use std::fmt::Write as _;
-    // Writing to a String cannot fail.
-    let _ = write!(at, "/{i}");
-}
-
-fn leaf(value: &Value, at: &str, f: &mut dyn FnMut(&str, &str)) {
+fn leaf(value: &Value, at: &Trail<'_>, f: &mut dyn FnMut(&Trail<'_>, &str)) {
     match value {
         Value::String(s) => f(at, s),
         Value::Number(n) => f(at, &n.to_string()),
@@ -292,9 +242,9 @@ fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
     }
 }
 
-fn empty_violation(path: &str) -> Violation {
+fn empty_violation(path: &Trail<'_>) -> Violation {
     Violation::at(
-        path,
+        path.pointer(),
         "the value is empty once normalised (it holds only spaces or invisible characters)",
     )
 }
@@ -303,7 +253,7 @@ fn empty_violation(path: &str) -> Violation {
 fn on_channel(
     site: &Site,
     via: AddressVia,
-    path: &str,
+    path: &Trail<'_>,
     raw: &str,
     violations: &mut Vec<Violation>,
     require_phone: bool,
@@ -311,11 +261,7 @@ fn on_channel(
     let lenient = !require_phone && site.format.as_deref() == Some("no-validate");
     // A channel's own check reports where Kratos does: at the value's
     // `format` (which the channel implies when the schema has none).
-    let at_format = |message: String| Violation {
-        instance_path: path.to_owned(),
-        schema_path: site.format_path(),
-        message,
-    };
+    let at_format = |message: String| Violation::new(path.pointer(), site.format_path(), message);
     let value = match via {
         AddressVia::Email => {
             if site.format.is_none() && !formats::is_valid_email(raw) {
@@ -346,7 +292,13 @@ fn on_channel(
     Some(value)
 }
 
-fn apply(site: &Site, path: &str, raw: &str, out: &mut Derived, violations: &mut Vec<Violation>) {
+fn apply(
+    site: &Site,
+    path: &Trail<'_>,
+    raw: &str,
+    out: &mut Derived,
+    violations: &mut Vec<Violation>,
+) {
     let ext = &site.extension;
     if ext.password_identifier || ext.webauthn_identifier {
         let value = if site.format.as_deref() == Some("tel") {

@@ -4,6 +4,7 @@
 mod derive;
 mod extension;
 mod formats;
+mod message;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -18,6 +19,7 @@ pub use extension::{Extension, MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, Site, S
 pub use formats::{
     EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN, is_valid_email, is_valid_tel, stock_email_rule,
 };
+pub(crate) use message::Pending;
 
 use crate::error::Error;
 use crate::limits::{BODY_MAX_DEPTH, dispose, extent};

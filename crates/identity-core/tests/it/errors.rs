@@ -7,11 +7,11 @@ use identity_core::{ConflictField, WriteOp};
 #[test]
 fn validation_errors_carry_reason_lines_and_structured_violations() {
     let err = Error::Validation(vec![
-        Violation {
-            instance_path: "/traits/email".into(),
-            schema_path: "/properties/traits/properties/email/format".into(),
-            message: r#""x" is not valid "email""#.into(),
-        },
+        Violation::new(
+            "/traits/email",
+            "/properties/traits/properties/email/format",
+            r#""x" is not valid "email""#,
+        ),
         Violation::at(
             "/traits",
             "value is nested deeper than the limit of 32 levels",

@@ -209,7 +209,7 @@ async fn self_copies_are_refused_once_they_pass_the_growth_limit() {
         .expect_err("over the metadata limit");
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert_eq!(
-        err.violations()[0].message,
+        err.violations()[0].message(),
         "value is larger than the limit of 65536 bytes of JSON"
     );
     // So is a single value larger than the growth limit, at parse time.

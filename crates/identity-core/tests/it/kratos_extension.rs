@@ -252,11 +252,7 @@ fn violations(raw: Value, traits: Value) -> Vec<Violation> {
 }
 
 fn violation(instance_path: &str, schema_path: &str, message: &str) -> Violation {
-    Violation {
-        instance_path: instance_path.into(),
-        schema_path: schema_path.into(),
-        message: message.into(),
-    }
+    Violation::new(instance_path, schema_path, message)
 }
 
 fn code_address(channel: AddressVia, address: &str) -> CodeAddress {

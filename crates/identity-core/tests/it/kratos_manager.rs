@@ -197,11 +197,11 @@ fn assert_create_conflict(result: Result<Identity, Error>, field: ConflictField)
 }
 
 fn email_format_violation(field: &str, value: &str) -> Violation {
-    Violation {
-        instance_path: format!("/traits/{field}"),
-        schema_path: format!("/properties/traits/properties/{field}/format"),
-        message: format!("{} is not valid \"email\"", Value::String(value.to_owned())),
-    }
+    Violation::new(
+        format!("/traits/{field}"),
+        format!("/properties/traits/properties/{field}/format"),
+        format!("{} is not valid \"email\"", Value::String(value.to_owned())),
+    )
 }
 
 /// Ports `TestManager/case=should fail to create because validation fails`.
@@ -303,11 +303,11 @@ async fn create_keeps_validation_detail_out_of_the_message() {
     };
     assert_eq!(
         violations,
-        &[Violation {
-            instance_path: "/traits/email".into(),
-            schema_path: "/properties/traits/properties/email/format".into(),
-            message: r#""not an email" is not valid "email""#.into(),
-        }]
+        &[Violation::new(
+            "/traits/email",
+            "/properties/traits/properties/email/format",
+            r#""not an email" is not valid "email""#
+        )]
     );
 }
 

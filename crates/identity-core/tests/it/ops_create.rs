@@ -105,7 +105,7 @@ async fn schema_state_and_body_errors() {
     // Absent traits are `{}`, which the default schema rejects (email required).
     let e = env.create(json!({})).await.expect_err("no traits");
     assert_eq!(e.kind(), ErrorKind::Validation);
-    assert_eq!(e.violations()[0].instance_path, "/traits");
+    assert_eq!(e.violations()[0].instance_path(), "/traits");
     // An empty schema id is the default; an empty external id is unset.
     let ok = env
         .create(json!({"schema_id": "", "traits": {"email": "a@b.example"}, "external_id": ""}))
@@ -134,7 +134,7 @@ async fn metadata_limits_are_validation_errors() {
         .await
         .expect_err("too big");
     assert_eq!(e.kind(), ErrorKind::Validation);
-    assert_eq!(e.violations()[0].instance_path, "/metadata_admin");
+    assert_eq!(e.violations()[0].instance_path(), "/metadata_admin");
 }
 
 #[tokio::test]

@@ -222,7 +222,7 @@ fn every_violation_is_reported() {
     let got = violations(&r, json!({"a": "x", "b": "y", "z": 1}));
     let lines: Vec<String> = got.iter().map(Violation::reason_line).collect();
     assert_eq!(lines.len(), 4, "{lines:#?}");
-    let paths: Vec<&str> = got.iter().map(|v| v.instance_path.as_str()).collect();
+    let paths: Vec<&str> = got.iter().map(|v| v.instance_path()).collect();
     assert!(paths.contains(&"/traits/a"));
     assert!(paths.contains(&"/traits/b"));
     assert_eq!(paths.iter().filter(|p| **p == "/traits").count(), 2);
@@ -246,7 +246,7 @@ fn identifiers_normalising_to_empty_are_violations() {
         "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}})));
     let got = violations(&r, json!({"u": " \u{200b}\u{feff} "}));
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].instance_path, "/traits/u");
+    assert_eq!(got[0].instance_path(), "/traits/u");
 }
 
 #[test]
@@ -320,7 +320,7 @@ fn limits_apply_before_validation_and_are_configurable() {
         .validate(&mut deep, &Limits::default())
         .expect_err("too deep");
     assert_eq!(
-        err.violations()[0].message,
+        err.violations()[0].message(),
         "value is nested deeper than the limit of 32 levels"
     );
 }
