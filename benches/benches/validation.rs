@@ -341,6 +341,24 @@ fn timestamps(c: &mut Criterion) {
 /// (one, or two with half each), so the ratio of their throughputs is the
 /// speed-up; on two cores the target is at least 1.8x.
 fn threads(c: &mut Criterion) {
+    /// Runs `work` over `docs` split into `n` parts, one scoped thread each.
+    fn split_over(
+        docs: &[Vec<u8>],
+        n: usize,
+        work: &(dyn Fn(&[Vec<u8>]) -> usize + Sync),
+    ) -> usize {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = docs
+                .chunks(docs.len().div_ceil(n))
+                .map(|part| scope.spawn(move || work(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .sum::<usize>()
+        })
+    }
+
     let registry = registry();
     let limits = Limits::default();
     for id in ["default", "employee", "profile"] {
@@ -357,22 +375,24 @@ fn threads(c: &mut Criterion) {
             }
             ok
         };
+        // The machine's own two-thread factor, in the same group: the bare
+        // `serde_json` parse of the same bytes (nothing of the library).
+        let parse_all = |docs: &[Vec<u8>]| {
+            let mut n = 0usize;
+            for raw in docs {
+                let traits: Value = serde_json::from_slice(black_box(raw)).expect("json");
+                n += usize::from(traits.is_object());
+            }
+            n
+        };
         let mut group = c.benchmark_group(format!("threads/validate/{id}"));
         group.throughput(Throughput::Elements(CORPUS_SIZE as u64));
         for n in [1, 2] {
             group.bench_function(format!("{n}_threads"), |b| {
-                b.iter(|| {
-                    std::thread::scope(|scope| {
-                        let handles: Vec<_> = bytes
-                            .chunks(bytes.len().div_ceil(n))
-                            .map(|part| scope.spawn(move || validate_all(part)))
-                            .collect();
-                        handles
-                            .into_iter()
-                            .map(|h| h.join().expect("thread"))
-                            .sum::<usize>()
-                    })
-                })
+                b.iter(|| split_over(&bytes, n, &validate_all))
+            });
+            group.bench_function(format!("parse_only_{n}_threads"), |b| {
+                b.iter(|| split_over(&bytes, n, &parse_all))
             });
         }
         group.finish();
@@ -406,8 +426,55 @@ fn threads(c: &mut Criterion) {
         }))
         .expect("body")
     };
+    // The baseline of what two threads can give here: each thread its own
+    // manager and store over the same identities (nothing of the library
+    // shared between them), in the same group.
+    let own: Vec<(IdentityManager, Vec<uuid::Uuid>)> = (0..2)
+        .map(|t| {
+            let m = manager(Arc::new(MemoryStore::new()));
+            let own_ids = (0..PER_THREAD)
+                .map(|i| {
+                    let body = create_body(10_000_000 + t * PER_THREAD + i);
+                    setup.block_on(m.create(tenant, body)).expect("create").id
+                })
+                .collect();
+            (m, own_ids)
+        })
+        .collect();
     let mut group = c.benchmark_group("threads/put/memory");
     group.throughput(Throughput::Elements(PUTS as u64));
+    group.bench_function("2_threads_own_stores", |b| {
+        b.iter_batched(
+            || {
+                (0..2)
+                    .map(|t| {
+                        (0..PUTS / 2)
+                            .map(|k| {
+                                let i = k % PER_THREAD;
+                                (own[t].1[i], put_body(t, i))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |work| {
+                std::thread::scope(|scope| {
+                    for ((m, _), puts) in own.iter().zip(work) {
+                        scope.spawn(move || {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .expect("runtime");
+                            for (id, body) in puts {
+                                rt.block_on(m.update(tenant, id, body, None)).expect("put");
+                            }
+                        });
+                    }
+                })
+            },
+            BatchSize::LargeInput,
+        )
+    });
     for n in [1usize, 2] {
         group.bench_function(format!("{n}_threads"), |b| {
             b.iter_batched(
