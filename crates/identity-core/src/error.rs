@@ -35,6 +35,9 @@ pub enum ErrorKind {
     Schema,
     /// The store cannot be reached or is busy; retrying may help.
     Unavailable,
+    /// What the request points at is gone for good: a change cursor before
+    /// the changes the store still keeps.
+    Expired,
     /// A bug or an unexpected failure.
     Internal,
 }
@@ -288,6 +291,18 @@ pub enum Error {
         /// The version stored now.
         actual: u64,
     },
+    /// A change cursor points before the oldest change the store keeps:
+    /// changes after it were pruned, so reading on would skip them. The
+    /// reader must start again (from the oldest kept change, knowing that
+    /// it missed some).
+    #[error("the change cursor {after} is before the retained changes (pruned through {pruned_through})")]
+    CursorExpired {
+        /// The cursor the reader gave.
+        after: crate::feed::ChangeCursor,
+        /// The cursor of the newest pruned change: reading may go on from
+        /// here, past the gap.
+        pruned_through: crate::feed::ChangeCursor,
+    },
     /// The store is unreachable or busy.
     #[error("storage unavailable: {message}")]
     Unavailable {
@@ -326,6 +341,7 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::CursorExpired { .. } => ErrorKind::Expired,
             Error::Internal { .. } => ErrorKind::Internal,
         }
     }

@@ -3,6 +3,7 @@
 mod addresses;
 mod blocking;
 mod error;
+mod feed;
 mod limits;
 mod manager;
 mod model;
@@ -23,10 +24,14 @@ pub use addresses::{reconcile_recovery, reconcile_verifiable};
 pub use blocking::TokioBlockingExecutor;
 pub use blocking::{BlockingExecutor, BlockingFuture, BlockingJob};
 pub use error::{BoxError, ConflictField, Error, ErrorKind, Violation, WriteOp};
+pub use feed::{
+    CONSUMER_NAME_MAX_BYTES, Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields,
+    InvalidCursor, PruneChanges, check_consumer_name,
+};
 pub use limits::Limits;
 pub use manager::{
-    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, EventKind,
-    EventSink, IdentityEvent, IdentityManager, IdentityManagerBuilder, IdentityPage,
+    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, ChangeRetention, CreateIdentityBody,
+    Delivery, EventSink, IdentityManager, IdentityManagerBuilder, IdentityPage,
     ImportRecoveryAddress, ImportVerifiableAddress, LIST_IDS_MAX, ListParams, ManagerConfig,
     PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR, PATCH_MAX_OPS, SEARCHABLE_TYPES,
     UNKNOWN_HASH_FORMAT, UpdateIdentityBody, check_batch_len, decode_page_token, encode_page_token,

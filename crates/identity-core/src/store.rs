@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::error::{ConflictField, Error};
+use crate::feed::{ChangeCursor, ChangePage, ChangedFields, PruneChanges};
 use crate::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 use crate::model::{CredentialType, ExternalId, Identity, TenantId};
 
@@ -40,6 +41,7 @@ use crate::model::{CredentialType, ExternalId, Identity, TenantId};
 pub struct ValidIdentity {
     identity: Arc<Identity>,
     keys: Vec<ConflictField>,
+    fields: ChangedFields,
 }
 
 impl ValidIdentity {
@@ -51,9 +53,23 @@ impl ValidIdentity {
             return Err(Error::invalid(format!("the identity claims {key} twice")));
         }
         Ok(ValidIdentity {
+            fields: ChangedFields::of_created(&identity),
             identity: Arc::new(identity),
             keys,
         })
+    }
+
+    /// The same identity, recording that its write changes `fields`.
+    pub(crate) fn with_changed_fields(mut self, fields: ChangedFields) -> Self {
+        self.fields = fields;
+        self
+    }
+
+    /// The same identity, recording that its write changes `fields` (for
+    /// store conformance tests; the manager sets them itself).
+    #[cfg(feature = "store-testing")]
+    pub fn with_changed_fields_for_tests(self, fields: ChangedFields) -> Self {
+        self.with_changed_fields(fields)
     }
 
     /// Checks an identity that did not come through the manager, as the
@@ -93,6 +109,14 @@ impl ValidIdentity {
     /// order.
     pub fn unique_keys(&self) -> &[ConflictField] {
         &self.keys
+    }
+
+    /// The top-level fields its write changes, which the store records in
+    /// the write's [`Change`](crate::Change): every field set, for a create
+    /// ([`ChangedFields::of_created`]); those that differ from the stored
+    /// version, for an update the manager made.
+    pub fn changed_fields(&self) -> ChangedFields {
+        self.fields
     }
 }
 
@@ -282,6 +306,34 @@ pub struct ListPage {
 /// reference to the same allocation, and one that decodes wraps a fresh one.
 /// Callers that want to change an identity clone it
 /// ([`Arc::unwrap_or_clone`] copies only when it is shared).
+///
+/// # The change feed
+///
+/// Every successful write appends, in its own transaction (all or
+/// nothing with the write), one [`Change`](crate::Change) per identity it wrote:
+///
+/// - `create`, and each created entry of `batch_create`: kind `Created`,
+///   version 1, fields [`ValidIdentity::changed_fields`];
+/// - `update`: kind `Updated`, the new version, fields
+///   [`ValidIdentity::changed_fields`];
+/// - `delete`: kind `Deleted`, the deleted version plus 1, no fields.
+///
+/// A write that fails (conflict, version mismatch, not found, a store
+/// error) or rolls back appends nothing; a batch entry that fails appends
+/// nothing for that entry. The change's `at` is the store's clock at the
+/// write.
+///
+/// Cursors are numbered per tenant, from 1, and grow in commit order: a
+/// change becomes visible to [`IdentityStore::changes`] only after every
+/// change of a smaller cursor of its tenant is visible. So a reader that
+/// follows [`ChangePage::next`] sees every committed change exactly once,
+/// in an order consistent with each identity's versions, even while
+/// writers commit concurrently. (A store that numbers with a sequence
+/// taken before commit breaks this: a transaction can take cursor 7,
+/// commit after another took and committed 8, and a reader who already
+/// went past 8 skips 7. The SQL stores serialise the numbering of a
+/// tenant's writes instead.) Gaps in the numbering are allowed only where
+/// changes were pruned.
 #[async_trait]
 pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// Inserts a new identity and returns its version (1).
@@ -358,6 +410,46 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// How many identities the tenant holds (Kratos' `X-Total-Count` of a
     /// legacy page). A consistent count at some moment during the call.
     async fn count(&self, tenant: TenantId) -> Result<u64, Error>;
+
+    /// Up to `limit` changes of the tenant with cursors greater than
+    /// `after`, ascending (see the trait's section on the change feed).
+    ///
+    /// With `after` = `None`, from the oldest change kept. With a cursor
+    /// before the last pruned change of the tenant (changes after it were
+    /// pruned), [`Error::CursorExpired`] and nothing else: never a page
+    /// with a silent gap. [`ChangePage::next`] is the last change's cursor,
+    /// or, for an empty page, `after` (from the start: the last pruned
+    /// cursor, [`ChangeCursor::START`] when none was).
+    async fn changes(
+        &self,
+        tenant: TenantId,
+        after: Option<ChangeCursor>,
+        limit: PageSize,
+    ) -> Result<ChangePage, Error>;
+
+    /// Removes the tenant's changes that `prune` selects (older than
+    /// `before`; beyond the newest `keep_last`), remembers the greatest
+    /// cursor removed, and returns how many were removed. Cursors are never
+    /// reused after a prune.
+    async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error>;
+
+    /// The cursor a named consumer of the tenant's feed saved last, `None`
+    /// before its first save.
+    async fn consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+    ) -> Result<Option<ChangeCursor>, Error>;
+
+    /// Saves a consumer's cursor, durably. It only moves forward: a cursor
+    /// below the saved one leaves the saved one (so two deliverers racing
+    /// never move a consumer back).
+    async fn save_consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+        cursor: ChangeCursor,
+    ) -> Result<(), Error>;
 }
 
 /// A shared, type-erased store.
@@ -411,6 +503,32 @@ macro_rules! forward {
             }
             async fn count(&self, t: TenantId) -> Result<u64, Error> {
                 (**self).count(t).await
+            }
+            async fn changes(
+                &self,
+                t: TenantId,
+                a: Option<ChangeCursor>,
+                l: PageSize,
+            ) -> Result<ChangePage, Error> {
+                (**self).changes(t, a, l).await
+            }
+            async fn prune_changes(&self, t: TenantId, p: &PruneChanges) -> Result<u64, Error> {
+                (**self).prune_changes(t, p).await
+            }
+            async fn consumer_cursor(
+                &self,
+                t: TenantId,
+                c: &str,
+            ) -> Result<Option<ChangeCursor>, Error> {
+                (**self).consumer_cursor(t, c).await
+            }
+            async fn save_consumer_cursor(
+                &self,
+                t: TenantId,
+                c: &str,
+                k: ChangeCursor,
+            ) -> Result<(), Error> {
+                (**self).save_consumer_cursor(t, c, k).await
             }
         }
     };

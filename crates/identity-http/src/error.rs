@@ -72,6 +72,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::VersionMismatch => StatusCode::PRECONDITION_FAILED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Expired => StatusCode::GONE,
     }
 }
 
@@ -152,6 +153,22 @@ fn kratos_envelope(status: StatusCode, error: &Error) -> Value {
         ),
         ErrorKind::Unavailable => (None, UNAVAILABLE, None),
         ErrorKind::Internal => (None, INTERNAL, None),
+        ErrorKind::Expired => match error {
+            Error::CursorExpired {
+                after,
+                pruned_through,
+            } => (
+                Some(format!(
+                    "The changes after cursor {after} were pruned (through cursor {pruned_through}); read again without a cursor or from cursor {pruned_through}, knowing that changes were missed."
+                )),
+                "The requested resource is no longer available",
+                Some(json!({
+                    "after": after.to_string(),
+                    "pruned_through": pruned_through.to_string(),
+                })),
+            ),
+            _ => (None, "The requested resource is no longer available", None),
+        },
     };
     let mut body = serde_json::Map::new();
     body.insert("code".into(), json!(status.as_u16()));
@@ -266,7 +283,7 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 8] = [
+    const KINDS: [ErrorKind; 9] = [
         ErrorKind::Validation,
         ErrorKind::InvalidInput,
         ErrorKind::Schema,
@@ -275,12 +292,13 @@ mod tests {
         ErrorKind::VersionMismatch,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
+        ErrorKind::Expired,
     ];
 
     #[test]
     fn status_of_every_kind() {
         let statuses: Vec<u16> = KINDS.iter().map(|k| status_of(*k).as_u16()).collect();
-        assert_eq!(statuses, [400, 400, 400, 404, 409, 412, 503, 500]);
+        assert_eq!(statuses, [400, 400, 400, 404, 409, 412, 503, 500, 410]);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Building a manager: its settings and injected parts.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use identity_password::PasswordHasher;
 
 use super::credentials::HashPool;
-use super::{EventSink, IdentityManager, Inner};
+use super::{IdentityManager, Inner};
 use crate::blocking::{BlockingExecutor, default_executor};
 use crate::limits::Limits;
 use crate::schema::SchemaRegistry;
@@ -30,6 +31,9 @@ pub struct ManagerConfig {
     pub base_url: String,
     /// Size and depth limits for traits and metadata.
     pub limits: Limits,
+    /// How long the change feed keeps changes
+    /// ([`IdentityManager::prune_changes`] applies it).
+    pub retention: ChangeRetention,
 }
 
 impl Default for ManagerConfig {
@@ -37,7 +41,53 @@ impl Default for ManagerConfig {
         ManagerConfig {
             base_url: "http://127.0.0.1:4434".to_owned(),
             limits: Limits::default(),
+            retention: ChangeRetention::default(),
         }
+    }
+}
+
+/// How long the change feed keeps changes: those older than `max_age`, and
+/// those beyond the newest `max_count` of a tenant, are pruned. Default: 30
+/// days, no count bound.
+///
+/// ```
+/// use std::time::Duration;
+/// use identity_core::ChangeRetention;
+///
+/// let keep = ChangeRetention::default().with_max_count(Some(100_000));
+/// assert_eq!(keep.max_age, Some(Duration::from_secs(30 * 24 * 3600)));
+/// assert_eq!(keep.max_count, Some(100_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangeRetention {
+    /// Changes older than this are pruned (`None`: kept whatever their age).
+    pub max_age: Option<Duration>,
+    /// At most this many of a tenant's newest changes are kept (`None`: no
+    /// bound).
+    pub max_count: Option<u64>,
+}
+
+impl Default for ChangeRetention {
+    fn default() -> Self {
+        ChangeRetention {
+            max_age: Some(Duration::from_secs(30 * 24 * 3600)),
+            max_count: None,
+        }
+    }
+}
+
+impl ChangeRetention {
+    /// The age bound.
+    pub fn with_max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The count bound.
+    pub fn with_max_count(mut self, max_count: Option<u64>) -> Self {
+        self.max_count = max_count;
+        self
     }
 }
 
@@ -51,6 +101,12 @@ impl ManagerConfig {
     /// The size and depth limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// How long the change feed keeps changes.
+    pub fn with_retention(mut self, retention: ChangeRetention) -> Self {
+        self.retention = retention;
         self
     }
 }
@@ -101,12 +157,6 @@ impl IdentityManagerBuilder {
         self
     }
 
-    /// Receives an event after every committed write.
-    pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
-        self.inner.events = Some(sink);
-        self
-    }
-
     /// Base URL and limits.
     pub fn config(mut self, config: ManagerConfig) -> Self {
         self.inner.config = config;
@@ -142,7 +192,6 @@ impl IdentityManager {
                 hashing: HashPool::new(default_hash_concurrency(), default_executor()),
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(RandomIds),
-                events: None,
                 config: ManagerConfig::default(),
             },
         }

@@ -1,108 +1,146 @@
-//! Events the manager emits after a write commits.
+//! Delivering the change feed to an [`EventSink`], at least once, with the
+//! consumer's cursor kept in the store.
 
 use std::fmt::Debug;
 
-use uuid::Uuid;
+use async_trait::async_trait;
 
-use crate::model::{Identity, State, TenantId};
+use super::IdentityManager;
+use crate::error::{BoxError, Error};
+use crate::feed::{Change, ChangeCursor, ChangePage, PruneChanges, check_consumer_name};
+use crate::time::Timestamp;
+use crate::model::TenantId;
+use crate::store::PageSize;
 
-/// What happened to an identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// It was created.
-    Created,
-    /// It was updated (PUT or PATCH).
-    Updated,
-    /// It was deleted.
-    Deleted,
-}
-
-/// One committed change. It names fields, never their values: no traits or
-/// secrets travel in events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityEvent {
-    /// Created, updated or deleted.
-    pub kind: EventKind,
-    /// The tenant.
-    pub tenant: TenantId,
-    /// The identity.
-    pub id: Uuid,
-    /// The top-level fields whose value changed (every present field on
-    /// create, none on delete).
-    pub changed_fields: Vec<&'static str>,
-    /// The version before (none on create).
-    pub old_version: Option<u64>,
-    /// The version after (none on delete).
-    pub new_version: Option<u64>,
-    /// The state after the write (the last state on delete), so a server can
-    /// revoke sessions when an identity turns inactive.
-    pub state: State,
-}
-
-/// Receives events after commit. Implementations must be quick (queue the
-/// work) and must not fail the write: the change is already stored.
+/// Receives committed changes, read from the store's change feed by
+/// [`IdentityManager::deliver_changes`].
+///
+/// Delivery is at least once: a change is handed to the sink, then the
+/// consumer's cursor is saved; if the process dies between the two, the
+/// change is delivered again after the restart. A sink de-duplicates by
+/// `(identity_id, version)` when it must act once. A sink that fails
+/// (returns an error) stops the delivery before its cursor moves, so the
+/// same changes come again on the next call.
+#[async_trait]
 pub trait EventSink: Send + Sync + Debug + 'static {
-    /// Called once per committed write.
-    fn identity_event(&self, event: &IdentityEvent);
+    /// Handles changes of one tenant, in cursor order.
+    async fn deliver(&self, tenant: TenantId, changes: &[Change]) -> Result<(), BoxError>;
 }
 
-/// The top-level fields that differ between two versions of an identity.
-pub(crate) fn changed_fields(old: Option<&Identity>, new: &Identity) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    let Some(old) = old else {
-        out.extend(["schema_id", "state", "traits"]);
-        if !new.credentials.is_empty() {
-            out.push("credentials");
+/// What one [`IdentityManager::deliver_changes`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// How many changes the sink accepted.
+    pub delivered: usize,
+    /// The consumer's saved cursor afterwards.
+    pub cursor: ChangeCursor,
+    /// Whether the consumer has caught up with the feed (the last page read
+    /// was not full).
+    pub caught_up: bool,
+}
+
+impl IdentityManager {
+    /// Up to `limit` of the tenant's changes after `after` (from the oldest
+    /// kept when `None`), ascending; see [`IdentityStore::changes`] for the
+    /// guarantee. [`Error::CursorExpired`] when changes after `after` were
+    /// pruned.
+    ///
+    /// [`IdentityStore::changes`]: crate::IdentityStore::changes
+    pub async fn changes(
+        &self,
+        tenant: TenantId,
+        after: Option<ChangeCursor>,
+        limit: PageSize,
+    ) -> Result<ChangePage, Error> {
+        self.inner.store.changes(tenant, after, limit).await
+    }
+
+    /// Prunes the tenant's changes by the configured
+    /// [`ChangeRetention`](crate::ChangeRetention) and returns how many went.
+    /// Nothing prunes on its own: call it now and then (`identity-server`
+    /// does, every minute).
+    pub async fn prune_changes(&self, tenant: TenantId) -> Result<u64, Error> {
+        let retention = self.inner.config.retention;
+        let before = retention.max_age.map(|age| {
+            let micros = i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
+            let now = self.inner.clock.now().unix_micros();
+            Timestamp::from_unix_micros(now.saturating_sub(micros)).unwrap_or(Timestamp::UNIX_EPOCH)
+        });
+        if before.is_none() && retention.max_count.is_none() {
+            return Ok(0);
         }
-        if !new.verifiable_addresses.is_empty() {
-            out.push("verifiable_addresses");
+        self.inner
+            .store
+            .prune_changes(tenant, &PruneChanges::new(before, retention.max_count))
+            .await
+    }
+
+    /// Delivers the tenant's changes after `consumer`'s saved cursor to
+    /// `sink`, a page of `batch` at a time, saving the cursor after each
+    /// page the sink accepted, until caught up or after `max_pages` pages.
+    ///
+    /// A consumer that never saved a cursor starts at the oldest change the
+    /// store keeps. One whose cursor was pruned past gets
+    /// [`Error::CursorExpired`]: it missed changes, and must decide what to
+    /// do (resync, then [`IdentityManager::reset_consumer`]). A sink error
+    /// ends the call with [`Error::Unavailable`], the cursor left after the
+    /// last accepted page.
+    ///
+    /// No runtime is needed: call it from a loop of your own (on a timer,
+    /// or after writes). `identity-server` runs one per configured sink.
+    pub async fn deliver_changes(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+        sink: &dyn EventSink,
+        batch: PageSize,
+        max_pages: usize,
+    ) -> Result<Delivery, Error> {
+        check_consumer_name(consumer)?;
+        let store = &self.inner.store;
+        let mut cursor = store.consumer_cursor(tenant, consumer).await?;
+        let mut delivered = 0;
+        for _ in 0..max_pages.max(1) {
+            let page = store.changes(tenant, cursor, batch).await?;
+            let full = page.changes.len() == batch.get();
+            if !page.changes.is_empty() {
+                sink.deliver(tenant, &page.changes)
+                    .await
+                    .map_err(|e| Error::unavailable("the event sink failed", e))?;
+                store
+                    .save_consumer_cursor(tenant, consumer, page.next)
+                    .await?;
+                delivered += page.changes.len();
+            }
+            cursor = Some(page.next);
+            if !full {
+                return Ok(Delivery {
+                    delivered,
+                    cursor: page.next,
+                    caught_up: true,
+                });
+            }
         }
-        if !new.recovery_addresses.is_empty() {
-            out.push("recovery_addresses");
-        }
-        if new.metadata_public.is_some() {
-            out.push("metadata_public");
-        }
-        if new.metadata_admin.is_some() {
-            out.push("metadata_admin");
-        }
-        if new.organization_id.is_some() {
-            out.push("organization_id");
-        }
-        if new.external_id.is_some() {
-            out.push("external_id");
-        }
-        return out;
-    };
-    let checks: [(&'static str, bool); 10] = [
-        ("schema_id", old.schema_id != new.schema_id),
-        ("state", old.state != new.state),
-        ("traits", old.traits != new.traits),
-        ("credentials", old.credentials != new.credentials),
-        (
-            "verifiable_addresses",
-            old.verifiable_addresses != new.verifiable_addresses,
-        ),
-        (
-            "recovery_addresses",
-            old.recovery_addresses != new.recovery_addresses,
-        ),
-        (
-            "metadata_public",
-            old.metadata_public != new.metadata_public,
-        ),
-        ("metadata_admin", old.metadata_admin != new.metadata_admin),
-        (
-            "organization_id",
-            old.organization_id != new.organization_id,
-        ),
-        ("external_id", old.external_id != new.external_id),
-    ];
-    out.extend(
-        checks
-            .into_iter()
-            .filter(|(_, changed)| *changed)
-            .map(|(name, _)| name),
-    );
-    out
+        Ok(Delivery {
+            delivered,
+            cursor: cursor.unwrap_or(ChangeCursor::START),
+            caught_up: false,
+        })
+    }
+
+    /// Moves a consumer to `cursor` (typically the `pruned_through` of a
+    /// [`Error::CursorExpired`], after it resynchronised), or forward only:
+    /// a cursor below the saved one is ignored.
+    pub async fn reset_consumer(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+        cursor: ChangeCursor,
+    ) -> Result<(), Error> {
+        check_consumer_name(consumer)?;
+        self.inner
+            .store
+            .save_consumer_cursor(tenant, consumer, cursor)
+            .await
+    }
 }

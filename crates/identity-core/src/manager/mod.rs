@@ -19,15 +19,16 @@ pub use body::{
     BatchEntry, BatchOutcome, CreateIdentityBody, ImportRecoveryAddress, ImportVerifiableAddress,
     UpdateIdentityBody,
 };
-pub use builder::{IdentityManagerBuilder, ManagerConfig};
+pub use builder::{ChangeRetention, IdentityManagerBuilder, ManagerConfig};
 pub use credentials::UNKNOWN_HASH_FORMAT;
-pub use events::{EventKind, EventSink, IdentityEvent};
+pub use events::{Delivery, EventSink};
 pub use patch::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};
 pub use reads::{IdentityPage, ListParams, SEARCHABLE_TYPES, decode_page_token, encode_page_token};
 pub use writes::check_batch_len;
 
 use crate::addresses::{reconcile_recovery, reconcile_verifiable};
 use crate::error::Error;
+use crate::feed::ChangedFields;
 use crate::model::{
     CredentialInclude, Identity, RecoveryAddress, State, TenantId, VerifiableAddress,
 };
@@ -72,7 +73,6 @@ struct Inner {
     hashing: credentials::HashPool,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    events: Option<Arc<dyn EventSink>>,
     config: ManagerConfig,
 }
 
@@ -110,25 +110,6 @@ impl IdentityManager {
     /// The Kratos JSON of an identity, with the configs of `include`.
     pub fn to_json(&self, identity: &Identity, include: CredentialInclude) -> Value {
         identity.to_value(&self.inner.config.base_url, include)
-    }
-
-    fn emit(&self, kind: EventKind, tenant: TenantId, old: Option<&Identity>, new: &Identity) {
-        let Some(sink) = &self.inner.events else {
-            return;
-        };
-        let changed_fields = match kind {
-            EventKind::Deleted => Vec::new(),
-            _ => events::changed_fields(old, new),
-        };
-        sink.identity_event(&IdentityEvent {
-            kind,
-            tenant,
-            id: new.id,
-            changed_fields,
-            old_version: old.map(|o| o.version),
-            new_version: (kind != EventKind::Deleted).then_some(new.version),
-            state: new.state,
-        });
     }
 
     /// The size and depth limits on metadata and on every credential
@@ -221,24 +202,21 @@ impl IdentityManager {
                 });
             }
             let stored_version = stored.version;
-            // Only an event sink (which reports what changed) needs the
-            // old identity once the change is made.
-            let old = self.inner.events.is_some().then(|| Arc::clone(&stored));
+            // The change feed records which fields the write changes.
+            let old = Arc::clone(&stored);
             let now = self.inner.clock.now();
             let mut next = change(stored, now, previous.take())?;
             next.version = stored_version + 1;
-            let valid = ValidIdentity::new(next)?;
+            let fields = ChangedFields::between(&old, &next);
+            drop(old);
+            let valid = ValidIdentity::new(next)?.with_changed_fields(fields);
             match self
                 .inner
                 .store
                 .update(tenant, &valid, Some(stored_version))
                 .await
             {
-                Ok(version) => {
-                    let next = stamped(valid, version);
-                    self.emit(EventKind::Updated, tenant, old.as_deref(), &next);
-                    return Ok(next);
-                }
+                Ok(version) => return Ok(stamped(valid, version)),
                 Err(Error::VersionMismatch { .. })
                     if expected_version.is_none() && attempt < INTERNAL_RETRIES =>
                 {

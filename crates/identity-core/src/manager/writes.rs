@@ -8,8 +8,8 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{
-    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, EventKind,
-    INTERNAL_RETRIES, IdentityManager, UpdateIdentityBody, credentials, parse_state, patch,
+    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody,
+    IdentityManager, UpdateIdentityBody, credentials, parse_state, patch,
 };
 use crate::error::Error;
 use crate::model::{
@@ -139,9 +139,7 @@ impl IdentityManager {
             tracing::Span::current().record("identity.id", tracing::field::display(identity.id));
             let valid = ValidIdentity::new(identity)?;
             let version = self.inner.store.create(tenant, &valid).await?;
-            let identity = super::stamped(valid, version);
-            self.emit(EventKind::Created, tenant, None, &identity);
-            Ok(identity)
+            Ok(super::stamped(valid, version))
         }
         .instrument(span)
         .await
@@ -226,13 +224,11 @@ impl IdentityManager {
             }
             for (((slot, patch_id), valid), result) in pending.into_iter().zip(to_store).zip(results) {
                 outcomes[slot] = match result {
-                    Ok(version) => {
-                        let id = valid.identity().id;
-                        if self.inner.events.is_some() {
-                            self.emit(EventKind::Created, tenant, None, &super::stamped(valid, version));
-                        }
-                        BatchOutcome::Created { id, version, patch_id }
-                    }
+                    Ok(version) => BatchOutcome::Created {
+                        id: valid.identity().id,
+                        version,
+                        patch_id,
+                    },
                     Err(error) => BatchOutcome::Failed { error, patch_id },
                 };
             }
@@ -410,10 +406,8 @@ impl IdentityManager {
 
     /// Deletes the identity with its credentials and addresses. With
     /// `expected_version`, only that version; without, whatever version is
-    /// stored (the last writer wins), with or without an event sink: with
-    /// one, the identity is read first for its event, and a concurrent
-    /// write between that read and the delete makes it read again instead
-    /// of failing.
+    /// stored (the last writer wins). The store records the deletion in the
+    /// change feed in the same transaction.
     pub async fn delete(
         &self,
         tenant: TenantId,
@@ -421,32 +415,11 @@ impl IdentityManager {
         expected_version: Option<u64>,
     ) -> Result<(), Error> {
         let span = tracing::info_span!("identity.delete", tenant = %tenant, identity.id = %id);
-        async move {
-            if self.inner.events.is_none() {
-                return self.inner.store.delete(tenant, id, expected_version).await;
-            }
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let old = self.inner.store.get(tenant, id).await?;
-                match self
-                    .inner
-                    .store
-                    .delete(tenant, id, Some(expected_version.unwrap_or(old.version)))
-                    .await
-                {
-                    Ok(()) => {
-                        self.emit(EventKind::Deleted, tenant, Some(&*old), &old);
-                        return Ok(());
-                    }
-                    Err(Error::VersionMismatch { .. })
-                        if expected_version.is_none() && attempt < INTERNAL_RETRIES => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        .instrument(span)
-        .await
+        self.inner
+            .store
+            .delete(tenant, id, expected_version)
+            .instrument(span)
+            .await
     }
 }
 

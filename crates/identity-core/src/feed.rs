@@ -1,0 +1,439 @@
+//! The change feed: one change per committed write, read back by cursor.
+//!
+//! Every store appends, in the transaction of each create, update and
+//! delete (and of each created entry of a batch), one [`Change`]: where it
+//! stands in its tenant's feed (a [`ChangeCursor`]), which identity, what
+//! kind of write, the identity's version after it, the names of the
+//! top-level fields it changed (never their values) and when it committed.
+//! A write that fails or rolls back leaves no change.
+//!
+//! The guarantee readers rely on, which the conformance suite checks on
+//! every store: cursors of one tenant grow in commit order, so a reader
+//! that follows [`ChangePage::next`] sees every committed change exactly
+//! once, in an order consistent with each identity's versions, even while
+//! writers commit concurrently. A change of a later cursor never becomes
+//! visible before one of an earlier cursor.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::model::{Identity, TenantId};
+use crate::time::Timestamp;
+
+/// A position in one tenant's change feed: the cursor of the last change a
+/// reader has seen. On the wire it is opaque text (today the decimal
+/// number); callers pass back what they were given.
+///
+/// ```
+/// use identity_core::ChangeCursor;
+///
+/// let cursor: ChangeCursor = "42".parse().unwrap();
+/// assert_eq!(cursor.get(), 42);
+/// assert_eq!(cursor.to_string(), "42");
+/// assert!("-1".parse::<ChangeCursor>().is_err());
+/// assert!(ChangeCursor::START < cursor);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ChangeCursor(u64);
+
+impl ChangeCursor {
+    /// Before the first change of a tenant (changes are numbered from 1).
+    pub const START: ChangeCursor = ChangeCursor(0);
+
+    /// The cursor with this number (stores number each tenant's changes).
+    pub const fn new(n: u64) -> Self {
+        ChangeCursor(n)
+    }
+
+    /// Its number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ChangeCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Text that is not a cursor this library handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidCursor;
+
+impl fmt::Display for InvalidCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the change cursor is not valid")
+    }
+}
+
+impl std::error::Error for InvalidCursor {}
+
+impl FromStr for ChangeCursor {
+    type Err = InvalidCursor;
+
+    /// Decimal digits only (at most 20, no sign, no spaces).
+    fn from_str(text: &str) -> Result<Self, InvalidCursor> {
+        if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidCursor);
+        }
+        text.parse().map(ChangeCursor).map_err(|_| InvalidCursor)
+    }
+}
+
+/// What a write did to an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// It was created (alone or in a batch).
+    Created,
+    /// It was updated: PUT, PATCH or a credential deletion.
+    Updated,
+    /// It was deleted.
+    Deleted,
+}
+
+impl ChangeKind {
+    /// `created`, `updated` or `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+
+    /// The kind named by [`ChangeKind::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "created" => Some(ChangeKind::Created),
+            "updated" => Some(ChangeKind::Updated),
+            "deleted" => Some(ChangeKind::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// The top-level fields of an identity a write changed: a small set, named
+/// as in the identity's JSON.
+///
+/// ```
+/// use identity_core::ChangedFields;
+///
+/// let fields = ChangedFields::parse_list("traits,state").unwrap();
+/// assert_eq!(fields.names().collect::<Vec<_>>(), ["state", "traits"]);
+/// assert_eq!(fields.to_list(), "state,traits");
+/// assert_eq!(ChangedFields::parse_list(""), Some(ChangedFields::NONE));
+/// assert_eq!(ChangedFields::parse_list("password"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ChangedFields(u16);
+
+/// The fields, in the order [`ChangedFields::names`] gives them.
+const FIELD_NAMES: [&str; 10] = [
+    "schema_id",
+    "state",
+    "traits",
+    "credentials",
+    "verifiable_addresses",
+    "recovery_addresses",
+    "metadata_public",
+    "metadata_admin",
+    "organization_id",
+    "external_id",
+];
+
+impl ChangedFields {
+    /// No field (a delete, or an update that changed nothing but the
+    /// version and the update time).
+    pub const NONE: ChangedFields = ChangedFields(0);
+
+    /// The set holding the field of this name, if it is one.
+    pub fn field(name: &str) -> Option<ChangedFields> {
+        FIELD_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| ChangedFields(1 << i))
+    }
+
+    /// Both sets together.
+    #[must_use]
+    pub fn union(self, other: ChangedFields) -> ChangedFields {
+        ChangedFields(self.0 | other.0)
+    }
+
+    /// Whether it holds the field of this name.
+    pub fn contains(self, name: &str) -> bool {
+        ChangedFields::field(name).is_some_and(|f| self.0 & f.0 != 0)
+    }
+
+    /// Whether it holds no field.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The names of its fields, in a fixed order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        FIELD_NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, name)| *name)
+    }
+
+    /// The names joined by commas (empty for none): how SQL stores keep
+    /// the set.
+    pub fn to_list(self) -> String {
+        self.names().collect::<Vec<_>>().join(",")
+    }
+
+    /// The set [`ChangedFields::to_list`] wrote; `None` when a name is
+    /// unknown.
+    pub fn parse_list(text: &str) -> Option<ChangedFields> {
+        if text.is_empty() {
+            return Some(ChangedFields::NONE);
+        }
+        text.split(',')
+            .try_fold(ChangedFields::NONE, |set, name| {
+                ChangedFields::field(name).map(|f| set.union(f))
+            })
+    }
+
+    /// The fields a create sets: schema, state and traits always, the
+    /// others when present.
+    pub fn of_created(identity: &Identity) -> ChangedFields {
+        let i = identity;
+        let present = [
+            true,
+            true,
+            true,
+            !i.credentials.is_empty(),
+            !i.verifiable_addresses.is_empty(),
+            !i.recovery_addresses.is_empty(),
+            i.metadata_public.is_some(),
+            i.metadata_admin.is_some(),
+            i.organization_id.is_some(),
+            i.external_id.is_some(),
+        ];
+        ChangedFields::from_flags(present)
+    }
+
+    /// The fields whose value differs between two versions of an identity.
+    pub fn between(old: &Identity, new: &Identity) -> ChangedFields {
+        let changed = [
+            old.schema_id != new.schema_id,
+            old.state != new.state,
+            old.traits != new.traits,
+            old.credentials != new.credentials,
+            old.verifiable_addresses != new.verifiable_addresses,
+            old.recovery_addresses != new.recovery_addresses,
+            old.metadata_public != new.metadata_public,
+            old.metadata_admin != new.metadata_admin,
+            old.organization_id != new.organization_id,
+            old.external_id != new.external_id,
+        ];
+        ChangedFields::from_flags(changed)
+    }
+
+    fn from_flags(flags: [bool; 10]) -> ChangedFields {
+        ChangedFields(
+            flags
+                .iter()
+                .enumerate()
+                .filter(|(_, set)| **set)
+                .fold(0, |bits, (i, _)| bits | (1 << i)),
+        )
+    }
+}
+
+impl Serialize for ChangedFields {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for name in self.names() {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
+    }
+}
+
+/// One committed change, as the feed gives it back.
+///
+/// Its JSON (`serde`) is the wire form of
+/// `GET /admin/identities/changes`:
+/// `{"cursor":"7","identity_id":"…","kind":"updated","version":3,"fields":["traits"],"at":"…"}`
+/// (the tenant is the feed's, and is left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Change {
+    /// Where it stands in its tenant's feed.
+    pub cursor: ChangeCursor,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The identity.
+    pub identity_id: Uuid,
+    /// Created, updated or deleted.
+    pub kind: ChangeKind,
+    /// The identity's version after the write. A delete counts as one more
+    /// version (the deleted version plus 1), so `(identity_id, version)`
+    /// names each change of an identity once: what a consumer of an
+    /// at-least-once delivery de-duplicates by.
+    pub version: u64,
+    /// The top-level fields the write changed (every field a create set;
+    /// none for a delete).
+    pub fields: ChangedFields,
+    /// When the store committed it.
+    pub at: Timestamp,
+}
+
+impl Change {
+    /// A change as a store read it back.
+    pub fn new(
+        cursor: ChangeCursor,
+        tenant: TenantId,
+        identity_id: Uuid,
+        kind: ChangeKind,
+        version: u64,
+        fields: ChangedFields,
+        at: Timestamp,
+    ) -> Self {
+        Change {
+            cursor,
+            tenant,
+            identity_id,
+            kind,
+            version,
+            fields,
+            at,
+        }
+    }
+}
+
+impl Serialize for Change {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Change", 6)?;
+        s.serialize_field("cursor", &self.cursor.to_string())?;
+        s.serialize_field("identity_id", &self.identity_id)?;
+        s.serialize_field("kind", self.kind.as_str())?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("fields", &self.fields)?;
+        s.serialize_field("at", &self.at)?;
+        s.end()
+    }
+}
+
+/// One page of a tenant's changes, in cursor order, and where to go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePage {
+    /// The changes after the requested cursor, ascending.
+    pub changes: Vec<Change>,
+    /// The cursor to read after next time: the last change's, or, when the
+    /// page is empty, the cursor that was asked for (from the start: the
+    /// one just before the oldest change the store keeps).
+    pub next: ChangeCursor,
+}
+
+/// Which changes [`IdentityStore::prune_changes`] removes: those committed
+/// before `before`, and those beyond the newest `keep_last`.
+///
+/// ```
+/// use identity_core::{PruneChanges, Timestamp};
+///
+/// let prune = PruneChanges::new(Some(Timestamp::UNIX_EPOCH), Some(1_000));
+/// assert_eq!(prune.keep_last, Some(1_000));
+/// ```
+///
+/// [`IdentityStore::prune_changes`]: crate::IdentityStore::prune_changes
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PruneChanges {
+    /// Remove every change committed before this instant.
+    pub before: Option<Timestamp>,
+    /// Keep at most this many of the newest changes of the tenant.
+    pub keep_last: Option<u64>,
+}
+
+impl PruneChanges {
+    /// Remove changes older than `before` and beyond the newest
+    /// `keep_last` (either, both or neither).
+    pub fn new(before: Option<Timestamp>, keep_last: Option<u64>) -> Self {
+        PruneChanges { before, keep_last }
+    }
+}
+
+/// The most bytes of a consumer name.
+pub const CONSUMER_NAME_MAX_BYTES: usize = 64;
+
+/// Checks a consumer name: 1 to 64 bytes of ASCII letters, digits, `-`,
+/// `_`, `.` and `:`.
+///
+/// ```
+/// assert!(identity_core::check_consumer_name("webhooks").is_ok());
+/// assert!(identity_core::check_consumer_name("").is_err());
+/// assert!(identity_core::check_consumer_name("a b").is_err());
+/// ```
+pub fn check_consumer_name(name: &str) -> Result<(), crate::Error> {
+    let fine = !name.is_empty()
+        && name.len() <= CONSUMER_NAME_MAX_BYTES
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if fine {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(format!(
+            "a change consumer name is 1 to {CONSUMER_NAME_MAX_BYTES} ASCII letters, digits, '-', '_', '.' or ':'"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_name_round_trips_through_the_list_form() {
+        let mut all = ChangedFields::NONE;
+        for name in FIELD_NAMES {
+            let one = ChangedFields::field(name).unwrap();
+            assert_eq!(one.names().collect::<Vec<_>>(), [name]);
+            assert_eq!(ChangedFields::parse_list(&one.to_list()), Some(one));
+            all = all.union(one);
+        }
+        assert_eq!(all.names().count(), 10);
+        assert_eq!(ChangedFields::parse_list(&all.to_list()), Some(all));
+        assert_eq!(ChangedFields::parse_list("traits,"), None);
+        assert_eq!(ChangedFields::parse_list(",traits"), None);
+    }
+
+    #[test]
+    fn cursor_text_is_decimal_digits_only() {
+        assert_eq!("0".parse::<ChangeCursor>(), Ok(ChangeCursor::START));
+        assert_eq!(
+            "18446744073709551615".parse::<ChangeCursor>(),
+            Ok(ChangeCursor::new(u64::MAX))
+        );
+        for bad in ["", "+1", " 1", "1 ", "18446744073709551616", "0x1", "1e3"] {
+            assert_eq!(bad.parse::<ChangeCursor>(), Err(InvalidCursor), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn change_json_is_the_wire_form() {
+        let change = Change::new(
+            ChangeCursor::new(7),
+            TenantId::DEFAULT,
+            Uuid::nil(),
+            ChangeKind::Updated,
+            3,
+            ChangedFields::parse_list("traits,metadata_admin").unwrap(),
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(
+            serde_json::to_string(&change).unwrap(),
+            r#"{"cursor":"7","identity_id":"00000000-0000-0000-0000-000000000000","kind":"updated","version":3,"fields":["traits","metadata_admin"],"at":"1970-01-01T00:00:00.000000Z"}"#
+        );
+    }
+}
