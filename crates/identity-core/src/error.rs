@@ -295,7 +295,9 @@ pub enum Error {
     /// changes after it were pruned, so reading on would skip them. The
     /// reader must start again (from the oldest kept change, knowing that
     /// it missed some).
-    #[error("the change cursor {after} is before the retained changes (pruned through {pruned_through})")]
+    #[error(
+        "the change cursor {after} is before the retained changes (pruned through {pruned_through})"
+    )]
     CursorExpired {
         /// The cursor the reader gave.
         after: crate::feed::ChangeCursor,

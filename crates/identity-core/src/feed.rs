@@ -196,10 +196,9 @@ impl ChangedFields {
         if text.is_empty() {
             return Some(ChangedFields::NONE);
         }
-        text.split(',')
-            .try_fold(ChangedFields::NONE, |set, name| {
-                ChangedFields::field(name).map(|f| set.union(f))
-            })
+        text.split(',').try_fold(ChangedFields::NONE, |set, name| {
+            ChangedFields::field(name).map(|f| set.union(f))
+        })
     }
 
     /// The fields a create sets: schema, state and traits always, the

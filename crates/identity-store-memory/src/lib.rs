@@ -38,14 +38,15 @@
 //! # });
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use identity_core::{
-    AddressVia, ConflictField, CredentialType, Error, ExternalId, Identity, IdentityStore,
-    ListFilter, ListPage, ListQuery, TenantId, ValidIdentity, WriteOp,
+    AddressVia, Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields, Clock as _,
+    ConflictField, CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter,
+    ListPage, ListQuery, PageSize, PruneChanges, SystemClock, TenantId, ValidIdentity, WriteOp,
 };
 use uuid::Uuid;
 
@@ -210,8 +211,8 @@ fn corrupt(e: &str) -> Error {
     }
 }
 
-/// One tenant's rows and uniqueness indexes. Each index maps a unique value
-/// to the id of the identity that holds it.
+/// One tenant's rows and uniqueness indexes (each maps a unique value to
+/// the id of the identity that holds it), and its change feed.
 #[derive(Default)]
 struct Tenant {
     rows: BTreeMap<Uuid, Row>,
@@ -219,6 +220,84 @@ struct Tenant {
     identifiers: Index<CredentialType>,
     verifiable: Index<AddressVia>,
     recovery: Index<AddressVia>,
+    feed: Feed,
+}
+
+/// One tenant's change feed: the changes kept, ascending by cursor, the
+/// last cursor given out, the last cursor pruned, and the consumers' saved
+/// cursors. Changed under the same write lock as the rows, so a change is
+/// visible exactly when its write is, and cursors follow commit order.
+#[derive(Default)]
+struct Feed {
+    changes: VecDeque<Change>,
+    last: u64,
+    pruned_through: u64,
+    consumers: BTreeMap<String, ChangeCursor>,
+}
+
+impl Feed {
+    /// Records a write of `tenant` (called once the write can no longer
+    /// fail).
+    fn append(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+        kind: ChangeKind,
+        version: u64,
+        fields: ChangedFields,
+    ) {
+        self.last += 1;
+        self.changes.push_back(Change::new(
+            ChangeCursor::new(self.last),
+            tenant,
+            id,
+            kind,
+            version,
+            fields,
+            SystemClock.now(),
+        ));
+    }
+
+    fn page(&self, after: Option<ChangeCursor>, limit: PageSize) -> Result<ChangePage, Error> {
+        let pruned_through = ChangeCursor::new(self.pruned_through);
+        if let Some(after) = after
+            && after < pruned_through
+        {
+            return Err(Error::CursorExpired {
+                after,
+                pruned_through,
+            });
+        }
+        let after = after.unwrap_or(pruned_through);
+        // Cursors ascend, so the first change past `after` is found by
+        // bisection.
+        let start = self.changes.partition_point(|c| c.cursor <= after);
+        let changes: Vec<Change> = self
+            .changes
+            .range(start..)
+            .take(limit.get())
+            .cloned()
+            .collect();
+        let next = changes.last().map_or(after, |c| c.cursor);
+        Ok(ChangePage { changes, next })
+    }
+
+    fn prune(&mut self, prune: &PruneChanges) -> u64 {
+        let mut removed = 0;
+        let keep_from = prune
+            .keep_last
+            .map_or(0, |keep| self.last.saturating_sub(keep));
+        while let Some(oldest) = self.changes.front() {
+            let too_old = prune.before.is_some_and(|before| oldest.at < before);
+            if !(too_old || oldest.cursor.get() <= keep_from) {
+                break;
+            }
+            self.pruned_through = self.pruned_through.max(oldest.cursor.get());
+            self.changes.pop_front();
+            removed += 1;
+        }
+        removed
+    }
 }
 
 /// A uniqueness index over (kind, value) pairs, nested so that a lookup
@@ -320,7 +399,12 @@ impl Tenant {
     }
 
     /// Inserts a new identity (the body of `create`).
-    fn insert(&mut self, identity: &ValidIdentity, compact: bool) -> Result<u64, Error> {
+    fn insert(
+        &mut self,
+        tenant: TenantId,
+        identity: &ValidIdentity,
+        compact: bool,
+    ) -> Result<u64, Error> {
         let id = identity.identity().id;
         if self.rows.contains_key(&id) {
             return Err(Error::Conflict {
@@ -336,12 +420,20 @@ impl Tenant {
             self.claim(key.clone(), id);
         }
         self.rows.insert(id, row);
+        self.feed.append(
+            tenant,
+            id,
+            ChangeKind::Created,
+            version,
+            identity.changed_fields(),
+        );
         Ok(version)
     }
 
     /// Replaces a stored identity (the body of `update`).
     fn replace(
         &mut self,
+        tenant: TenantId,
         identity: &ValidIdentity,
         expected_version: Option<u64>,
         compact: bool,
@@ -369,16 +461,36 @@ impl Tenant {
             }
         }
         self.rows.insert(id, row);
+        self.feed.append(
+            tenant,
+            id,
+            ChangeKind::Updated,
+            version,
+            identity.changed_fields(),
+        );
         Ok(version)
     }
 
     /// Removes an identity and frees its keys (the body of `delete`).
-    fn remove(&mut self, id: Uuid, expected_version: Option<u64>) -> Result<(), Error> {
+    fn remove(
+        &mut self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
         self.row_at(id, expected_version)?;
         if let Some(old) = self.rows.remove(&id) {
             for key in old.keys.iter() {
                 self.release(key, id);
             }
+            // A delete counts as one more version.
+            self.feed.append(
+                tenant,
+                id,
+                ChangeKind::Deleted,
+                old.version + 1,
+                ChangedFields::NONE,
+            );
         }
         Ok(())
     }
@@ -470,7 +582,7 @@ impl IdentityStore for MemoryStore {
             .tenants
             .entry(tenant)
             .or_default()
-            .insert(identity, self.compact)
+            .insert(tenant, identity, self.compact)
     }
 
     async fn batch_create(
@@ -484,7 +596,7 @@ impl IdentityStore for MemoryStore {
         let rows = state.tenants.entry(tenant).or_default();
         Ok(identities
             .iter()
-            .map(|i| rows.insert(i, self.compact))
+            .map(|i| rows.insert(tenant, i, self.compact))
             .collect())
     }
 
@@ -538,7 +650,7 @@ impl IdentityStore for MemoryStore {
             .tenants
             .get_mut(&tenant)
             .ok_or(Error::NotFound)?
-            .replace(identity, expected_version, self.compact)
+            .replace(tenant, identity, expected_version, self.compact)
     }
 
     async fn delete(
@@ -552,7 +664,7 @@ impl IdentityStore for MemoryStore {
             .tenants
             .get_mut(&tenant)
             .ok_or(Error::NotFound)?
-            .remove(id, expected_version)
+            .remove(tenant, id, expected_version)
     }
 
     async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
@@ -572,5 +684,59 @@ impl IdentityStore for MemoryStore {
             .tenants
             .get(&tenant)
             .map_or(0, |t| t.rows.len() as u64))
+    }
+
+    async fn changes(
+        &self,
+        tenant: TenantId,
+        after: Option<ChangeCursor>,
+        limit: PageSize,
+    ) -> Result<ChangePage, Error> {
+        let state = self.read()?;
+        match state.tenants.get(&tenant) {
+            Some(t) => t.feed.page(after, limit),
+            None => Ok(ChangePage {
+                changes: Vec::new(),
+                next: after.unwrap_or(ChangeCursor::START),
+            }),
+        }
+    }
+
+    async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error> {
+        let mut state = self.write()?;
+        Ok(state
+            .tenants
+            .get_mut(&tenant)
+            .map_or(0, |t| t.feed.prune(prune)))
+    }
+
+    async fn consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+    ) -> Result<Option<ChangeCursor>, Error> {
+        let state = self.read()?;
+        Ok(state
+            .tenants
+            .get(&tenant)
+            .and_then(|t| t.feed.consumers.get(consumer))
+            .copied())
+    }
+
+    async fn save_consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+        cursor: ChangeCursor,
+    ) -> Result<(), Error> {
+        let mut state = self.write()?;
+        let consumers = &mut state.tenants.entry(tenant).or_default().feed.consumers;
+        match consumers.get_mut(consumer) {
+            Some(saved) => *saved = (*saved).max(cursor),
+            None => {
+                consumers.insert(consumer.to_owned(), cursor);
+            }
+        }
+        Ok(())
     }
 }

@@ -41,6 +41,7 @@ mod support;
 pub use checks::batch::*;
 pub use checks::concurrency::*;
 pub use checks::crud::*;
+pub use checks::feed::*;
 pub use checks::list::*;
 pub use checks::model::*;
 pub use checks::normalised::*;
@@ -107,6 +108,12 @@ macro_rules! __with_checks {
             check_concurrent_increments,
             check_concurrent_creates_one_email,
             check_model_sequences,
+            check_feed_records_every_write,
+            check_feed_failed_writes_append_nothing,
+            check_feed_pages_and_tenants,
+            check_feed_prune_and_expired_cursors,
+            check_feed_consumer_cursors,
+            check_feed_concurrent_writers_reader_sees_every_change_once,
         }
     };
 }
@@ -153,6 +160,7 @@ mod tests {
             include_str!("checks/batch.rs"),
             include_str!("checks/concurrency.rs"),
             include_str!("checks/crud.rs"),
+            include_str!("checks/feed.rs"),
             include_str!("checks/list.rs"),
             include_str!("checks/model.rs"),
             include_str!("checks/normalised.rs"),

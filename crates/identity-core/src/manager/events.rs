@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use super::IdentityManager;
 use crate::error::{BoxError, Error};
 use crate::feed::{Change, ChangeCursor, ChangePage, PruneChanges, check_consumer_name};
-use crate::time::Timestamp;
 use crate::model::TenantId;
 use crate::store::PageSize;
+use crate::time::Timestamp;
 
 /// Receives committed changes, read from the store's change feed by
 /// [`IdentityManager::deliver_changes`].

@@ -8,8 +8,8 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{
-    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody,
-    IdentityManager, UpdateIdentityBody, credentials, parse_state, patch,
+    BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, IdentityManager,
+    UpdateIdentityBody, credentials, parse_state, patch,
 };
 use crate::error::Error;
 use crate::model::{

@@ -3,6 +3,7 @@
 pub(crate) mod batch;
 pub(crate) mod concurrency;
 pub(crate) mod crud;
+pub(crate) mod feed;
 pub(crate) mod list;
 pub(crate) mod model;
 pub(crate) mod normalised;
