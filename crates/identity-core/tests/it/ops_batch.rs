@@ -1,6 +1,6 @@
 //! Batch create, list, delete and events.
 
-use identity_core::{BatchEntry, BatchOutcome, EventKind};
+use identity_core::{BatchEntry, BatchOutcome, ChangeKind};
 use identity_core::{CredentialType, ErrorKind, ListParams};
 use serde_json::{Value, json};
 
@@ -245,26 +245,27 @@ async fn delete_frees_identifiers_and_events_follow_every_commit() {
         .await
         .expect("reuse");
 
-    let events = env.events.0.lock().expect("lock").clone();
-    let summary: Vec<_> = events
+    let changes = env.changes().await;
+    let summary: Vec<_> = changes
         .iter()
-        .map(|e| {
+        .map(|c| {
             (
-                e.kind,
-                e.id == who.id,
-                e.changed_fields.clone(),
-                e.old_version,
-                e.new_version,
-                e.state,
+                c.kind,
+                c.identity_id == who.id,
+                c.fields.names().collect::<Vec<_>>(),
+                c.version,
             )
         })
         .collect();
-    use identity_core::State::{Active, Inactive};
+    assert_eq!(
+        changes.iter().map(|c| c.cursor.get()).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
     assert_eq!(
         summary,
         vec![
             (
-                EventKind::Created,
+                ChangeKind::Created,
                 true,
                 vec![
                     "schema_id",
@@ -275,21 +276,12 @@ async fn delete_frees_identifiers_and_events_follow_every_commit() {
                     "recovery_addresses",
                     "external_id"
                 ],
-                None,
-                Some(1),
-                Active
+                1
             ),
+            (ChangeKind::Updated, true, vec!["state"], 2),
+            (ChangeKind::Deleted, true, vec![], 3),
             (
-                EventKind::Updated,
-                true,
-                vec!["state"],
-                Some(1),
-                Some(2),
-                Inactive
-            ),
-            (EventKind::Deleted, true, vec![], Some(2), None, Inactive),
-            (
-                EventKind::Created,
+                ChangeKind::Created,
                 false,
                 vec![
                     "schema_id",
@@ -300,9 +292,7 @@ async fn delete_frees_identifiers_and_events_follow_every_commit() {
                     "recovery_addresses",
                     "external_id"
                 ],
-                None,
-                Some(1),
-                Active
+                1
             ),
         ]
     );

@@ -192,12 +192,12 @@ async fn state_is_validated_and_bumps_state_changed_at() {
     .await
     .expect("same");
     assert_eq!(same.state_changed_at, off.state_changed_at);
-    let events = env.events.0.lock().expect("lock").clone();
-    let last_two: Vec<_> = events
+    let changes = env.changes().await;
+    let last_two: Vec<Vec<&str>> = changes
         .iter()
         .rev()
         .take(2)
-        .map(|e| e.changed_fields.clone())
+        .map(|c| c.fields.names().collect())
         .collect();
     assert_eq!(last_two, [vec![], vec!["state"]]);
     assert_eq!(T0, who.state_changed_at.expect("set").to_string());

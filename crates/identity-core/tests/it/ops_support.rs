@@ -1,13 +1,13 @@
 //! A manager over the memory store with a fixed clock and sequential ids.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use identity_core::password::PasswordHasher;
+use identity_core::{Change, PageSize};
 use identity_core::{
     CreateIdentityBody, CredentialInclude, FixedClock, Identity, IdentityManager, SchemaRegistry,
     SequentialIds, TenantId, Timestamp,
 };
-use identity_core::{EventSink, IdentityEvent};
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -18,19 +18,9 @@ pub(crate) const T0: &str = "2026-11-27T10:00:00.000000Z";
 pub(crate) const T1: &str = "2026-11-27T10:00:01.000000Z";
 pub(crate) const TENANT: TenantId = TenantId::DEFAULT;
 
-#[derive(Debug, Default)]
-pub(crate) struct Recorder(pub Mutex<Vec<IdentityEvent>>);
-
-impl EventSink for Recorder {
-    fn identity_event(&self, event: &IdentityEvent) {
-        self.0.lock().expect("lock").push(event.clone());
-    }
-}
-
 pub(crate) struct Env {
     pub manager: IdentityManager,
     pub clock: Arc<FixedClock>,
-    pub events: Arc<Recorder>,
 }
 
 pub(crate) fn id(n: u128) -> Uuid {
@@ -59,21 +49,25 @@ pub(crate) fn registry() -> SchemaRegistry {
 
 pub(crate) fn env() -> Env {
     let clock = Arc::new(FixedClock::new(ts(T0)));
-    let events = Arc::new(Recorder::default());
     let manager = IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry()))
         .hasher(PasswordHasher::insecure_fast_for_tests())
         .clock(clock.clone())
         .ids(Arc::new(SequentialIds::new()))
-        .events(events.clone())
         .build();
-    Env {
-        manager,
-        clock,
-        events,
-    }
+    Env { manager, clock }
 }
 
 impl Env {
+    /// Every change of the tenant's feed (the tests write fewer than a
+    /// page).
+    pub(crate) async fn changes(&self) -> Vec<Change> {
+        self.manager
+            .changes(TENANT, None, PageSize::MAX)
+            .await
+            .expect("the feed")
+            .changes
+    }
+
     pub(crate) async fn create(&self, body: Value) -> Result<Identity, identity_core::Error> {
         self.manager
             .create(TENANT, CreateIdentityBody::from_json(body)?)

@@ -468,6 +468,36 @@ impl identity_core::IdentityStore for RacingStore {
     ) -> Result<(), Error> {
         self.inner.delete(t, id, v).await
     }
+    async fn changes(
+        &self,
+        t: identity_core::TenantId,
+        a: Option<identity_core::ChangeCursor>,
+        l: identity_core::PageSize,
+    ) -> Result<identity_core::ChangePage, Error> {
+        self.inner.changes(t, a, l).await
+    }
+    async fn prune_changes(
+        &self,
+        t: identity_core::TenantId,
+        p: &identity_core::PruneChanges,
+    ) -> Result<u64, Error> {
+        self.inner.prune_changes(t, p).await
+    }
+    async fn consumer_cursor(
+        &self,
+        t: identity_core::TenantId,
+        c: &str,
+    ) -> Result<Option<identity_core::ChangeCursor>, Error> {
+        self.inner.consumer_cursor(t, c).await
+    }
+    async fn save_consumer_cursor(
+        &self,
+        t: identity_core::TenantId,
+        c: &str,
+        k: identity_core::ChangeCursor,
+    ) -> Result<(), Error> {
+        self.inner.save_consumer_cursor(t, c, k).await
+    }
     async fn list(
         &self,
         t: identity_core::TenantId,
