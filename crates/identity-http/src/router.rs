@@ -21,7 +21,7 @@ use crate::error::{ApiError, batch_outcome_json, generic};
 use crate::extract::{
     CredentialPath, IdentityId, IfMatch, PathText, QueryPairs, RawBody, Route, etag,
 };
-use crate::{list, meta};
+use crate::{changes, list, meta};
 
 /// The default limit on request bodies: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -44,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/admin/identities/{id}"),
     ("DELETE", "/admin/identities/{id}/credentials/{type}"),
     ("GET", "/admin/identities/by/external/{externalID}"),
+    ("GET", "/admin/identities/changes"),
     ("GET", "/schemas"),
     ("GET", "/schemas/{id}"),
     ("GET", "/health/alive"),
@@ -163,6 +164,7 @@ impl AdminApi {
                     "/identities/by/external/{external_id}",
                     get(get_identity_by_external_id),
                 )
+                .route("/identities/changes", get(changes::list_changes))
         };
         let routes = Router::new()
             .nest("/admin", identities())

@@ -4,6 +4,7 @@
 // (the workspace lint is for library code).
 #![allow(clippy::unwrap_used)]
 
+mod changes;
 mod common;
 mod errors;
 mod kratos_handler;
