@@ -69,6 +69,25 @@ pub(crate) struct Cli {
     /// each Argon2id hash holds 19 MiB while it runs.
     #[arg(long, env = "IDENTITY_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
+
+    /// Deliver every identity change, at least once, as a JSON line
+    /// appended to this file (synced before the consumer's cursor, kept in
+    /// the database, moves on; after a crash the last page may be written
+    /// again).
+    #[arg(long, env = "IDENTITY_CHANGES_LOG", value_name = "PATH")]
+    pub changes_log: Option<PathBuf>,
+
+    /// Seconds between two rounds of change delivery.
+    #[arg(long, env = "IDENTITY_CHANGES_POLL", default_value_t = 0.2, value_parser = seconds)]
+    pub changes_poll: f64,
+
+    /// Days the change feed keeps changes (0: no age bound).
+    #[arg(long, env = "IDENTITY_CHANGES_RETENTION_DAYS", default_value_t = 30.0, value_parser = seconds)]
+    pub changes_retention_days: f64,
+
+    /// The most changes the feed keeps (default: no count bound).
+    #[arg(long, env = "IDENTITY_CHANGES_RETENTION_COUNT")]
+    pub changes_retention_count: Option<u64>,
 }
 
 /// A non-negative, finite number of seconds.

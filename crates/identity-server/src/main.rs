@@ -10,6 +10,7 @@
 //! `--help`. The log filter is `RUST_LOG` (default `info`).
 
 mod cli;
+mod feed;
 mod serve;
 mod store;
 
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use axum::extract::MatchedPath;
 use clap::Parser as _;
-use identity_core::{IdentityManager, ManagerConfig, SchemaRegistry};
+use identity_core::{ChangeRetention, IdentityManager, ManagerConfig, SchemaRegistry};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -76,12 +77,34 @@ async fn run(cli: Cli) -> Result<(), String> {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let mut builder = IdentityManager::builder(store, Arc::new(schemas))
-        .config(ManagerConfig::default().with_base_url(base_url.clone()));
+    let max_age = (cli.changes_retention_days > 0.0)
+        .then(|| Duration::from_secs_f64(cli.changes_retention_days * 86_400.0));
+    let retention = ChangeRetention::default()
+        .with_max_age(max_age)
+        .with_max_count(cli.changes_retention_count);
+    let mut builder = IdentityManager::builder(store, Arc::new(schemas)).config(
+        ManagerConfig::default()
+            .with_base_url(base_url.clone())
+            .with_retention(retention),
+    );
     if let Some(permits) = cli.hash_concurrency {
         builder = builder.hash_concurrency(permits);
     }
-    let mut api = identity_http::AdminApi::new(builder.build()).body_limit(cli.body_limit);
+    let manager = builder.build();
+    // Background work ends with the runtime, when `run` returns.
+    tokio::spawn(feed::prune_forever(
+        manager.clone(),
+        Duration::from_secs(60),
+    ));
+    if let Some(path) = &cli.changes_log {
+        tracing::info!(path = %path.display(), "delivering changes to a JSON lines file");
+        tokio::spawn(feed::deliver_forever(
+            manager.clone(),
+            Arc::new(feed::JsonLinesSink::new(path.clone())),
+            Duration::from_secs_f64(cli.changes_poll),
+        ));
+    }
+    let mut api = identity_http::AdminApi::new(manager).body_limit(cli.body_limit);
     if let Some(prefix) = &cli.path_prefix {
         api = api.prefix(prefix.clone());
     }

@@ -6,5 +6,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod e2e;
+mod feed;
 mod hostile;
 mod server;
