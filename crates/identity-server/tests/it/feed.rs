@@ -75,9 +75,10 @@ async fn every_committed_change_is_delivered_across_sigkills() {
     let http = reqwest::Client::new();
     let mut acknowledged = BTreeSet::new();
     let mut n = 0;
-    // Delivery every 1 s, 0.3 s and 0.01 s: killed before any delivery of
-    // the round, between two, and in the middle of one.
-    for poll in ["1", "0.3", "0.01"] {
+    // Delivery every 0.01 s, 0.3 s and 5 s: killed in the middle of a
+    // delivery or between two, and (the last round) with all of its
+    // changes committed and none delivered.
+    for poll in ["0.01", "0.3", "5"] {
         let mut server = Server::start_with(
             &database,
             &["--changes-log", &log_flag, "--changes-poll", poll],
