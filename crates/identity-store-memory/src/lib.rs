@@ -10,8 +10,9 @@
 //!
 //! Every mutating call takes the write lock once, checks every condition
 //! (existence, expected version, every unique value) before changing
-//! anything, then writes; so a call is atomic and a failed call writes
-//! nothing. No call awaits while holding the lock. Nothing survives the
+//! anything, then writes, appending its change to the tenant's change feed
+//! under the same lock; so a call is atomic, a failed call writes nothing,
+//! and the feed's cursors follow the order of the writes. No call awaits while holding the lock. Nothing survives the
 //! process: this store is for tests, examples and embedding where
 //! persistence is not wanted.
 //!
