@@ -68,6 +68,7 @@
 
 mod doc;
 mod error;
+mod feed;
 mod options;
 mod rows;
 mod schema;
