@@ -4,18 +4,21 @@
 //!
 //! Tables (schema version 4, `schema.rs`):
 //!
-//! - `identity_change_heads`, one row per tenant that ever wrote: the last
-//!   cursor handed out, the last cursor pruned, and the last `at` given;
 //! - `identity_changes`, one row per change, keyed `(nid, cursor)`;
+//! - `identity_change_pruned`, one row per tenant that ever pruned: the
+//!   last cursor pruned;
 //! - `identity_change_consumers`, one row per named consumer.
 //!
-//! A write numbers its changes by bumping its tenant's head row in its own
-//! transaction. SQLite has one writer at a time (`BEGIN IMMEDIATE`), so the
-//! numbers grow in commit order and a reader never sees cursor 8 before 7.
-//! The same head row keeps `at` from going backwards along the feed (a
-//! change's `at` is the later of the clock and the previous change's), so
-//! the changes older than an instant are a prefix of the feed and a prune
-//! by age walks only the rows it removes.
+//! A change is one statement: its cursor is one more than the tenant's
+//! newest change's (or, when a prune left none, than the pruning point),
+//! read inside the write's own transaction. SQLite has one writer at a
+//! time (`BEGIN IMMEDIATE`), so the numbers grow in commit order and a
+//! reader never sees cursor 8 before 7; a pruned cursor is never handed
+//! out again, since the pruning point stays. The newest change's row also
+//! keeps `at` from going backwards along the feed (a change's `at` is the
+//! later of the clock and the previous change's), so the changes older than
+//! an instant are a prefix of the feed and a prune by age walks only the
+//! rows it removes.
 
 use identity_core::{
     Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields, Clock as _, Error, PruneChanges,
@@ -28,7 +31,7 @@ use uuid::Uuid;
 use crate::error::ResultExt;
 
 /// A change a write is about to append (the cursor and `at` come from the
-/// tenant's head row).
+/// tenant's newest change).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pending {
     pub(crate) identity_id: Uuid,
@@ -37,21 +40,20 @@ pub(crate) struct Pending {
     pub(crate) fields: ChangedFields,
 }
 
-/// Takes `?2` cursors for tenant `?1` and returns the last one taken and
-/// the `at` of the changes (`?3`, the clock, unless an earlier change of
-/// the tenant has a later one).
-const TAKE_CURSORS: &str = "INSERT INTO identity_change_heads \
-     (nid, last_cursor, pruned_through, last_at) VALUES (?1, ?2, 0, ?3) \
-     ON CONFLICT (nid) DO UPDATE SET last_cursor = last_cursor + excluded.last_cursor, \
-       last_at = max(last_at, excluded.last_at) \
-     RETURNING last_cursor, last_at";
-
-const INSERT_CHANGE: &str = "INSERT INTO identity_changes \
+/// Appends one change of tenant `?1` with the clock at `?6`: the cursor
+/// after the newest change (or the pruning point), and `at` no earlier
+/// than the newest change's. Both look-ups end on the primary key's last
+/// entry for the tenant, the leaf page the insert writes anyway.
+const APPEND: &str = "INSERT INTO identity_changes \
      (nid, cursor, identity_id, kind, version, fields, at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+     SELECT ?1, coalesce(newest.cursor, \
+         (SELECT pruned_through FROM identity_change_pruned WHERE nid = ?1), 0) + 1, \
+       ?2, ?3, ?4, ?5, max(?6, coalesce(newest.at, ?6)) \
+     FROM (SELECT 1) LEFT JOIN (SELECT cursor, at FROM identity_changes \
+       WHERE nid = ?1 ORDER BY cursor DESC LIMIT 1) AS newest";
 
 /// Appends `changes`, in order, inside the caller's write transaction: one
-/// statement to number them, one insert each.
+/// statement each.
 pub(crate) fn append(
     conn: &Connection,
     nid: &[u8; 16],
@@ -60,21 +62,16 @@ pub(crate) fn append(
     if changes.is_empty() {
         return Ok(());
     }
-    let count = column(changes.len() as u64);
     let now = SystemClock.now().unix_micros();
-    let (last, at): (i64, i64) = conn
-        .prepare_cached(TAKE_CURSORS)?
-        .query_row(params![nid, count, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let mut insert = conn.prepare_cached(INSERT_CHANGE)?;
-    for (cursor, change) in (last - count + 1..).zip(changes) {
+    let mut insert = conn.prepare_cached(APPEND)?;
+    for change in changes {
         insert.execute(params![
             nid,
-            cursor,
             change.identity_id.as_bytes(),
             change.kind.as_str(),
             column(change.version),
             change.fields.to_list(),
-            at
+            now
         ])?;
     }
     Ok(())
@@ -92,7 +89,7 @@ pub(crate) fn page(
     // Two statements, one snapshot: a deferred transaction that only reads.
     let tx = conn.unchecked_transaction()?;
     let pruned: i64 = tx
-        .prepare_cached("SELECT pruned_through FROM identity_change_heads WHERE nid = ?1")?
+        .prepare_cached("SELECT pruned_through FROM identity_change_pruned WHERE nid = ?1")?
         .query_row(params![nid], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
@@ -165,13 +162,18 @@ pub(crate) fn prune(
     let tx = crate::store::begin(conn, "begin prune")?;
     let head: Option<(i64, i64)> = tx
         .prepare_cached(
-            "SELECT last_cursor, pruned_through FROM identity_change_heads WHERE nid = ?1",
+            "SELECT (SELECT cursor FROM identity_changes WHERE nid = ?1 \
+               ORDER BY cursor DESC LIMIT 1), \
+             coalesce((SELECT pruned_through FROM identity_change_pruned WHERE nid = ?1), 0)",
         )
         .and_then(|mut s| {
-            s.query_row(params![nid], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
+            s.query_row(params![nid], |r| {
+                let pruned: i64 = r.get(1)?;
+                Ok(r.get::<_, Option<i64>>(0)?.map(|last| (last, pruned)))
+            })
         })
         .ctx(context)?;
+    // No change kept: nothing to prune.
     let Some((last, pruned)) = head else {
         return Ok(0);
     };
@@ -202,9 +204,12 @@ pub(crate) fn prune(
         )
         .and_then(|mut s| s.execute(params![nid, pruned, through]))
         .ctx(context)?;
-    tx.prepare_cached("UPDATE identity_change_heads SET pruned_through = ?2 WHERE nid = ?1")
-        .and_then(|mut s| s.execute(params![nid, through]))
-        .ctx(context)?;
+    tx.prepare_cached(
+        "INSERT INTO identity_change_pruned (nid, pruned_through) VALUES (?1, ?2) \
+         ON CONFLICT (nid) DO UPDATE SET pruned_through = excluded.pruned_through",
+    )
+    .and_then(|mut s| s.execute(params![nid, through]))
+    .ctx(context)?;
     tx.commit().ctx("commit prune")?;
     Ok(removed as u64)
 }

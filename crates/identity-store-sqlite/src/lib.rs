@@ -72,28 +72,28 @@
 //!
 //! # The change feed
 //!
-//! - `identity_change_heads`: one row per tenant that ever wrote, holding
-//!   the last cursor handed out (`last_cursor`), the last cursor pruned
-//!   (`pruned_through`) and the last change's time (`last_at`).
 //! - `identity_changes`: one row per change, `(nid, cursor)` its primary
 //!   key (`WITHOUT ROWID`, so a page is a range of it): the identity, the
 //!   kind (`created`, `updated`, `deleted`), the version after the write,
 //!   the changed fields (comma-separated names) and `at` (microseconds).
+//! - `identity_change_pruned`: per tenant that pruned, the last cursor
+//!   pruned (`pruned_through`).
 //! - `identity_change_consumers`: the cursor each named consumer saved,
 //!   which only moves forward (`max` on conflict).
 //!
-//! A write adds two statements to its transaction: one upsert of the
-//! tenant's head row that takes its cursors and returns them, and one
-//! insert per change (a batch takes all its cursors at once, at the end,
-//! for the entries that succeeded). SQLite runs one write transaction at a
-//! time, so cursors grow in commit order and a reader following
-//! [`ChangePage::next`](identity_core::ChangePage::next) never skips a change
-//! that commits late. A change's `at` is the wall clock at the write,
-//! or the previous change's `at` if the clock went backwards: along the
-//! feed it never decreases, so a prune by age removes a prefix, walking
-//! only the rows it deletes. A page is read on a reader connection in one
-//! snapshot with the tenant's pruning point, so an expired cursor is
-//! always an error (`CursorExpired`), never a page with a gap.
+//! A write adds one statement per change to its transaction (a batch, one
+//! per entry that succeeded, at the end): an insert whose cursor is one
+//! more than the tenant's newest change's, or than the pruning point when
+//! a prune left none, so a cursor is never handed out twice. SQLite runs
+//! one write transaction at a time, so cursors grow in commit order and a
+//! reader following [`ChangePage::next`](identity_core::ChangePage::next)
+//! never skips a change that commits late. A change's `at` is the wall
+//! clock at the write, or the newest change's `at` if the clock went
+//! backwards: along the feed it never decreases, so a prune by age removes
+//! a prefix, walking only the rows it deletes. A page is read on a reader
+//! connection in one snapshot with the tenant's pruning point, so an
+//! expired cursor is always an error (`CursorExpired`), never a page with
+//! a gap.
 //!
 //! Opening a version 3 file creates the three tables (one migration,
 //! nothing rewritten); its feed starts empty and the first write after it

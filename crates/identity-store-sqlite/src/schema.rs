@@ -148,22 +148,15 @@ const V3: &str = r#"
 ALTER TABLE identities ADD COLUMN doc TEXT;
 "#;
 
-/// Version 4: the change feed (`feed.rs`). `identity_change_heads` holds,
-/// per tenant, the last cursor handed out, the last cursor pruned (reading
-/// from before it is an expired cursor) and the last change's `at`;
-/// `identity_changes` one row per committed change, keyed by tenant and
-/// cursor (so a page is a range of the primary key); and
-/// `identity_change_consumers` the cursor each named consumer saved. The
-/// feed of a migrated file starts empty: writes made before it left no
-/// change.
+/// Version 4: the change feed (`feed.rs`). `identity_changes` holds one
+/// row per committed change, keyed by tenant and cursor (so a page is a
+/// range of the primary key, and a write finds the cursor to take at the
+/// key's end); `identity_change_pruned` the last cursor pruned, per tenant
+/// (reading from before it is an expired cursor, and numbering goes on
+/// after it when a prune left no change); `identity_change_consumers` the
+/// cursor each named consumer saved. The feed of a migrated file starts
+/// empty: writes made before it left no change.
 const V4: &str = r#"
-CREATE TABLE identity_change_heads (
-    nid            BLOB    PRIMARY KEY,
-    last_cursor    INTEGER NOT NULL,
-    pruned_through INTEGER NOT NULL,
-    last_at        INTEGER NOT NULL
-) WITHOUT ROWID;
-
 CREATE TABLE identity_changes (
     nid         BLOB    NOT NULL,
     cursor      INTEGER NOT NULL,
@@ -173,6 +166,11 @@ CREATE TABLE identity_changes (
     fields      TEXT    NOT NULL,
     at          INTEGER NOT NULL,
     PRIMARY KEY (nid, cursor)
+) WITHOUT ROWID;
+
+CREATE TABLE identity_change_pruned (
+    nid            BLOB    PRIMARY KEY,
+    pruned_through INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE identity_change_consumers (

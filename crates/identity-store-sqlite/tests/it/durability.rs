@@ -105,7 +105,7 @@ async fn a_version_1_file_is_migrated() {
             "ALTER TABLE identities DROP COLUMN doc;
              DROP TABLE identity_change_consumers;
              DROP TABLE identity_changes;
-             DROP TABLE identity_change_heads;
+             DROP TABLE identity_change_pruned;
              DROP INDEX identities_external_id_key;
              CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
                  WHERE external_id IS NOT NULL AND external_id <> '';
@@ -197,7 +197,7 @@ async fn a_version_2_file_is_migrated() {
             "ALTER TABLE identities DROP COLUMN doc;
              DROP TABLE identity_change_consumers;
              DROP TABLE identity_changes;
-             DROP TABLE identity_change_heads;
+             DROP TABLE identity_change_pruned;
              PRAGMA user_version = 2;",
         )
         .expect("rewind to version 2");
@@ -283,7 +283,7 @@ async fn a_version_3_file_is_migrated_with_an_empty_feed() {
         .execute_batch(
             "DROP TABLE identity_change_consumers;
              DROP TABLE identity_changes;
-             DROP TABLE identity_change_heads;
+             DROP TABLE identity_change_pruned;
              PRAGMA user_version = 3;",
         )
         .expect("rewind to version 3");
