@@ -42,15 +42,17 @@ pub(crate) struct Pending {
 
 /// Appends one change of tenant `?1` with the clock at `?6`: the cursor
 /// after the newest change (or the pruning point), and `at` no earlier
-/// than the newest change's. Both look-ups end on the primary key's last
-/// entry for the tenant, the leaf page the insert writes anyway.
+/// than the newest change's. The look-ups end on the primary key's last
+/// entry for the tenant, the leaf page the insert writes anyway. (A
+/// single-row `VALUES` insert: `INSERT ... SELECT` would need a statement
+/// journal, a temporary file, which cost more than the whole rest.)
 const APPEND: &str = "INSERT INTO identity_changes \
      (nid, cursor, identity_id, kind, version, fields, at) \
-     SELECT ?1, coalesce(newest.cursor, \
+     VALUES (?1, coalesce(\
+         (SELECT cursor FROM identity_changes WHERE nid = ?1 ORDER BY cursor DESC LIMIT 1), \
          (SELECT pruned_through FROM identity_change_pruned WHERE nid = ?1), 0) + 1, \
-       ?2, ?3, ?4, ?5, max(?6, coalesce(newest.at, ?6)) \
-     FROM (SELECT 1) LEFT JOIN (SELECT cursor, at FROM identity_changes \
-       WHERE nid = ?1 ORDER BY cursor DESC LIMIT 1) AS newest";
+       ?2, ?3, ?4, ?5, max(?6, coalesce(\
+         (SELECT at FROM identity_changes WHERE nid = ?1 ORDER BY cursor DESC LIMIT 1), ?6)))";
 
 /// Appends `changes`, in order, inside the caller's write transaction: one
 /// statement each.
