@@ -30,6 +30,9 @@
 //!   rows.
 //! - Reads run in one snapshot, so an identity is never seen half-written.
 //!   A file database's reads never wait for a write (WAL).
+//! - Every write appends its change to the tenant's change feed in the
+//!   same transaction (see [The change feed](#the-change-feed)): a
+//!   committed write always has its change, a failed one never does.
 //! - Busy past the timeout, a full disk, a read-only or unopenable file are
 //!   [`Error::Unavailable`](identity_core::Error::Unavailable); other driver
 //!   failures are [`Error::Internal`](identity_core::Error::Internal) with
@@ -64,10 +67,42 @@
 //! columns and the child tables are written beside it in the same
 //! transaction and carry the unique indexes, lookups and list filters.
 //! UUIDs are 16-byte blobs, timestamps integer microseconds, traits,
-//! metadata and credential configs JSON text.
+//! metadata and credential configs JSON text. The change feed has three
+//! tables of its own (schema version 4), below.
+//!
+//! # The change feed
+//!
+//! - `identity_changes`: one row per change, `(nid, cursor)` its primary
+//!   key (`WITHOUT ROWID`, so a page is a range of it): the identity, the
+//!   kind (`created`, `updated`, `deleted`), the version after the write,
+//!   the changed fields (comma-separated names) and `at` (microseconds).
+//! - `identity_change_pruned`: per tenant that pruned, the last cursor
+//!   pruned (`pruned_through`).
+//! - `identity_change_consumers`: the cursor each named consumer saved,
+//!   which only moves forward (`max` on conflict).
+//!
+//! A write adds one statement per change to its transaction (a batch, one
+//! per entry that succeeded, at the end): an insert whose cursor is one
+//! more than the tenant's newest change's, or than the pruning point when
+//! a prune left none, so a cursor is never handed out twice. SQLite runs
+//! one write transaction at a time, so cursors grow in commit order and a
+//! reader following [`ChangePage::next`](identity_core::ChangePage::next)
+//! never skips a change that commits late. A change's `at` is the wall
+//! clock at the write, or the newest change's `at` if the clock went
+//! backwards: along the feed it never decreases, so a prune by age removes
+//! a prefix, walking only the rows it deletes. A page is read on a reader
+//! connection in one snapshot with the tenant's pruning point, so an
+//! expired cursor is always an error (`CursorExpired`), never a page with
+//! a gap.
+//!
+//! Opening a version 3 file creates the three tables (one migration,
+//! nothing rewritten); its feed starts empty and the first write after it
+//! takes cursor 1. Nothing prunes on its own: `IdentityManager::prune_changes`
+//! does, when called.
 
 mod doc;
 mod error;
+mod feed;
 mod options;
 mod rows;
 mod schema;

@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: V3,
         then: Some(rows::fill_documents),
     },
+    Migration::sql(V4),
 ];
 
 /// One migration: SQL, then optionally a step in Rust (which sees the
@@ -145,6 +146,39 @@ CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
 /// columns and child rows.
 const V3: &str = r#"
 ALTER TABLE identities ADD COLUMN doc TEXT;
+"#;
+
+/// Version 4: the change feed (`feed.rs`). `identity_changes` holds one
+/// row per committed change, keyed by tenant and cursor (so a page is a
+/// range of the primary key, and a write finds the cursor to take at the
+/// key's end); `identity_change_pruned` the last cursor pruned, per tenant
+/// (reading from before it is an expired cursor, and numbering goes on
+/// after it when a prune left no change); `identity_change_consumers` the
+/// cursor each named consumer saved. The feed of a migrated file starts
+/// empty: writes made before it left no change.
+const V4: &str = r#"
+CREATE TABLE identity_changes (
+    nid         BLOB    NOT NULL,
+    cursor      INTEGER NOT NULL,
+    identity_id BLOB    NOT NULL,
+    kind        TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    fields      TEXT    NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (nid, cursor)
+) WITHOUT ROWID;
+
+CREATE TABLE identity_change_pruned (
+    nid            BLOB    PRIMARY KEY,
+    pruned_through INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE identity_change_consumers (
+    nid      BLOB    NOT NULL,
+    consumer TEXT    NOT NULL,
+    cursor   INTEGER NOT NULL,
+    PRIMARY KEY (nid, consumer)
+) WITHOUT ROWID;
 "#;
 
 /// Per-connection settings shared by the writer and the readers.

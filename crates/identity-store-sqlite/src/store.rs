@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use identity_core::{
-    CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter, ListPage, ListQuery,
-    TenantId, ValidIdentity, WriteOp, sql,
+    ChangeCursor, ChangeKind, ChangePage, ChangedFields, CredentialType, Error, ExternalId,
+    Identity, IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
+    ValidIdentity, WriteOp, sql,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
@@ -18,6 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{self, ResultExt, unique_violation};
+use crate::feed::{self, Pending};
 use crate::options::{Location, SqliteOptions, parse_location};
 use crate::rows::{self, nid};
 use crate::schema;
@@ -258,7 +260,10 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-fn begin<'c>(conn: &'c mut Connection, context: &str) -> Result<rusqlite::Transaction<'c>, Error> {
+pub(crate) fn begin<'c>(
+    conn: &'c mut Connection,
+    context: &str,
+) -> Result<rusqlite::Transaction<'c>, Error> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(context)
 }
@@ -386,7 +391,17 @@ fn list_page(
     })
 }
 
-/// Creates one identity in its own transaction.
+/// The change a create appends.
+fn created(identity: &ValidIdentity) -> Pending {
+    Pending {
+        identity_id: identity.identity().id,
+        kind: ChangeKind::Created,
+        version: 1,
+        fields: identity.changed_fields(),
+    }
+}
+
+/// Creates one identity, and its change, in one transaction.
 fn create(
     conn: &mut Connection,
     tenant: &[u8; 16],
@@ -394,12 +409,14 @@ fn create(
 ) -> Result<u64, Error> {
     let tx = begin(conn, "begin create")?;
     insert(&tx, tenant, identity)?;
+    feed::append(&tx, tenant, &[created(identity)]).ctx("append change")?;
     tx.commit().ctx("commit create")?;
     Ok(1)
 }
 
 /// Creates each identity in one transaction, a savepoint per entry: a
-/// conflict undoes its own entry only.
+/// conflict undoes its own entry only. The created entries' changes are
+/// appended together at the end, in entry order.
 fn batch_create(
     conn: &mut Connection,
     tenant: &[u8; 16],
@@ -407,12 +424,14 @@ fn batch_create(
 ) -> Result<Vec<Result<u64, Error>>, Error> {
     let mut tx = begin(conn, "begin batch")?;
     let mut results = Vec::with_capacity(identities.len());
+    let mut changes = Vec::with_capacity(identities.len());
     for identity in identities {
         let sp = tx.savepoint().ctx("batch entry")?;
         match insert(&sp, tenant, identity) {
             Ok(()) => {
                 sp.commit().ctx("batch entry")?;
                 results.push(Ok(1));
+                changes.push(created(identity));
             }
             Err(e @ Error::Conflict { .. }) => {
                 sp.finish().ctx("batch entry")?;
@@ -421,6 +440,7 @@ fn batch_create(
             Err(e) => return Err(e),
         }
     }
+    feed::append(&tx, tenant, &changes).ctx("append changes")?;
     tx.commit().ctx("commit batch")?;
     Ok(results)
 }
@@ -447,6 +467,13 @@ fn update(
     let version = current + 1;
     rows::update(&tx, tenant, pk, &stored, identity, version)
         .map_err(|e| write_failure(&tx, tenant, identity, Some(pk), WriteOp::Update, e))?;
+    let change = Pending {
+        identity_id: identity.identity().id,
+        kind: ChangeKind::Updated,
+        version,
+        fields: identity.changed_fields(),
+    };
+    feed::append(&tx, tenant, &[change]).ctx("append change")?;
     tx.commit().ctx("commit update")?;
     Ok(version)
 }
@@ -470,6 +497,14 @@ fn delete(
     tx.prepare_cached("DELETE FROM identities WHERE pk = ?1")
         .and_then(|mut s| s.execute([pk]))
         .ctx("delete identity")?;
+    // A delete counts as one more version, so (id, version) names it.
+    let change = Pending {
+        identity_id: id,
+        kind: ChangeKind::Deleted,
+        version: current + 1,
+        fields: ChangedFields::NONE,
+    };
+    feed::append(&tx, tenant, &[change]).ctx("append change")?;
     tx.commit().ctx("commit delete")
 }
 
@@ -581,6 +616,51 @@ impl IdentityStore for SqliteStore {
         let tenant = nid(tenant);
         self.read("count identities", move |c| count(c, &tenant))
             .await
+    }
+
+    async fn changes(
+        &self,
+        tenant: TenantId,
+        after: Option<ChangeCursor>,
+        limit: PageSize,
+    ) -> Result<ChangePage, Error> {
+        let limit = limit.get();
+        self.read("read changes", move |c| feed::page(c, tenant, after, limit))
+            .await?
+    }
+
+    async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error> {
+        let tenant = nid(tenant);
+        let prune = prune.clone();
+        self.write("prune changes", move |c| feed::prune(c, &tenant, &prune))
+            .await
+    }
+
+    async fn consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+    ) -> Result<Option<ChangeCursor>, Error> {
+        let tenant = nid(tenant);
+        let consumer = consumer.to_owned();
+        self.read("read consumer cursor", move |c| {
+            feed::consumer_cursor(c, &tenant, &consumer)
+        })
+        .await
+    }
+
+    async fn save_consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+        cursor: ChangeCursor,
+    ) -> Result<(), Error> {
+        let tenant = nid(tenant);
+        let consumer = consumer.to_owned();
+        self.write("save consumer cursor", move |c| {
+            feed::save_consumer_cursor(c, &tenant, &consumer, cursor)
+        })
+        .await
     }
 }
 

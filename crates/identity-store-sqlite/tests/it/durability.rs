@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use identity_core::{ErrorKind, IdentityStore, TenantId};
+use identity_core::{ChangeCursor, ChangeKind, ErrorKind, IdentityStore, PageSize, TenantId};
 use identity_store_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 use uuid::Uuid;
 
@@ -98,11 +98,14 @@ async fn a_version_1_file_is_migrated() {
     let tagged = rich(Uuid::new_v4(), "kept");
     store.create(T, &valid(&tagged)).await.expect("create");
     drop(store);
-    // Back to version 1 as it was: no document column, its index left ''
-    // out, and '' stood in for none.
+    // Back to version 1 as it was: no document column, no feed tables, its
+    // index left '' out, and '' stood in for none.
     raw(&path)
         .execute_batch(
             "ALTER TABLE identities DROP COLUMN doc;
+             DROP TABLE identity_change_consumers;
+             DROP TABLE identity_changes;
+             DROP TABLE identity_change_pruned;
              DROP INDEX identities_external_id_key;
              CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
                  WHERE external_id IS NOT NULL AND external_id <> '';
@@ -188,9 +191,15 @@ async fn a_version_2_file_is_migrated() {
     store.create(T, &valid(&bare)).await.expect("create");
     written.push(at(&bare, 1));
     drop(store);
-    // Back to version 2: no document column.
+    // Back to version 2: no document column, no feed tables.
     raw(&path)
-        .execute_batch("ALTER TABLE identities DROP COLUMN doc; PRAGMA user_version = 2;")
+        .execute_batch(
+            "ALTER TABLE identities DROP COLUMN doc;
+             DROP TABLE identity_change_consumers;
+             DROP TABLE identity_changes;
+             DROP TABLE identity_change_pruned;
+             PRAGMA user_version = 2;",
+        )
         .expect("rewind to version 2");
 
     let store = store_at(&path);
@@ -240,6 +249,76 @@ async fn a_version_2_file_is_migrated() {
     assert_eq!(get(&store, next.id).await, at(&next, 3));
     let reuse = person(Uuid::new_v4(), "v2-changed@example.com");
     assert_eq!(store.create(T, &valid(&reuse)).await.ok(), Some(1));
+    assert_file_sound(&path);
+}
+
+/// A file written at schema version 3, before the change feed, opens at
+/// the current version: every identity is kept as it was, the feed starts
+/// empty (writes made before it left no change) and numbers the first
+/// write after the migration 1.
+#[tokio::test]
+async fn a_version_3_file_is_migrated_with_an_empty_feed() {
+    let (store, _dir, path) = file_store();
+    let mut written = Vec::new();
+    for n in 0..6 {
+        let identity = if n % 2 == 0 {
+            rich(Uuid::new_v4(), &format!("v3r{n}"))
+        } else {
+            person(Uuid::new_v4(), &format!("v3p{n}@example.com"))
+        };
+        store.create(T, &valid(&identity)).await.expect("create");
+        written.push(at(&identity, 1));
+    }
+    let changed = moved(&written[1], "v3-changed@example.com", T1);
+    store
+        .update(T, &valid(&changed), Some(1))
+        .await
+        .expect("update");
+    written[1] = at(&changed, 2);
+    let gone = written.pop().expect("six");
+    store.delete(T, gone.id, None).await.expect("delete");
+    drop(store);
+    // Back to version 3 as it was: no feed tables.
+    raw(&path)
+        .execute_batch(
+            "DROP TABLE identity_change_consumers;
+             DROP TABLE identity_changes;
+             DROP TABLE identity_change_pruned;
+             PRAGMA user_version = 3;",
+        )
+        .expect("rewind to version 3");
+
+    let store = store_at(&path);
+    let user_version: u32 = raw(&path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(user_version, SCHEMA_VERSION);
+    let mut everything = all(&store).await;
+    everything.sort_by_key(|i| i.id);
+    written.sort_by_key(|i| i.id);
+    assert_eq!(everything, written);
+    let limit = PageSize::new(10).expect("page size");
+    let empty = store.changes(T, None, limit).await.expect("changes");
+    assert_eq!((empty.changes.len(), empty.next), (0, ChangeCursor::START));
+    assert_eq!(store.consumer_cursor(T, "hooks").await.ok(), Some(None));
+
+    let again = moved(&changed, "v3-again@example.com", T1);
+    assert_eq!(store.update(T, &valid(&again), Some(2)).await.ok(), Some(3));
+    let fresh = person(Uuid::new_v4(), "v3-fresh@example.com");
+    assert_eq!(store.create(T, &valid(&fresh)).await.ok(), Some(1));
+    let page = store.changes(T, None, limit).await.expect("changes");
+    let seen: Vec<_> = page
+        .changes
+        .iter()
+        .map(|c| (c.cursor.get(), c.identity_id, c.kind, c.version))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, changed.id, ChangeKind::Updated, 3),
+            (2, fresh.id, ChangeKind::Created, 1)
+        ]
+    );
     assert_file_sound(&path);
 }
 

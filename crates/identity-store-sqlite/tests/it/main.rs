@@ -15,6 +15,8 @@ mod basics;
 mod cancel;
 mod crash;
 mod durability;
+mod feed;
+mod feed_crash;
 mod multiprocess;
 mod support;
 
