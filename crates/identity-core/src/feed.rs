@@ -396,7 +396,7 @@ mod tests {
     fn every_field_name_round_trips_through_the_list_form() {
         let mut all = ChangedFields::NONE;
         for name in FIELD_NAMES {
-            let one = ChangedFields::field(name).unwrap();
+            let one = ChangedFields::field(name).expect("a field name");
             assert_eq!(one.names().collect::<Vec<_>>(), [name]);
             assert_eq!(ChangedFields::parse_list(&one.to_list()), Some(one));
             all = all.union(one);
@@ -427,11 +427,11 @@ mod tests {
             Uuid::nil(),
             ChangeKind::Updated,
             3,
-            ChangedFields::parse_list("traits,metadata_admin").unwrap(),
+            ChangedFields::parse_list("traits,metadata_admin").expect("field names"),
             Timestamp::UNIX_EPOCH,
         );
         assert_eq!(
-            serde_json::to_string(&change).unwrap(),
+            serde_json::to_string(&change).expect("JSON"),
             r#"{"cursor":"7","identity_id":"00000000-0000-0000-0000-000000000000","kind":"updated","version":3,"fields":["traits","metadata_admin"],"at":"1970-01-01T00:00:00.000000Z"}"#
         );
     }
