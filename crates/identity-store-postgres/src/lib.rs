@@ -57,6 +57,7 @@
 //! their own.
 
 mod error;
+mod feed;
 mod options;
 mod rows;
 mod schema;
