@@ -38,6 +38,14 @@
 //!   only the child rows that changed.
 //! - Each read is one statement (children aggregated as JSONB), so an
 //!   identity is never seen half-written.
+//! - Every write appends its changes to the tenant's change feed in its
+//!   own transaction. Cursors come from the tenant's row in
+//!   `identity_change_heads`, bumped by the transaction's last statement,
+//!   whose lock orders the tenant's commits: a change becomes visible only
+//!   after every smaller cursor of its tenant, so a reader following
+//!   `next` never skips one that committed late (a sequence would; see
+//!   `feed.rs`). The cost: a tenant's writers take turns from that
+//!   statement to their commit.
 //! - A lost or refused connection, a pool timeout, a server shutting down
 //!   or out of resources are
 //!   [`Error::Unavailable`](identity_core::Error::Unavailable); other
@@ -51,12 +59,14 @@
 //! migration's own transaction, so concurrent starts are safe without
 //! advisory locks); a database migrated by a newer version is refused.
 //! Tables: `identities`, `credentials`, `credential_identifiers`,
-//! `verifiable_addresses`, `recovery_addresses`, keyed by UUIDs led by the
-//! tenant; timestamps integer microseconds; traits, metadata and credential
+//! `verifiable_addresses`, `recovery_addresses`, and for the change feed
+//! `identity_change_heads`, `identity_changes`, `identity_change_consumers`
+//! (version 3), keyed by UUIDs led by the tenant; timestamps integer microseconds; traits, metadata and credential
 //! configs JSONB. [`PostgresOptions::schema`] keeps them in a schema of
 //! their own.
 
 mod error;
+mod feed;
 mod options;
 mod rows;
 mod schema;

@@ -17,7 +17,7 @@ use crate::error::ResultExt;
 
 /// The migrations, in order; `MIGRATIONS[n]` takes the schema from version
 /// `n` to `n + 1`. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: the tables of the SQLite store, on UUID keys led by the tenant
 /// (`nid`). Every uniqueness rule of the storage contract is a primary key
@@ -121,6 +121,47 @@ UPDATE identities SET external_id = NULL WHERE external_id = '';
 DROP INDEX identities_external_id_key;
 CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
     WHERE external_id IS NOT NULL;
+"#;
+
+/// Version 3: the change feed (`feed.rs`).
+///
+/// - `identity_change_heads`: one row per tenant that ever wrote, holding
+///   the last cursor given out and the last cursor pruned. Every write
+///   bumps `last_cursor` as its last statement, so the row lock orders a
+///   tenant's writers by commit and cursors become visible in order.
+/// - `identity_changes`: the changes, keyed by (tenant, cursor); `at` in
+///   microseconds like every other timestamp; `fields` the comma list of
+///   `ChangedFields::to_list`. No index on `at`: pruning by age removes a
+///   prefix of cursors, found by walking the primary key.
+/// - `identity_change_consumers`: each named consumer's saved cursor.
+///
+/// Existing identities get no changes: the feed starts with the first
+/// write after the upgrade.
+const V3: &str = r#"
+CREATE TABLE identity_change_heads (
+    nid            UUID NOT NULL,
+    last_cursor    INT8 NOT NULL,
+    pruned_through INT8 NOT NULL,
+    CONSTRAINT identity_change_heads_pkey PRIMARY KEY (nid)
+);
+
+CREATE TABLE identity_changes (
+    nid         UUID NOT NULL,
+    cursor      INT8 NOT NULL,
+    identity_id UUID NOT NULL,
+    kind        TEXT NOT NULL,
+    version     INT8 NOT NULL,
+    fields      TEXT NOT NULL,
+    at          INT8 NOT NULL,
+    CONSTRAINT identity_changes_pkey PRIMARY KEY (nid, cursor)
+);
+
+CREATE TABLE identity_change_consumers (
+    nid      UUID NOT NULL,
+    consumer TEXT NOT NULL,
+    cursor   INT8 NOT NULL,
+    CONSTRAINT identity_change_consumers_pkey PRIMARY KEY (nid, consumer)
+);
 "#;
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS identity_store_migrations (\

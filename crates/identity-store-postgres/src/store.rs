@@ -11,14 +11,16 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime,
 };
 use identity_core::{
-    CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter, ListPage, ListQuery,
-    TenantId, ValidIdentity, WriteOp, sql,
+    ChangeCursor, ChangeKind, ChangePage, CredentialType, Error, ExternalId, Identity,
+    IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
+    ValidIdentity, WriteOp, sql,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error as PgError, NoTls};
 use uuid::Uuid;
 
 use crate::error::{self, map_pool, retryable, unique_violation};
+use crate::feed::{self, Pending};
 use crate::options::{PostgresOptions, is_plain_identifier};
 use crate::rows::{self, identity_from_row, identity_select};
 use crate::schema;
@@ -295,6 +297,16 @@ async fn write_failure<C: GenericClient + Sync>(
     }
 }
 
+/// The change of a created identity.
+fn created(identity: &ValidIdentity) -> Pending {
+    Pending {
+        identity_id: identity.identity().id,
+        kind: ChangeKind::Created,
+        version: 1,
+        fields: identity.changed_fields(),
+    }
+}
+
 async fn create_attempt(
     mut conn: Object,
     nid: Uuid,
@@ -303,6 +315,7 @@ async fn create_attempt(
     let result = async {
         let tx = conn.transaction().await?;
         rows::insert(&tx, nid, identity.identity()).await?;
+        feed::append(&tx, nid, &[created(identity)]).await?;
         tx.commit().await
     }
     .await;
@@ -320,6 +333,7 @@ async fn batch_attempt(
 ) -> Result<Vec<Result<u64, Error>>, Failure> {
     let mut tx = conn.transaction().await?;
     let mut results = Vec::with_capacity(identities.len());
+    let mut changes = Vec::with_capacity(identities.len());
     for identity in identities {
         // A savepoint per entry: a conflict undoes its own entry only.
         let entry = tx.savepoint("batch_entry").await?;
@@ -327,6 +341,7 @@ async fn batch_attempt(
             Ok(()) => {
                 entry.commit().await?;
                 results.push(Ok(1));
+                changes.push(created(identity));
             }
             Err(e) if unique_violation(&e).is_some() => {
                 entry.rollback().await?;
@@ -339,6 +354,8 @@ async fn batch_attempt(
             Err(e) => return Err(Failure::Db(e)),
         }
     }
+    // The created entries' changes, in entry order, last (`feed.rs`).
+    feed::append(&tx, nid, &changes).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -370,6 +387,13 @@ async fn update_attempt(
             .ok_or(Failure::Store(Error::NotFound))?;
         let version = current + 1;
         rows::update(&tx, nid, identity, &stored, version).await?;
+        let change = Pending {
+            identity_id: id,
+            kind: ChangeKind::Updated,
+            version,
+            fields: identity.changed_fields(),
+        };
+        feed::append(&tx, nid, &[change]).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -387,14 +411,9 @@ async fn delete_attempt(
     expected_version: Option<u64>,
 ) -> Result<(), Failure> {
     let expected = expected_version.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-    // One statement, one transaction: the cascades go with it.
-    let deleted = rows::execute(
-        &conn,
-        "DELETE FROM identities WHERE nid = $1 AND id = $2 \
-         AND ($3::INT8 IS NULL OR version = $3::INT8)",
-        &[&nid, &id, &expected],
-    )
-    .await?;
+    // One statement, one transaction: the cascades and the change go with
+    // it.
+    let deleted = rows::execute(&conn, feed::DELETE, &[&nid, &id, &expected]).await?;
     if deleted > 0 {
         return Ok(());
     }
@@ -632,6 +651,52 @@ impl IdentityStore for PostgresStore {
             .await?;
             let n: i64 = row.map_or(Ok(0), |r| r.try_get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn changes(
+        &self,
+        tenant: TenantId,
+        after: Option<ChangeCursor>,
+        limit: PageSize,
+    ) -> Result<ChangePage, Error> {
+        self.read("read changes", |conn| async move {
+            feed::page(&conn, tenant, after, limit.get()).await
+        })
+        .await
+    }
+
+    async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error> {
+        let prune = prune.clone();
+        self.write("prune changes", move |conn| {
+            let prune = prune.clone();
+            async move { Ok(feed::prune(&conn, tenant.0, &prune).await?) }
+        })
+        .await
+    }
+
+    async fn consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+    ) -> Result<Option<ChangeCursor>, Error> {
+        self.read("read consumer cursor", |conn| async move {
+            feed::consumer(&conn, tenant.0, consumer).await
+        })
+        .await
+    }
+
+    async fn save_consumer_cursor(
+        &self,
+        tenant: TenantId,
+        consumer: &str,
+        cursor: ChangeCursor,
+    ) -> Result<(), Error> {
+        let consumer: Arc<str> = Arc::from(consumer);
+        self.write("save consumer cursor", move |conn| {
+            let consumer = Arc::clone(&consumer);
+            async move { Ok(feed::save_consumer(&conn, tenant.0, &consumer, cursor).await?) }
         })
         .await
     }

@@ -8,6 +8,7 @@
 
 mod basics;
 mod failures;
+mod feed;
 mod race;
 mod suite;
 mod support;
