@@ -213,6 +213,36 @@ impl IdentityStore for FailingStore {
     async fn count(&self, _: TenantId) -> Result<u64, Error> {
         self.fail()
     }
+    async fn changes(
+        &self,
+        _: TenantId,
+        _: Option<identity_core::ChangeCursor>,
+        _: identity_core::PageSize,
+    ) -> Result<identity_core::ChangePage, Error> {
+        self.fail()
+    }
+    async fn prune_changes(
+        &self,
+        _: TenantId,
+        _: &identity_core::PruneChanges,
+    ) -> Result<u64, Error> {
+        self.fail()
+    }
+    async fn consumer_cursor(
+        &self,
+        _: TenantId,
+        _: &str,
+    ) -> Result<Option<identity_core::ChangeCursor>, Error> {
+        self.fail()
+    }
+    async fn save_consumer_cursor(
+        &self,
+        _: TenantId,
+        _: &str,
+        _: identity_core::ChangeCursor,
+    ) -> Result<(), Error> {
+        self.fail()
+    }
 }
 
 pub(crate) fn failing_app(failure: Failure) -> Router {

@@ -186,6 +186,36 @@ impl IdentityStore for LazyPostgres {
     async fn count(&self, t: TenantId) -> Result<u64, Error> {
         self.store().await?.count(t).await
     }
+    async fn changes(
+        &self,
+        t: TenantId,
+        a: Option<identity_core::ChangeCursor>,
+        l: identity_core::PageSize,
+    ) -> Result<identity_core::ChangePage, Error> {
+        self.store().await?.changes(t, a, l).await
+    }
+    async fn prune_changes(
+        &self,
+        t: TenantId,
+        p: &identity_core::PruneChanges,
+    ) -> Result<u64, Error> {
+        self.store().await?.prune_changes(t, p).await
+    }
+    async fn consumer_cursor(
+        &self,
+        t: TenantId,
+        c: &str,
+    ) -> Result<Option<identity_core::ChangeCursor>, Error> {
+        self.store().await?.consumer_cursor(t, c).await
+    }
+    async fn save_consumer_cursor(
+        &self,
+        t: TenantId,
+        c: &str,
+        k: identity_core::ChangeCursor,
+    ) -> Result<(), Error> {
+        self.store().await?.save_consumer_cursor(t, c, k).await
+    }
 }
 
 fn router_over(schemas: SchemaRegistry) -> Router {
