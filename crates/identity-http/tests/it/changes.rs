@@ -98,12 +98,13 @@ async fn writes_appear_in_the_feed_in_order() {
     );
     assert_eq!(first.body["next"], "2");
     let change = &first.body["changes"][0];
-    let keys: Vec<&str> = change
+    let mut keys: Vec<&str> = change
         .as_object()
         .expect("an object")
         .keys()
         .map(String::as_str)
         .collect();
+    keys.sort_unstable();
     assert_eq!(
         keys,
         ["at", "cursor", "fields", "identity_id", "kind", "version"]
