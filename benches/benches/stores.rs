@@ -220,6 +220,28 @@ fn raw_create(c: &mut Connection, i: &Identity) {
     tx.commit().expect("commit");
 }
 
+/// The change row a write appends to the feed (issue 16), as plainly as
+/// raw SQL can: the next cursor of the tenant by its primary key's end.
+fn raw_change(c: &Connection, id: Uuid, kind: &str, version: i64) {
+    c.prepare_cached(
+        "INSERT INTO identity_changes (nid, cursor, identity_id, kind, version, fields, at) \
+         VALUES (?1, coalesce((SELECT cursor FROM identity_changes WHERE nid = ?1 \
+         ORDER BY cursor DESC LIMIT 1), 0) + 1, ?2, ?3, ?4, 'traits', 1)",
+    )
+    .and_then(|mut s| s.execute(params![NID, id.as_bytes(), kind, version]))
+    .expect("change row");
+}
+
+/// [`raw_create`] with its change row in the same transaction.
+fn raw_create_with_change(c: &mut Connection, i: &Identity) {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("begin");
+    raw_insert(&tx, i);
+    raw_change(&tx, i.id, "created", 1);
+    tx.commit().expect("commit");
+}
+
 /// What the raw baseline reads: the version and the document text, owned
 /// (not decoded).
 type RawDoc = (i64, String);
@@ -268,6 +290,12 @@ fn raw_find_join(c: &Connection, identifier: &str) -> RawDoc {
 /// address rows and the code credential's config (what moving to another
 /// email changes).
 fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
+    raw_update_with(c, next, expected, false)
+}
+
+/// [`raw_update`], with the change row in the same transaction when
+/// `change` (issue 16's cost, measured beside the store).
+fn raw_update_with(c: &mut Connection, next: &Identity, expected: u64, change: bool) -> u64 {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .expect("begin");
@@ -326,6 +354,9 @@ fn raw_update(c: &mut Connection, next: &Identity, expected: u64) -> u64 {
     }
     raw_verifiable(&tx, pk, &i.verifiable_addresses[0], 0);
     raw_recovery(&tx, pk, &i.recovery_addresses[0], 0);
+    if change {
+        raw_change(&tx, i.id, "updated", version + 1);
+    }
     tx.commit().expect("commit");
     version as u64 + 1
 }
@@ -596,6 +627,9 @@ fn stores(c: &mut Criterion) {
     group.bench_function("raw_rusqlite", |b| {
         b.iter(|| raw_create(&mut raw, &fresh()))
     });
+    group.bench_function("raw_rusqlite_with_change", |b| {
+        b.iter(|| raw_create_with_change(&mut raw, &fresh()))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("batch_create_100");
@@ -768,6 +802,9 @@ fn stores(c: &mut Criterion) {
     let mut version = 1;
     group.bench_function("raw_rusqlite", |b| {
         b.iter(|| version = raw_update(&mut raw, &flip[(version % 2) as usize], version))
+    });
+    group.bench_function("raw_rusqlite_with_change", |b| {
+        b.iter(|| version = raw_update_with(&mut raw, &flip[(version % 2) as usize], version, true))
     });
     group.finish();
 }
