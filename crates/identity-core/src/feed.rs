@@ -19,6 +19,7 @@ use std::str::FromStr;
 
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::{Identity, TenantId};
@@ -225,12 +226,12 @@ impl ChangedFields {
         let changed = [
             old.schema_id != new.schema_id,
             old.state != new.state,
-            old.traits != new.traits,
+            !same_json(&old.traits, &new.traits),
             old.credentials != new.credentials,
             old.verifiable_addresses != new.verifiable_addresses,
             old.recovery_addresses != new.recovery_addresses,
-            old.metadata_public != new.metadata_public,
-            old.metadata_admin != new.metadata_admin,
+            !same_optional_json(old.metadata_public.as_ref(), new.metadata_public.as_ref()),
+            !same_optional_json(old.metadata_admin.as_ref(), new.metadata_admin.as_ref()),
             old.organization_id != new.organization_id,
             old.external_id != new.external_id,
         ];
@@ -245,6 +246,82 @@ impl ChangedFields {
                 .filter(|(_, set)| **set)
                 .fold(0, |bits, (i, _)| bits | (1 << i)),
         )
+    }
+}
+
+fn same_optional_json(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same_json(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// `a == b` for JSON values (objects compare as unordered maps, as
+/// `serde_json`'s equality does), fast when both hold their members in the
+/// same order, as two versions of one document usually do: members are
+/// compared pairwise in order, and an object whose keys differ in order
+/// falls back to `serde_json`'s (hashing) equality. Iterative: nesting
+/// goes on an explicit stack, kept inline for the first levels.
+fn same_json(a: &Value, b: &Value) -> bool {
+    const INLINE: usize = 16;
+    let mut inline: [(&Value, &Value); INLINE] = [(a, b); INLINE];
+    let mut len = 1;
+    let mut spill: Vec<(&Value, &Value)> = Vec::new();
+    macro_rules! push {
+        ($pair:expr) => {
+            if len < INLINE {
+                inline[len] = $pair;
+                len += 1;
+            } else {
+                spill.push($pair);
+            }
+        };
+    }
+    loop {
+        let (a, b) = if let Some(pair) = spill.pop() {
+            pair
+        } else if len > 0 {
+            len -= 1;
+            inline[len]
+        } else {
+            return true;
+        };
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                if x.len() != y.len() {
+                    return false;
+                }
+                if !x.keys().zip(y.keys()).all(|(k, l)| k == l) {
+                    // Another order (or other keys): the map equality decides.
+                    if x != y {
+                        return false;
+                    }
+                    continue;
+                }
+                for pair in x.values().zip(y.values()) {
+                    match pair {
+                        (Value::Object(_) | Value::Array(_), _) => push!(pair),
+                        (v, w) if v != w => return false,
+                        _ => {}
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                if x.len() != y.len() {
+                    return false;
+                }
+                for pair in x.iter().zip(y) {
+                    match pair {
+                        (Value::Object(_) | Value::Array(_), _) => push!(pair),
+                        (v, w) if v != w => return false,
+                        _ => {}
+                    }
+                }
+            }
+            (a, b) if a != b => return false,
+            _ => {}
+        }
     }
 }
 
@@ -405,6 +482,51 @@ mod tests {
         assert_eq!(ChangedFields::parse_list(&all.to_list()), Some(all));
         assert_eq!(ChangedFields::parse_list("traits,"), None);
         assert_eq!(ChangedFields::parse_list(",traits"), None);
+    }
+
+    /// The in-order comparison agrees with `serde_json`'s equality,
+    /// including objects whose members come in another order, nesting past
+    /// the inline stack, and values that differ only deep inside.
+    #[test]
+    fn same_json_agrees_with_serde_json_equality() {
+        use serde_json::json;
+        let mut deep = json!(1);
+        let mut deep_other = json!(2);
+        for _ in 0..40 {
+            deep = json!({"a": [deep], "b": 1});
+            deep_other = json!({"a": [deep_other], "b": 1});
+        }
+        let wide: Value = (0..40)
+            .map(|i| (format!("k{i}"), json!({"v": [i]})))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        let cases = [
+            (
+                json!({"a": 1, "b": {"c": [1, 2]}}),
+                json!({"a": 1, "b": {"c": [1, 2]}}),
+            ),
+            (json!({"a": 1, "b": 2}), json!({"b": 2, "a": 1})),
+            (json!({"a": 1, "b": 2}), json!({"b": 2, "a": 3})),
+            (
+                json!({"a": {"x": 1, "y": 2}}),
+                json!({"a": {"y": 2, "x": 1}}),
+            ),
+            (json!({"a": 1}), json!({"a": 1, "b": 2})),
+            (json!({"a": 1}), json!({"b": 1})),
+            (json!([1, {"a": 2}]), json!([1, {"a": 3}])),
+            (json!([1, 2]), json!([2, 1])),
+            (json!([]), json!({})),
+            (json!(1), json!(1.0)),
+            (json!("x"), json!("x")),
+            (json!(null), json!(false)),
+            (deep.clone(), deep.clone()),
+            (deep, deep_other),
+            (wide.clone(), wide.clone()),
+        ];
+        for (a, b) in &cases {
+            assert_eq!(same_json(a, b), a == b, "{a} against {b}");
+            assert_eq!(same_json(b, a), a == b, "{b} against {a}");
+        }
     }
 
     #[test]
