@@ -630,9 +630,10 @@ async fn run_plan<C: GenericClient + Sync>(
     Ok(())
 }
 
-/// After a unique violation (and the rollback of the failed write): the
-/// first of the core's [`conflict_candidates`] that another identity of
-/// the tenant holds.
+/// The first of the core's [`conflict_candidates`] that another identity
+/// of the tenant holds: after a unique violation (and the rollback of the
+/// failed write), to name it; and for `find_create_conflict` (dry runs),
+/// the same lookups without a write.
 pub(crate) async fn find_conflict<C: GenericClient + Sync>(
     c: &C,
     nid: Uuid,
