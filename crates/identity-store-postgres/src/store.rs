@@ -593,10 +593,9 @@ impl IdentityStore for PostgresStore {
         tenant: TenantId,
         identity: &ValidIdentity,
     ) -> Result<Option<ConflictField>, Error> {
-        // The lookups a failed create makes to name its conflict (one
-        // indexed query per candidate, stopping at the first held).
+        // Every unique index probed in one statement.
         self.read("find create conflict", |conn| async move {
-            Ok(rows::find_conflict(&conn, tenant.0, identity, WriteOp::Create).await?)
+            Ok(rows::find_create_conflict(&conn, tenant.0, identity).await?)
         })
         .await
     }
