@@ -381,3 +381,30 @@ async fn bulk_refuses_a_bad_request_whole_and_writes_nothing() {
     }
     assert_eq!((count(&store).await, feed_len(&store).await), (3, 3));
 }
+
+/// A store that fails: a dry run answers the real run's 503, marked; a
+/// bulk operation reports each entry as failed, with the envelope's error.
+#[tokio::test]
+async fn store_failures_are_answered_as_the_real_run_would() {
+    use crate::common::{Failure, failing_app};
+    let app = failing_app(Failure::Unavailable);
+    let body = json!({"schema_id": "default", "traits": {"email": "new@example.com"}});
+    let dry = post(&app, "/admin/identities?dry_run=true", &body).await;
+    let real = post(&app, "/admin/identities", &body).await;
+    assert_eq!(dry.envelope(503), real.envelope(503));
+    assert_eq!(dry.header("x-dry-run"), Some("true"));
+    let id = "00000000-0000-4000-8000-000000000001";
+    let reply = post(
+        &app,
+        "/admin/identities/bulk",
+        &json!({"action": "set_state", "state": "inactive", "identities": [{"id": id}]}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let result = &reply.body["identities"][0];
+    assert_eq!(
+        (&result["id"], &result["status"]),
+        (&json!(id), &json!("failed"))
+    );
+    assert_eq!(result["error"]["code"], 503);
+}
