@@ -403,32 +403,28 @@ impl IdentityManager {
         for valid in identities {
             let id = valid.identity().id;
             let keys = valid.unique_keys();
-            // Positions in the order a create names them: the id is 0.
-            let in_batch = if ids.contains(&id) {
-                Some(0)
-            } else {
-                keys.iter().position(|k| claimed.contains(k)).map(|i| i + 1)
+            // Positions in the order a create names them: the id is 0, the
+            // unique keys follow.
+            let position = |field: &ConflictField| match field {
+                ConflictField::Id => 0,
+                key => keys
+                    .iter()
+                    .position(|k| k == key)
+                    .map_or(usize::MAX, |i| i + 1),
             };
-            let in_store = self
-                .inner
-                .store
-                .find_create_conflict(tenant, valid)
-                .await?
-                .map(|field| match &field {
-                    ConflictField::Id => 0,
-                    key => keys.iter().position(|k| k == key).map_or(0, |i| i + 1),
-                });
+            let in_batch = if ids.contains(&id) {
+                Some(ConflictField::Id)
+            } else {
+                keys.iter().find(|k| claimed.contains(k)).cloned()
+            };
+            let in_store = self.inner.store.find_create_conflict(tenant, valid).await?;
             let first = match (in_batch, in_store) {
-                (Some(a), Some(b)) => Some(a.min(b)),
+                (Some(a), Some(b)) => Some(if position(&b) < position(&a) { b } else { a }),
                 (a, b) => a.or(b),
             };
             results.push(match first {
-                Some(0) => Err(Error::Conflict {
-                    field: ConflictField::Id,
-                    op: WriteOp::Create,
-                }),
-                Some(i) => Err(Error::Conflict {
-                    field: keys[i - 1].clone(),
+                Some(field) => Err(Error::Conflict {
+                    field,
                     op: WriteOp::Create,
                 }),
                 None => {
