@@ -456,3 +456,54 @@ async fn bulk_operations_refuse_more_than_the_batch_limit() {
         .expect("an empty list");
     assert!(none.is_empty());
 }
+
+/// A plaintext password is checked as hashing checks it: with bcrypt, one
+/// over 72 bytes is refused by the dry run in the create's words; a
+/// shorter one passes and leaves a bcrypt-shaped stand-in.
+#[tokio::test]
+async fn dry_run_passwords_are_checked_as_the_configured_hasher_checks_them() {
+    use std::sync::Arc;
+
+    use identity_core::password::{BcryptParams, HasherConfig, PasswordHasher};
+    use identity_core::{IdentityManager, SequentialIds};
+    use identity_store_memory::MemoryStore;
+
+    let manager = || {
+        let hasher =
+            PasswordHasher::insecure_with_config_for_tests(HasherConfig::Bcrypt(BcryptParams {
+                cost: 4,
+            }))
+            .expect("bcrypt");
+        IdentityManager::builder(
+            Arc::new(MemoryStore::new()),
+            Arc::new(crate::ops_support::registry()),
+        )
+        .hasher(hasher)
+        .ids(Arc::new(SequentialIds::new()))
+        .build()
+    };
+    let with_password = |password: &str| {
+        body(json!({"traits": {"email": "pw@x.example"},
+            "credentials": {"password": {"config": {"password": password}}}}))
+    };
+    let long = "x".repeat(73);
+    let dry = manager()
+        .create_dry_run(TENANT, with_password(&long))
+        .await
+        .expect_err("too long for bcrypt");
+    let real = manager()
+        .create(TENANT, with_password(&long))
+        .await
+        .expect_err("too long for bcrypt");
+    assert_eq!(error_summary(&dry), error_summary(&real));
+    assert_eq!(dry.kind(), ErrorKind::InvalidInput);
+    let fine = manager()
+        .create_dry_run(TENANT, with_password(&"x".repeat(72)))
+        .await
+        .expect("72 bytes");
+    let hash = fine.credentials[&CredentialType::Password].config.expose()["hashed_password"]
+        .as_str()
+        .expect("a stand-in")
+        .to_owned();
+    assert_eq!(hash, format!("$2b$04${}", ".".repeat(53)));
+}
