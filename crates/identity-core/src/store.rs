@@ -375,6 +375,22 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
         identifier: &str,
     ) -> Result<Arc<Identity>, Error>;
 
+    /// The conflict [`IdentityStore::create`] of this identity would fail
+    /// with now, writing nothing: [`ConflictField::Id`] when its id is
+    /// taken in the tenant, else the first of its
+    /// [`unique_keys`](ValidIdentity::unique_keys), in order, that a stored
+    /// identity holds; `None` when the create would succeed.
+    ///
+    /// A read: it takes no lock a write waits for beyond a read's, and
+    /// appends nothing to the change feed. The field named is the one
+    /// `create` names for the same stored rows. (Dry runs use it; a create
+    /// that follows may still conflict with a write made in between.)
+    async fn find_create_conflict(
+        &self,
+        tenant: TenantId,
+        identity: &ValidIdentity,
+    ) -> Result<Option<ConflictField>, Error>;
+
     /// Replaces the stored identity of the same id and returns the new
     /// version (the old one plus 1).
     ///
@@ -486,6 +502,13 @@ macro_rules! forward {
                 i: &str,
             ) -> Result<Arc<Identity>, Error> {
                 (**self).find_by_identifier(t, k, i).await
+            }
+            async fn find_create_conflict(
+                &self,
+                t: TenantId,
+                i: &ValidIdentity,
+            ) -> Result<Option<ConflictField>, Error> {
+                (**self).find_create_conflict(t, i).await
             }
             async fn update(
                 &self,

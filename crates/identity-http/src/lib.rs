@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod bulk;
 mod changes;
 mod error;
 mod extract;
@@ -7,6 +8,7 @@ mod list;
 mod meta;
 mod router;
 
+pub use bulk::DRY_RUN_HEADER;
 pub use error::{ApiError, envelope_of, status_of};
 pub use list::{LEGACY_MAX_ITEMS, LEGACY_PER_PAGE_MAX};
 pub use meta::OPENAPI_JSON;

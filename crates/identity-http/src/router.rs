@@ -21,7 +21,7 @@ use crate::error::{ApiError, batch_outcome_json, generic};
 use crate::extract::{
     CredentialPath, IdentityId, IfMatch, PathText, QueryPairs, RawBody, Route, etag,
 };
-use crate::{changes, list, meta};
+use crate::{bulk, changes, list, meta};
 
 /// The default limit on request bodies: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/admin/identities/{id}/credentials/{type}"),
     ("GET", "/admin/identities/by/external/{externalID}"),
     ("GET", "/admin/identities/changes"),
+    ("POST", "/admin/identities/bulk"),
     ("GET", "/schemas"),
     ("GET", "/schemas/{id}"),
     ("GET", "/health/alive"),
@@ -165,6 +166,10 @@ impl AdminApi {
                     get(get_identity_by_external_id),
                 )
                 .route("/identities/changes", get(changes::list_changes))
+                .route(
+                    "/identities/bulk",
+                    axum::routing::post(bulk::bulk_identities),
+                )
         };
         let routes = Router::new()
             .nest("/admin", identities())
@@ -241,10 +246,24 @@ pub(crate) fn identity_response(
     (status, [(header::ETAG, etag(identity))], Json(body)).into_response()
 }
 
+/// `POST /admin/identities[?dry_run=true]`: 201 and the identity; a dry
+/// run answers the same (the identity it would create, `Location`
+/// included) and writes nothing, marked `X-Dry-Run: true`.
 async fn create_identity(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
+    query: QueryPairs,
     body: RawBody,
+) -> Result<Response, ApiError> {
+    let dry = bulk::dry_run(&query)?;
+    Ok(bulk::mark(dry, create_run(&state, tenant, body, dry).await))
+}
+
+async fn create_run(
+    state: &AppState,
+    tenant: TenantId,
+    body: RawBody,
+    dry: bool,
 ) -> Result<Response, ApiError> {
     // Kratos' strict decoder: what does not decode is the `message`.
     let body = CreateIdentityBody::from_json(body.json(Route::Create)?).map_err(|e| {
@@ -254,13 +273,17 @@ async fn create_identity(
         }
     })?;
     let region = body.region.clone().filter(|r| !r.is_empty());
-    let identity = state.manager.create(tenant, body).await?;
+    let identity = if dry {
+        state.manager.create_dry_run(tenant, body).await?
+    } else {
+        state.manager.create(tenant, body).await?
+    };
     let location = format!(
         "{}/admin/identities/{}",
         state.manager.base_url().trim_end_matches('/'),
         identity.id
     );
-    let mut response = written_response(&state, StatusCode::CREATED, &identity, region.as_deref());
+    let mut response = written_response(state, StatusCode::CREATED, &identity, region.as_deref());
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -291,10 +314,24 @@ fn parse_batch_entry(entry: Value) -> ParsedEntry {
         })
 }
 
+/// `PATCH /admin/identities[?dry_run=true]`: the batch create, one result
+/// per entry; a dry run answers the same and writes nothing, marked
+/// `X-Dry-Run: true`.
 async fn batch_patch_identities(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
+    query: QueryPairs,
     body: RawBody,
+) -> Result<Response, ApiError> {
+    let dry = bulk::dry_run(&query)?;
+    Ok(bulk::mark(dry, batch_run(&state, tenant, body, dry).await))
+}
+
+async fn batch_run(
+    state: &AppState,
+    tenant: TenantId,
+    body: RawBody,
+    dry: bool,
 ) -> Result<Response, ApiError> {
     let entries = match body.json(Route::Batch)? {
         Value::Object(mut map) => match map.remove("identities") {
@@ -314,7 +351,12 @@ async fn batch_patch_identities(
         .iter()
         .filter_map(|p| p.as_ref().ok().cloned())
         .collect();
-    let mut outcomes = state.manager.batch_create(tenant, valid).await?.into_iter();
+    let outcomes = if dry {
+        state.manager.batch_create_dry_run(tenant, valid).await?
+    } else {
+        state.manager.batch_create(tenant, valid).await?
+    };
+    let mut outcomes = outcomes.into_iter();
     let mut results = Vec::with_capacity(parsed.len());
     for entry in parsed {
         let outcome = match entry {

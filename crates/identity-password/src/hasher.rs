@@ -240,6 +240,53 @@ impl PasswordHasher {
         }
     }
 
+    /// What [`PasswordHasher::hash`] would answer for `plaintext`, without
+    /// the cost of hashing it: the same errors for the same input, and
+    /// otherwise a string of the configured format, parameters and length
+    /// whose salt and key are all zero bytes (bcrypt: all `.`). For dry
+    /// runs, which must refuse what a real run refuses and report what it
+    /// would store, and never spend a real hash's time and memory.
+    ///
+    /// The string is not a hash of the password: nothing verifies against
+    /// it. Never store it.
+    ///
+    /// ```
+    /// use identity_password::{PasswordError, PasswordHasher};
+    ///
+    /// let hasher = PasswordHasher::insecure_fast_for_tests();
+    /// let real = hasher.hash("hunter2")?;
+    /// let dry = hasher.dry_run_hash("hunter2")?;
+    /// assert_eq!(dry.len(), real.len());
+    /// assert!(dry.starts_with("$argon2id$v=19$"));
+    /// assert!(!identity_password::verify("hunter2", &dry)?);
+    /// assert!(matches!(hasher.dry_run_hash(""), Err(PasswordError::Empty)));
+    /// # Ok::<(), identity_password::PasswordError>(())
+    /// ```
+    pub fn dry_run_hash(&self, plaintext: &str) -> Result<String, PasswordError> {
+        if plaintext.is_empty() {
+            return Err(PasswordError::Empty);
+        }
+        match &self.config {
+            HasherConfig::Argon2id(p) => Ok(argon2_format::encode_argon2id(
+                p.memory_kib,
+                p.iterations,
+                p.parallelism,
+                &vec![0u8; p.salt_length],
+                &vec![0u8; p.key_length],
+            )),
+            HasherConfig::Bcrypt(p) => {
+                if plaintext.len() > bcrypt_format::MAX_PASSWORD_LEN {
+                    return Err(PasswordError::TooLong {
+                        max: bcrypt_format::MAX_PASSWORD_LEN,
+                    });
+                }
+                // `$2b$`, the two-digit cost, `$`, 22 salt and 31 hash
+                // characters of bcrypt's base64: 60 in all, as a real one.
+                Ok(format!("$2b${:02}${}", p.cost, ".".repeat(53)))
+            }
+        }
+    }
+
     /// [`PasswordHasher::hash`] for a [`Password`].
     pub fn hash_password(&self, password: &Password) -> Result<String, PasswordError> {
         self.hash(password.expose())

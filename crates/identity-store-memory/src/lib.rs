@@ -640,6 +640,26 @@ impl IdentityStore for MemoryStore {
             .identity_holding(&key)
     }
 
+    async fn find_create_conflict(
+        &self,
+        tenant: TenantId,
+        identity: &ValidIdentity,
+    ) -> Result<Option<ConflictField>, Error> {
+        let state = self.read()?;
+        let Some(t) = state.tenants.get(&tenant) else {
+            return Ok(None);
+        };
+        // What `insert` checks, in its order.
+        if t.rows.contains_key(&identity.identity().id) {
+            return Ok(Some(ConflictField::Id));
+        }
+        Ok(identity
+            .unique_keys()
+            .iter()
+            .find(|key| t.holder(key).is_some())
+            .cloned())
+    }
+
     async fn update(
         &self,
         tenant: TenantId,

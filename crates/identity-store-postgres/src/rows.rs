@@ -630,6 +630,83 @@ async fn run_plan<C: GenericClient + Sync>(
     Ok(())
 }
 
+/// The smallest position, in a create's [`conflict_candidates`] (the id
+/// is 0, the unique keys follow in order), of a value the tenant holds:
+/// every unique index is probed in one statement.
+const FIND_CREATE_CONFLICT: &str = "SELECT min(ord) FROM (\
+       SELECT 0::INT4 AS ord FROM identities WHERE nid = $1 AND id = $2 \
+     UNION ALL \
+       SELECT 1::INT4 FROM identities WHERE nid = $1 AND external_id = $3 \
+     UNION ALL \
+       SELECT k.ord FROM unnest($4::TEXT[], $5::TEXT[], $6::INT4[]) AS k (type, value, ord) \
+       JOIN credential_identifiers AS c \
+         ON c.nid = $1 AND c.type = k.type AND c.identifier = k.value \
+     UNION ALL \
+       SELECT k.ord FROM unnest($7::TEXT[], $8::TEXT[], $9::INT4[]) AS k (via, value, ord) \
+       JOIN verifiable_addresses AS a ON a.nid = $1 AND a.via = k.via AND a.value = k.value \
+     UNION ALL \
+       SELECT k.ord FROM unnest($10::TEXT[], $11::TEXT[], $12::INT4[]) AS k (via, value, ord) \
+       JOIN recovery_addresses AS a ON a.nid = $1 AND a.via = k.via AND a.value = k.value\
+     ) AS held";
+
+/// The conflict a create of `identity` would fail with now, in one
+/// statement (for `find_create_conflict`: dry runs): the first of the
+/// core's [`conflict_candidates`] that the tenant holds.
+pub(crate) async fn find_create_conflict<C: GenericClient + Sync>(
+    c: &C,
+    nid: Uuid,
+    identity: &ValidIdentity,
+) -> Result<Option<ConflictField>, PgError> {
+    let candidates = conflict_candidates(identity, WriteOp::Create);
+    let mut external: Option<&str> = None;
+    // (kind or via, value, position) per unique index.
+    let mut families: [(Vec<&str>, Vec<&str>, Vec<i32>); 3] = Default::default();
+    for (position, key) in candidates.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        let (family, kind, value) = match key {
+            ConflictField::Id => continue,
+            ConflictField::ExternalId(e) => {
+                external = Some(e);
+                continue;
+            }
+            ConflictField::CredentialIdentifier(kind, value) => (0, kind.as_str(), value),
+            ConflictField::VerifiableAddress(via, value) => (1, via.as_str(), value),
+            ConflictField::RecoveryAddress(via, value) => (2, via.as_str(), value),
+        };
+        let (kinds, values, positions) = &mut families[family];
+        kinds.push(kind);
+        values.push(value.as_str());
+        positions.push(position);
+    }
+    let [ids, verifiable, recovery] = &families;
+    let row = query_opt(
+        c,
+        FIND_CREATE_CONFLICT,
+        &[
+            &nid,
+            &identity.identity().id,
+            &external,
+            &ids.0,
+            &ids.1,
+            &ids.2,
+            &verifiable.0,
+            &verifiable.1,
+            &verifiable.2,
+            &recovery.0,
+            &recovery.1,
+            &recovery.2,
+        ],
+    )
+    .await?;
+    let first: Option<i32> = match row {
+        Some(row) => row.try_get(0)?,
+        None => None,
+    };
+    Ok(first
+        .and_then(|p| usize::try_from(p).ok())
+        .and_then(|p| candidates.get(p).cloned()))
+}
+
 /// After a unique violation (and the rollback of the failed write): the
 /// first of the core's [`conflict_candidates`] that another identity of
 /// the tenant holds.

@@ -11,8 +11,8 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime,
 };
 use identity_core::{
-    ChangeCursor, ChangeKind, ChangePage, CredentialType, Error, ExternalId, Identity,
-    IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
+    ChangeCursor, ChangeKind, ChangePage, ConflictField, CredentialType, Error, ExternalId,
+    Identity, IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
     ValidIdentity, WriteOp, sql,
 };
 use tokio_postgres::types::ToSql;
@@ -586,6 +586,18 @@ impl IdentityStore for PostgresStore {
         })
         .await
         .map(Arc::new)
+    }
+
+    async fn find_create_conflict(
+        &self,
+        tenant: TenantId,
+        identity: &ValidIdentity,
+    ) -> Result<Option<ConflictField>, Error> {
+        // Every unique index probed in one statement.
+        self.read("find create conflict", |conn| async move {
+            Ok(rows::find_create_conflict(&conn, tenant.0, identity).await?)
+        })
+        .await
     }
 
     async fn update(

@@ -591,8 +591,9 @@ fn run_plan(
     Ok(())
 }
 
-/// After a unique violation: the first of the core's
-/// [`conflict_candidates`] that another identity of the tenant holds.
+/// The first of the core's [`conflict_candidates`] that another identity
+/// of the tenant holds: after a unique violation, to name it; and for
+/// `find_create_conflict` (dry runs), the same lookups without a write.
 pub(crate) fn find_conflict(
     conn: &Connection,
     nid: &[u8; 16],

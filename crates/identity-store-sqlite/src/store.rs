@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use identity_core::{
-    ChangeCursor, ChangeKind, ChangePage, ChangedFields, CredentialType, Error, ExternalId,
-    Identity, IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
-    ValidIdentity, WriteOp, sql,
+    ChangeCursor, ChangeKind, ChangePage, ChangedFields, ConflictField, CredentialType, Error,
+    ExternalId, Identity, IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges,
+    TenantId, ValidIdentity, WriteOp, sql,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
@@ -576,6 +576,21 @@ impl IdentityStore for SqliteStore {
         .await?
         .map(Arc::new)
         .ok_or(Error::NotFound)
+    }
+
+    async fn find_create_conflict(
+        &self,
+        tenant: TenantId,
+        identity: &ValidIdentity,
+    ) -> Result<Option<ConflictField>, Error> {
+        let tenant = nid(tenant);
+        let identity = identity.clone();
+        // The lookups a failed create makes to name its conflict, on a
+        // reader: the unique indexes answer each.
+        self.read("find create conflict", move |c| {
+            rows::find_conflict(c, &tenant, &identity, None, WriteOp::Create)
+        })
+        .await
     }
 
     async fn update(

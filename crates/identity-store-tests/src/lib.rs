@@ -92,6 +92,7 @@ macro_rules! __with_checks {
             check_create_conflict_on_verifiable_address,
             check_create_conflict_on_recovery_address,
             check_failed_create_writes_nothing,
+            check_find_create_conflict_names_what_create_would,
             check_update_conflicts_write_nothing,
             check_get_by_external_id,
             check_find_by_identifier,

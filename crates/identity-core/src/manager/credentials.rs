@@ -280,6 +280,25 @@ pub(crate) async fn hash_passwords(
     Ok(())
 }
 
+/// A dry run's stand-in for [`hash_passwords`]: each plaintext is refused
+/// exactly as hashing would refuse it, and otherwise replaced by
+/// [`PasswordHasher::dry_run_hash`]'s string (the configured format and
+/// length, verifying nothing), without spending a hash's time or memory.
+pub(crate) fn dry_run_passwords(
+    imports: &mut [Import],
+    hasher: &PasswordHasher,
+) -> Result<(), Error> {
+    for import in imports.iter_mut() {
+        if let Import::Password(PasswordImport::Plain(p)) = import {
+            let hash = hasher
+                .dry_run_hash(p.expose())
+                .map_err(|e| Error::invalid(format!("credentials.password: {e}")))?;
+            *import = Import::Password(PasswordImport::Hashed(hash));
+        }
+    }
+    Ok(())
+}
+
 /// Identifiers in their canonical order, as Kratos reads them back:
 /// sorted, each once.
 pub(crate) fn canonical(mut identifiers: Vec<String>) -> Vec<String> {

@@ -3,6 +3,7 @@
 
 mod body;
 mod builder;
+mod bulk;
 mod credentials;
 mod events;
 mod patch;
@@ -20,6 +21,7 @@ pub use body::{
     UpdateIdentityBody,
 };
 pub use builder::{ChangeRetention, IdentityManagerBuilder, ManagerConfig};
+pub use bulk::{BulkEntry, BulkOutcome, BulkResult, check_bulk_len};
 pub use credentials::UNKNOWN_HASH_FORMAT;
 pub use events::{Delivery, EventSink};
 pub use patch::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};

@@ -1,6 +1,7 @@
 //! The writes: create, batch create, update (PUT), patch, credential
 //! deletion, delete. Each applies every rule before its one store call.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -11,13 +12,26 @@ use super::{
     BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, IdentityManager,
     UpdateIdentityBody, credentials, parse_state, patch,
 };
-use crate::error::Error;
+use crate::error::{ConflictField, Error, WriteOp};
 use crate::model::{
     ExternalId, Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus,
     check_region,
 };
 use crate::store::ValidIdentity;
 use crate::time::Timestamp;
+
+/// Whether a write is made or only answered (a dry run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Real,
+    Dry,
+}
+
+impl Run {
+    fn is_dry(self) -> bool {
+        self == Run::Dry
+    }
+}
 
 /// Refuses a batch of more than [`BATCH_MAX`] entries, in Kratos' words.
 pub fn check_batch_len(len: usize) -> Result<(), Error> {
@@ -127,22 +141,106 @@ impl IdentityManager {
         tenant: TenantId,
         body: CreateIdentityBody,
     ) -> Result<Arc<Identity>, Error> {
-        let span = tracing::info_span!("identity.create", tenant = %tenant, identity.id = tracing::field::Empty);
+        self.create_as(tenant, body, Run::Real).await
+    }
+
+    /// What [`create`](IdentityManager::create) would answer for `body`,
+    /// writing nothing (no identity, no change in the feed).
+    ///
+    /// Every rule runs as in a real create (schema, state, credential
+    /// imports with imported hashes checked, trait validation, derivation
+    /// of identifiers and addresses, limits), and the store is asked which
+    /// stored value, if any, the identity would collide with
+    /// ([`IdentityStore::find_create_conflict`]): the same conflict error
+    /// the create would give. On success, the identity a create would
+    /// return, with the id and timestamps this call generated (a real
+    /// create generates its own) and version 1.
+    ///
+    /// What differs from a real create: a plaintext password is checked as
+    /// hashing checks it (an empty one, one too long for bcrypt) but not
+    /// hashed; the credential holds [`PasswordHasher::dry_run_hash`]'s
+    /// stand-in (same format and length, verifying nothing). And a write in
+    /// between may make the real create conflict where the dry run did not.
+    ///
+    /// [`IdentityStore::find_create_conflict`]: crate::IdentityStore::find_create_conflict
+    /// [`PasswordHasher::dry_run_hash`]: identity_password::PasswordHasher::dry_run_hash
+    ///
+    /// ```
+    /// # async fn demo(manager: identity_core::IdentityManager) -> Result<(), identity_core::Error> {
+    /// use identity_core::{CreateIdentityBody, TenantId};
+    /// use serde_json::json;
+    ///
+    /// let body = CreateIdentityBody::from_json(json!({
+    ///     "schema_id": "default",
+    ///     "traits": { "email": "ada@example.com" },
+    /// }))?;
+    /// let would_be = manager.create_dry_run(TenantId::DEFAULT, body.clone()).await?;
+    /// assert_eq!(would_be.version, 1);
+    /// // Nothing was stored: the real create still succeeds.
+    /// manager.create(TenantId::DEFAULT, body).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create_dry_run(
+        &self,
+        tenant: TenantId,
+        body: CreateIdentityBody,
+    ) -> Result<Arc<Identity>, Error> {
+        self.create_as(tenant, body, Run::Dry).await
+    }
+
+    async fn create_as(
+        &self,
+        tenant: TenantId,
+        body: CreateIdentityBody,
+        run: Run,
+    ) -> Result<Arc<Identity>, Error> {
+        let span = tracing::info_span!("identity.create", tenant = %tenant, dry_run = run.is_dry(), identity.id = tracing::field::Empty);
         async move {
             let mut imports = match &body.credentials {
                 Some(map) => credentials::parse_imports(map)?,
                 None => Vec::new(),
             };
-            credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
-                .await?;
+            self.ready_passwords(&mut imports, run).await?;
             let identity = self.prepare_create(body, imports)?;
             tracing::Span::current().record("identity.id", tracing::field::display(identity.id));
             let valid = ValidIdentity::new(identity)?;
-            let version = self.inner.store.create(tenant, &valid).await?;
-            Ok(super::stamped(valid, version))
+            match run {
+                Run::Real => {
+                    let version = self.inner.store.create(tenant, &valid).await?;
+                    Ok(super::stamped(valid, version))
+                }
+                Run::Dry => match self
+                    .inner
+                    .store
+                    .find_create_conflict(tenant, &valid)
+                    .await?
+                {
+                    Some(field) => Err(Error::Conflict {
+                        field,
+                        op: WriteOp::Create,
+                    }),
+                    None => Ok(Arc::clone(valid.shared())),
+                },
+            }
         }
         .instrument(span)
         .await
+    }
+
+    /// Hashes the plaintext passwords of `imports` (a real run), or checks
+    /// them and puts a stand-in in their place (a dry run).
+    async fn ready_passwords(
+        &self,
+        imports: &mut [credentials::Import],
+        run: Run,
+    ) -> Result<(), Error> {
+        match run {
+            Run::Real => {
+                credentials::hash_passwords(imports, &self.inner.hasher, &self.inner.hashing).await
+            }
+            Run::Dry => credentials::dry_run_passwords(imports, &self.inner.hasher),
+        }
     }
 
     /// Creates up to 1,000 identities (at most 200 with a plaintext
@@ -154,8 +252,57 @@ impl IdentityManager {
         tenant: TenantId,
         entries: Vec<Option<BatchEntry>>,
     ) -> Result<Vec<BatchOutcome>, Error> {
-        let span =
-            tracing::info_span!("identity.batch_create", tenant = %tenant, entries = entries.len());
+        self.batch_create_as(tenant, entries, Run::Real).await
+    }
+
+    /// What [`batch_create`](IdentityManager::batch_create) would answer for
+    /// `entries`, writing nothing: the same refusals of the whole request
+    /// (too many entries, too many plaintext passwords, an invalid region)
+    /// and one outcome per entry, in order, as the real batch gives them.
+    ///
+    /// Each entry runs as in [`create_dry_run`](IdentityManager::create_dry_run)
+    /// (the same differences: plaintext passwords checked, not hashed), and
+    /// its conflicts are looked for both in the store and among the earlier
+    /// entries that would be created: the first entry wins, and the field
+    /// named is the one the real batch names (the id, then the unique keys
+    /// in order). A `Created` outcome carries the id this call generated and
+    /// version 1.
+    ///
+    /// ```
+    /// # async fn demo(manager: identity_core::IdentityManager) -> Result<(), identity_core::Error> {
+    /// use identity_core::{BatchEntry, BatchOutcome, CreateIdentityBody, TenantId};
+    /// use serde_json::json;
+    ///
+    /// let entry = |email: &str| -> Result<Option<BatchEntry>, identity_core::Error> {
+    ///     Ok(Some(BatchEntry {
+    ///         create: CreateIdentityBody::from_json(json!({ "traits": { "email": email } }))?,
+    ///         patch_id: None,
+    ///     }))
+    /// };
+    /// let outcomes = manager
+    ///     .batch_create_dry_run(TenantId::DEFAULT, vec![entry("a@example.com")?, entry("a@example.com")?])
+    ///     .await?;
+    /// // The second entry takes the first's address: the first wins.
+    /// assert!(matches!(outcomes[0], BatchOutcome::Created { version: 1, .. }));
+    /// assert!(matches!(outcomes[1], BatchOutcome::Failed { .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn batch_create_dry_run(
+        &self,
+        tenant: TenantId,
+        entries: Vec<Option<BatchEntry>>,
+    ) -> Result<Vec<BatchOutcome>, Error> {
+        self.batch_create_as(tenant, entries, Run::Dry).await
+    }
+
+    async fn batch_create_as(
+        &self,
+        tenant: TenantId,
+        entries: Vec<Option<BatchEntry>>,
+        run: Run,
+    ) -> Result<Vec<BatchOutcome>, Error> {
+        let span = tracing::info_span!("identity.batch_create", tenant = %tenant, dry_run = run.is_dry(), entries = entries.len());
         async move {
             check_batch_len(entries.len())?;
             // As in Kratos, an invalid region refuses the whole request.
@@ -197,7 +344,7 @@ impl IdentityManager {
                 let patch_id = entry.patch_id;
                 let prepared = async {
                     let mut imports = imports?;
-                    credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing).await?;
+                    self.ready_passwords(&mut imports, run).await?;
                     let identity = self.prepare_create(entry.create, imports)?;
                     ValidIdentity::new(identity)
                 }
@@ -211,7 +358,10 @@ impl IdentityManager {
                     Err(error) => outcomes.push(BatchOutcome::Failed { error, patch_id }),
                 }
             }
-            let results = self.inner.store.batch_create(tenant, &to_store).await?;
+            let results = match run {
+                Run::Real => self.inner.store.batch_create(tenant, &to_store).await?,
+                Run::Dry => self.batch_conflicts(tenant, &to_store).await?,
+            };
             if results.len() != to_store.len() {
                 return Err(Error::Internal {
                     message: format!(
@@ -236,6 +386,55 @@ impl IdentityManager {
         }
         .instrument(span)
         .await
+    }
+
+    /// What the store's `batch_create` would answer for `identities`,
+    /// writing nothing: each entry conflicts with the first value, in the
+    /// order a create names them (the id, then the unique keys), that the
+    /// store or an earlier entry that would be created holds.
+    async fn batch_conflicts(
+        &self,
+        tenant: TenantId,
+        identities: &[ValidIdentity],
+    ) -> Result<Vec<Result<u64, Error>>, Error> {
+        let mut ids = BTreeSet::new();
+        let mut claimed: BTreeSet<&ConflictField> = BTreeSet::new();
+        let mut results = Vec::with_capacity(identities.len());
+        for valid in identities {
+            let id = valid.identity().id;
+            let keys = valid.unique_keys();
+            // Positions in the order a create names them: the id is 0, the
+            // unique keys follow.
+            let position = |field: &ConflictField| match field {
+                ConflictField::Id => 0,
+                key => keys
+                    .iter()
+                    .position(|k| k == key)
+                    .map_or(usize::MAX, |i| i + 1),
+            };
+            let in_batch = if ids.contains(&id) {
+                Some(ConflictField::Id)
+            } else {
+                keys.iter().find(|k| claimed.contains(k)).cloned()
+            };
+            let in_store = self.inner.store.find_create_conflict(tenant, valid).await?;
+            let first = match (in_batch, in_store) {
+                (Some(a), Some(b)) => Some(if position(&b) < position(&a) { b } else { a }),
+                (a, b) => a.or(b),
+            };
+            results.push(match first {
+                Some(field) => Err(Error::Conflict {
+                    field,
+                    op: WriteOp::Create,
+                }),
+                None => {
+                    ids.insert(id);
+                    claimed.extend(keys);
+                    Ok(1)
+                }
+            });
+        }
+        Ok(results)
     }
 
     /// Replaces everything but credentials (SPEC §5). Credentials in the body

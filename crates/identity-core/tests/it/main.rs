@@ -10,6 +10,7 @@ mod kratos_extension;
 mod kratos_manager;
 mod ops_batch;
 mod ops_create;
+mod ops_dry_bulk;
 mod ops_feed;
 mod ops_patch;
 mod ops_support;

@@ -446,6 +446,13 @@ impl identity_core::IdentityStore for RacingStore {
     ) -> Result<std::sync::Arc<identity_core::Identity>, Error> {
         self.inner.find_by_identifier(t, k, i).await
     }
+    async fn find_create_conflict(
+        &self,
+        t: identity_core::TenantId,
+        i: &identity_core::ValidIdentity,
+    ) -> Result<Option<identity_core::ConflictField>, Error> {
+        self.inner.find_create_conflict(t, i).await
+    }
     async fn update(
         &self,
         t: identity_core::TenantId,

@@ -201,6 +201,13 @@ impl IdentityStore for FailingStore {
     ) -> Result<Arc<Identity>, Error> {
         self.fail()
     }
+    async fn find_create_conflict(
+        &self,
+        _: TenantId,
+        _: &ValidIdentity,
+    ) -> Result<Option<identity_core::ConflictField>, Error> {
+        self.fail()
+    }
     async fn update(&self, _: TenantId, _: &ValidIdentity, _: Option<u64>) -> Result<u64, Error> {
         self.fail()
     }

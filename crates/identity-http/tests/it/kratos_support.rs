@@ -174,6 +174,13 @@ impl IdentityStore for LazyPostgres {
     ) -> Result<Arc<Identity>, Error> {
         self.store().await?.find_by_identifier(t, k, i).await
     }
+    async fn find_create_conflict(
+        &self,
+        t: TenantId,
+        i: &ValidIdentity,
+    ) -> Result<Option<identity_core::ConflictField>, Error> {
+        self.store().await?.find_create_conflict(t, i).await
+    }
     async fn update(&self, t: TenantId, i: &ValidIdentity, v: Option<u64>) -> Result<u64, Error> {
         self.store().await?.update(t, i, v).await
     }

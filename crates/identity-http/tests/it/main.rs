@@ -6,6 +6,7 @@
 
 mod changes;
 mod common;
+mod dry_bulk;
 mod errors;
 mod kratos_handler;
 mod kratos_import;

@@ -251,3 +251,40 @@ fn hasher_is_clone_and_debug_without_secrets() {
     let debug = format!("{hasher:?}");
     assert!(debug.contains("Argon2id"), "{debug}");
 }
+
+/// A dry run's hash refuses what `hash` refuses and is otherwise a string
+/// of the same format and length, which verifies nothing.
+#[test]
+fn dry_run_hash_answers_what_hash_would_without_hashing() {
+    let argon =
+        PasswordHasher::insecure_with_config_for_tests(HasherConfig::Argon2id(argon2(64, 1, 1)))
+            .expect("a valid test configuration");
+    for hasher in [argon, fast_bcrypt(4)] {
+        let real = hasher.hash("hunter2").expect("hash");
+        let dry = hasher.dry_run_hash("hunter2").expect("dry run");
+        assert_eq!(dry.len(), real.len(), "{dry} vs {real}");
+        assert_eq!(dry.split('$').nth(1), real.split('$').nth(1), "the format");
+        // Argon2id: the version; bcrypt: the cost.
+        assert_eq!(
+            dry.split('$').nth(2),
+            real.split('$').nth(2),
+            "the parameters"
+        );
+        if dry.starts_with("$argon2id$") {
+            assert_eq!(dry.split('$').nth(3), real.split('$').nth(3), "the costs");
+        }
+        check_import(&dry).expect("the dry-run string parses as an import");
+        assert!(
+            !verify("hunter2", &dry).expect("verify"),
+            "verifies nothing"
+        );
+        for refused in ["", &"x".repeat(73)] {
+            assert_eq!(
+                hasher.dry_run_hash(refused).err().map(|e| e.kind()),
+                hasher.hash(refused).err().map(|e| e.kind()),
+                "the same answer for a {}-byte password",
+                refused.len()
+            );
+        }
+    }
+}

@@ -3,13 +3,13 @@
 
 use identity_core::{
     AddressVia, ConflictField, CredentialType, DynIdentityStore, ErrorKind, ExternalId, Identity,
-    WriteOp,
+    PageSize, TenantId, WriteOp,
 };
 use serde_json::json;
 
 use crate::fixtures::{
-    TENANT, address_id, credential, email, ext, full_identity, id, identity, recovery_address,
-    valid, verifiable_address, with_version,
+    OTHER_TENANT, TENANT, address_id, credential, email, ext, full_identity, id, identity,
+    recovery_address, valid, verifiable_address, with_version,
 };
 use crate::support::{all, create_ok, expect_conflict, expect_kind, get};
 
@@ -474,4 +474,162 @@ pub async fn check_find_by_identifier(store: DynIdentityStore) {
             "only exact identifiers match",
         );
     }
+}
+
+/// Asserts that `find_create_conflict` answers `expected` for `candidate`
+/// and, when that is a conflict, that `create` fails naming the same field.
+async fn conflict_as_create(
+    store: &DynIdentityStore,
+    tenant: TenantId,
+    candidate: Identity,
+    expected: Option<ConflictField>,
+    what: &str,
+) {
+    let found = store
+        .find_create_conflict(tenant, &valid(candidate.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: find_create_conflict failed: {e:?}"));
+    assert_eq!(found, expected, "{what}: find_create_conflict");
+    if let Some(field) = expected {
+        expect_conflict(
+            store.create(tenant, &valid(candidate)).await,
+            field,
+            WriteOp::Create,
+            what,
+        );
+    }
+}
+
+/// `find_create_conflict` names the conflict `create` would fail with (the
+/// id first, then the first held unique key in order), `None` when the
+/// create would succeed or the value is held in another tenant only, and
+/// writes nothing: no row, no change.
+pub async fn check_find_create_conflict_names_what_create_would(store: DynIdentityStore) {
+    conflict_as_create(
+        &store,
+        TENANT,
+        identity(1, &email(1)),
+        None,
+        "an empty store",
+    )
+    .await;
+    let stored = create_ok(&store, TENANT, &full_identity(1, &email(1))).await;
+    let mut same_id = identity(2, &email(2));
+    same_id.id = stored.id;
+    same_id.external_id = stored.external_id.clone();
+    conflict_as_create(
+        &store,
+        TENANT,
+        same_id,
+        Some(ConflictField::Id),
+        "a taken id (and a taken external id)",
+    )
+    .await;
+    let mut external = bare(2, Some(&email(2)), None, None);
+    external.external_id = Some(ext("ext-1"));
+    conflict_as_create(
+        &store,
+        TENANT,
+        external.clone(),
+        Some(ConflictField::ExternalId("ext-1".to_owned())),
+        "a taken external id",
+    )
+    .await;
+    conflict_as_create(
+        &store,
+        TENANT,
+        bare(2, Some(&email(1)), None, None),
+        Some(ConflictField::CredentialIdentifier(
+            CredentialType::Password,
+            email(1),
+        )),
+        "a taken identifier",
+    )
+    .await;
+    conflict_as_create(
+        &store,
+        TENANT,
+        bare(
+            2,
+            Some(&email(2)),
+            Some((AddressVia::Email, &email(1))),
+            None,
+        ),
+        Some(ConflictField::VerifiableAddress(
+            AddressVia::Email,
+            email(1),
+        )),
+        "a taken verifiable address",
+    )
+    .await;
+    conflict_as_create(
+        &store,
+        TENANT,
+        bare(
+            2,
+            Some(&email(2)),
+            Some((AddressVia::Email, "free@example.com")),
+            Some((AddressVia::Email, &email(1))),
+        ),
+        Some(ConflictField::RecoveryAddress(AddressVia::Email, email(1))),
+        "a taken recovery address",
+    )
+    .await;
+    // Several taken values: the first of the unique keys, in order.
+    let mut several = bare(
+        2,
+        Some(&email(1)),
+        Some((AddressVia::Email, &email(1))),
+        Some((AddressVia::Email, &email(1))),
+    );
+    several.external_id = Some(ext("ext-1"));
+    conflict_as_create(
+        &store,
+        TENANT,
+        several.clone(),
+        Some(ConflictField::ExternalId("ext-1".to_owned())),
+        "several taken values",
+    )
+    .await;
+    several.external_id = None;
+    conflict_as_create(
+        &store,
+        TENANT,
+        several.clone(),
+        Some(ConflictField::CredentialIdentifier(
+            CredentialType::Password,
+            email(1),
+        )),
+        "several taken values, no external id",
+    )
+    .await;
+    conflict_as_create(
+        &store,
+        OTHER_TENANT,
+        external,
+        None,
+        "values held in another tenant only",
+    )
+    .await;
+    conflict_as_create(&store, TENANT, identity(2, &email(2)), None, "free values").await;
+    assert_eq!(
+        get(&store, TENANT, stored.id).await,
+        stored,
+        "the stored identity is untouched"
+    );
+    assert_eq!(store.count(TENANT).await.expect("count"), 1, "rows");
+    let changes = store
+        .changes(TENANT, None, PageSize::MAX)
+        .await
+        .expect("changes");
+    assert_eq!(
+        changes.changes.len(),
+        1,
+        "only the create appended a change"
+    );
+    let other = store
+        .changes(OTHER_TENANT, None, PageSize::MAX)
+        .await
+        .expect("changes");
+    assert!(other.changes.is_empty(), "no change in the other tenant");
 }
