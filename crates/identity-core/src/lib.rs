@@ -49,7 +49,7 @@ pub use schema::{
 };
 pub use search::{TRAITS_PATTERN_MAX_DEPTH, json_contains};
 pub use store::{
-    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery, PageSize,
+    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery, ListQueryParts, PageSize,
     ValidIdentity,
 };
 pub use text::INDEX_KEY_MAX_BYTES;

@@ -271,18 +271,63 @@ impl ListQuery {
         self
     }
 
+    /// The query's fields, borrowed, for a store to destructure without
+    /// `..` ([`ListQueryParts`]).
+    pub fn parts(&self) -> ListQueryParts<'_> {
+        ListQueryParts {
+            filter: &self.filter,
+            after: self.after,
+            limit: self.limit,
+            state: self.state,
+            schema_id: self.schema_id.as_deref(),
+            traits: self.traits.as_ref(),
+        }
+    }
+}
+
+/// A [`ListQuery`]'s fields, borrowed, in a struct that is deliberately
+/// *not* `#[non_exhaustive]`: a store destructures it without `..`, so a
+/// criterion added later fails to compile in every store until the store
+/// decides how to answer it (as a new [`ListFilter`] variant does).
+///
+/// ```
+/// use identity_core::{ListFilter, ListQuery, ListQueryParts, PageSize, State};
+///
+/// let query = ListQuery::new(ListFilter::All, None, PageSize::DEFAULT).with_state(State::Inactive);
+/// let ListQueryParts { filter, after, limit, state, schema_id, traits } = query.parts();
+/// assert_eq!((filter, after, state, schema_id, traits), (&ListFilter::All, None, Some(State::Inactive), None, None));
+/// # let _ = limit;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQueryParts<'a> {
+    /// [`ListQuery::filter`].
+    pub filter: &'a ListFilter,
+    /// [`ListQuery::after`].
+    pub after: Option<Uuid>,
+    /// [`ListQuery::limit`].
+    pub limit: PageSize,
+    /// [`ListQuery::state`].
+    pub state: Option<State>,
+    /// [`ListQuery::schema_id`].
+    pub schema_id: Option<&'a str>,
+    /// [`ListQuery::traits`].
+    pub traits: Option<&'a Value>,
+}
+
+impl ListQueryParts<'_> {
+    /// Whether any search criterion is set.
+    pub fn has_criteria(&self) -> bool {
+        self.state.is_some() || self.schema_id.is_some() || self.traits.is_some()
+    }
+
     /// Whether `identity` passes the search criteria (not the filter, nor
-    /// the page bounds): the rule a store without its own query language
-    /// applies.
+    /// the page bounds): the rule for a store without a query language of
+    /// its own.
     pub fn criteria_match(&self, identity: &Identity) -> bool {
         self.state.is_none_or(|s| identity.state == s)
-            && self
-                .schema_id
-                .as_deref()
-                .is_none_or(|s| identity.schema_id == s)
+            && self.schema_id.is_none_or(|s| identity.schema_id == s)
             && self
                 .traits
-                .as_ref()
                 .is_none_or(|p| crate::json_contains(&identity.traits, p))
     }
 }
