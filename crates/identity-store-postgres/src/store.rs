@@ -12,7 +12,7 @@ use deadpool_postgres::{
 };
 use identity_core::{
     ChangeCursor, ChangeKind, ChangePage, CredentialType, Error, ExternalId, Identity,
-    IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
+    IdentityStore, ListFilter, ListPage, ListQuery, ListQueryParts, PageSize, PruneChanges, TenantId,
     ValidIdentity, WriteOp, sql,
 };
 use tokio_postgres::types::ToSql;
@@ -446,19 +446,46 @@ struct ListStatement {
     args: Vec<Box<dyn ToSql + Sync + Send>>,
 }
 
+/// What a list statement returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Select {
+    /// One page: up to `limit + 1` identities after `after`.
+    Page,
+    /// `COUNT(*)` of every matching identity.
+    Count,
+}
+
 fn list_statement(nid: Uuid, query: &ListQuery) -> ListStatement {
+    statement(nid, query, Select::Page)
+}
+
+fn statement(nid: Uuid, query: &ListQuery, select: Select) -> ListStatement {
+    // Every part named: a new criterion must be answered here.
+    let ListQueryParts {
+        filter,
+        after,
+        limit,
+        state,
+        schema_id,
+        traits,
+    } = query.parts();
     let mut args: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(nid)];
-    let mut sql = String::from(concat!(identity_select!(), "WHERE i.nid = $1"));
+    let mut sql = String::from(match select {
+        Select::Page => concat!(identity_select!(), "WHERE i.nid = $1"),
+        Select::Count => "SELECT COUNT(*) FROM identities i WHERE i.nid = $1",
+    });
     let next = |args: &mut Vec<Box<dyn ToSql + Sync + Send>>,
                 value: Box<dyn ToSql + Sync + Send>| {
         args.push(value);
         args.len()
     };
-    if let Some(after) = query.after {
+    if select == Select::Page
+        && let Some(after) = after
+    {
         let n = next(&mut args, Box::new(after));
         sql.push_str(&format!(" AND i.id > ${n}"));
     }
-    match &query.filter {
+    match filter {
         ListFilter::All => {}
         ListFilter::OrganizationId(org) => {
             let n = next(&mut args, Box::new(*org));
@@ -503,10 +530,26 @@ fn list_statement(nid: Uuid, query: &ListQuery) -> ListStatement {
             ));
         }
     }
-    // One more than asked tells whether more follow.
-    let take = i64::try_from(query.limit.get() + 1).unwrap_or(i64::MAX);
-    let n = next(&mut args, Box::new(take));
-    sql.push_str(&format!(" ORDER BY i.id LIMIT ${n}"));
+    if let Some(state) = state {
+        let n = next(&mut args, Box::new(state.as_str()));
+        sql.push_str(&format!(" AND i.state = ${n}"));
+    }
+    if let Some(schema_id) = schema_id {
+        let n = next(&mut args, Box::new(schema_id.to_owned()));
+        sql.push_str(&format!(" AND i.schema_id = ${n}"));
+    }
+    if let Some(pattern) = traits {
+        // `@>` is the rule the core writes down (`json_contains`); the GIN
+        // index of migration 4 serves it.
+        let n = next(&mut args, Box::new(pattern.clone()));
+        sql.push_str(&format!(" AND i.traits @> ${n}::JSONB"));
+    }
+    if select == Select::Page {
+        // One more than asked tells whether more follow.
+        let take = i64::try_from(limit.get() + 1).unwrap_or(i64::MAX);
+        let n = next(&mut args, Box::new(take));
+        sql.push_str(&format!(" ORDER BY i.id LIMIT ${n}"));
+    }
     ListStatement { sql, args }
 }
 
@@ -651,6 +694,24 @@ impl IdentityStore for PostgresStore {
             .await?;
             let n: i64 = row.map_or(Ok(0), |r| r.try_get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn count_matching(&self, tenant: TenantId, query: &ListQuery) -> Result<u64, Error> {
+        let statement = statement(tenant.0, query, Select::Count);
+        self.read("count identities", |conn| {
+            let statement = &statement;
+            async move {
+                let params: Vec<rows::Param<'_>> = statement
+                    .args
+                    .iter()
+                    .map(|a| a.as_ref() as rows::Param<'_>)
+                    .collect();
+                let row = rows::query_opt(&conn, &statement.sql, &params).await?;
+                let n: i64 = row.map_or(Ok(0), |r| r.try_get(0))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
         })
         .await
     }
