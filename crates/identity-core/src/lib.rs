@@ -49,8 +49,8 @@ pub use schema::{
 };
 pub use search::{TRAITS_PATTERN_MAX_DEPTH, json_contains};
 pub use store::{
-    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery, ListQueryParts, PageSize,
-    ValidIdentity,
+    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery,
+    ListQueryParts, PageSize, ValidIdentity,
 };
 pub use text::INDEX_KEY_MAX_BYTES;
 pub use time::{

@@ -46,8 +46,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use identity_core::{
     AddressVia, Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields, Clock as _,
-    ConflictField, CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter, ListQueryParts,
-    ListPage, ListQuery, PageSize, PruneChanges, SystemClock, TenantId, ValidIdentity, WriteOp,
+    ConflictField, CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter,
+    ListPage, ListQuery, ListQueryParts, PageSize, PruneChanges, SystemClock, TenantId,
+    ValidIdentity, WriteOp,
 };
 use uuid::Uuid;
 

@@ -12,8 +12,8 @@ use deadpool_postgres::{
 };
 use identity_core::{
     ChangeCursor, ChangeKind, ChangePage, CredentialType, Error, ExternalId, Identity,
-    IdentityStore, ListFilter, ListPage, ListQuery, ListQueryParts, PageSize, PruneChanges, TenantId,
-    ValidIdentity, WriteOp, sql,
+    IdentityStore, ListFilter, ListPage, ListQuery, ListQueryParts, PageSize, PruneChanges,
+    TenantId, ValidIdentity, WriteOp, sql,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error as PgError, NoTls};

@@ -105,8 +105,7 @@ pub(crate) fn statement(tenant: &[u8; 16], query: &ListQuery, select: Select) ->
     }
     if let Some(pattern) = traits {
         let n = s.arg(SqlValue::Text(pattern.to_string()));
-        s.sql
-            .push_str(&format!(" AND {CONTAINS}(traits, ?{n})"));
+        s.sql.push_str(&format!(" AND {CONTAINS}(traits, ?{n})"));
     }
     if select == Select::Page {
         // One more than asked tells whether more follow.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use identity_core::{
     ChangeCursor, ChangeKind, ChangePage, ChangedFields, CredentialType, Error, ExternalId,
-    Identity, IdentityStore, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
-    ValidIdentity, WriteOp,
+    Identity, IdentityStore, ListPage, ListQuery, PageSize, PruneChanges, TenantId, ValidIdentity,
+    WriteOp,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use uuid::Uuid;

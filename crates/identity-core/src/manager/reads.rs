@@ -10,8 +10,8 @@ use super::{IdentityManager, LIST_IDS_MAX};
 use crate::error::Error;
 use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
 use crate::search::TRAITS_PATTERN_MAX_DEPTH;
-use crate::{normalize, text};
 use crate::store::{ListFilter, ListQuery, PageSize};
+use crate::{normalize, text};
 
 /// The filters and page of a list call: start from `default()` (every
 /// identity, the first page) and set what you need with the `with_*`
