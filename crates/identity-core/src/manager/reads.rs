@@ -97,6 +97,11 @@ impl ListParams {
         self
     }
 
+    /// Whether a search criterion (`state`, `schema_id`, `traits`) is set.
+    pub fn has_criteria(&self) -> bool {
+        self.state.is_some() || self.schema_id.is_some() || self.traits.is_some()
+    }
+
     /// The page size (default 250).
     pub fn with_page_size(mut self, page_size: PageSize) -> Self {
         self.page_size = Some(page_size);
