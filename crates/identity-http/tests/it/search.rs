@@ -50,13 +50,17 @@ async fn seeded() -> Router {
     let app = app();
     for seed in 1..=9u32 {
         let email = format!("user{seed}@example.com");
-        let state = if seed % 3 == 0 { "inactive" } else { "active" };
+        let state = if seed.is_multiple_of(3) {
+            "inactive"
+        } else {
+            "active"
+        };
         let body = if seed <= 6 {
             json!({"schema_id": "employee", "state": state, "traits": {
                 "email": email,
-                "department": if seed % 2 == 0 { "eng" } else { "ops" },
+                "department": if seed.is_multiple_of(2) { "eng" } else { "ops" },
                 "tags": if seed <= 3 { json!(["remote", "x"]) } else { json!(["office"]) },
-                "address": {"city": if seed % 3 == 0 { "Lyon" } else { "Paris" }}
+                "address": {"city": if seed.is_multiple_of(3) { "Lyon" } else { "Paris" }}
             }})
         } else {
             json!({"schema_id": "default", "state": state, "traits": {"email": email}})

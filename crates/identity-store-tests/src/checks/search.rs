@@ -24,12 +24,12 @@ const OTHER_SEEDS: std::ops::RangeInclusive<u64> = 101..=112;
 /// objects.
 fn searchable(seed: u64) -> Identity {
     let mut i = identity(seed, &email(seed));
-    i.state = if seed % 3 == 0 {
+    i.state = if seed.is_multiple_of(3) {
         State::Inactive
     } else {
         State::Active
     };
-    i.schema_id = if seed % 2 == 0 {
+    i.schema_id = if seed.is_multiple_of(2) {
         "employee"
     } else {
         "customer"
@@ -145,8 +145,8 @@ fn seeds_where(range: std::ops::RangeInclusive<u64>, keep: impl Fn(u64) -> bool)
 /// tenant's identities never show.
 pub async fn check_search_state_and_schema(store: DynIdentityStore) {
     seed_both_tenants(&store).await;
-    let inactive = |s: u64| s % 3 == 0;
-    let employee = |s: u64| s % 2 == 0;
+    let inactive = |s: u64| s.is_multiple_of(3);
+    let employee = |s: u64| s.is_multiple_of(2);
     assert_search(&store, TENANT, all(), &seeds_where(SEEDS, |_| true)).await;
     assert_search(
         &store,
