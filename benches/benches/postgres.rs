@@ -551,7 +551,10 @@ async fn search_fixture(url: &str, schema: &str) -> (PostgresStore, Client) {
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    client.batch_execute("ANALYZE identities").await.expect("analyze");
+    client
+        .batch_execute("ANALYZE identities")
+        .await
+        .expect("analyze");
     eprintln!(
         "postgres/search_100k: loaded {SEARCH_N} identities in {:?}",
         started.elapsed()
@@ -567,8 +570,16 @@ fn search_group(criterion: &mut Criterion, rt: &tokio::runtime::Runtime, url: &s
         SEARCH_N / 10 - (0..SEARCH_N).filter(|n| n % 10 == 4 && n % 7 == 0).count() as u64;
     let queries: [(&str, ListQuery, u64); 5] = [
         ("all", all(), SEARCH_N),
-        ("state", all().with_state(State::Inactive), SEARCH_N.div_ceil(7)),
-        ("traits", all().with_traits(json!({"department": "d3"})), SEARCH_N / 10),
+        (
+            "state",
+            all().with_state(State::Inactive),
+            SEARCH_N.div_ceil(7),
+        ),
+        (
+            "traits",
+            all().with_traits(json!({"department": "d3"})),
+            SEARCH_N / 10,
+        ),
         (
             "traits_state_schema",
             all()

@@ -794,7 +794,10 @@ mod tests {
             .with_traits(serde_json::json!({"department": "eng"}));
         let page = list_statement(Uuid::nil(), &searched);
         assert_eq!(page.args.len(), 6);
-        assert!(page.sql.contains("i.state = $3 AND i.schema_id = $4 AND i.traits @> $5::JSONB"));
+        assert!(
+            page.sql
+                .contains("i.state = $3 AND i.schema_id = $4 AND i.traits @> $5::JSONB")
+        );
         assert!(page.sql.ends_with("ORDER BY i.id LIMIT $6"));
         let count = statement(Uuid::nil(), &searched, Select::Count);
         assert_eq!(count.args.len(), 5, "no page bound in a count");

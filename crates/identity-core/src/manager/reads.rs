@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
 use crate::search::TRAITS_PATTERN_MAX_DEPTH;
 use crate::store::{ListFilter, ListQuery, PageSize};
-use crate::{normalize, text};
+use crate::{limits, normalize, text};
 
 /// The filters and page of a list call: start from `default()` (every
 /// identity, the first page) and set what you need with the `with_*`
@@ -228,7 +228,13 @@ impl IdentityManager {
     /// The store query of `params`, checked: one filter, at most
     /// [`LIST_IDS_MAX`] ids, a page token this library wrote, a traits
     /// pattern that is an object within the limits.
-    fn list_query(&self, params: ListParams) -> Result<ListQuery, Error> {
+    fn list_query(&self, mut params: ListParams) -> Result<ListQuery, Error> {
+        // First: a refused pattern must be dropped by the check, which
+        // never recurses, not with the other parameters on an early error.
+        let traits = match params.traits.take() {
+            Some(pattern) => Some(self.check_traits_pattern(pattern)?),
+            None => None,
+        };
         let filters = usize::from(!params.ids.is_empty())
             + usize::from(params.credentials_identifier.is_some())
             + usize::from(params.identifier_prefix.is_some())
@@ -292,8 +298,7 @@ impl IdentityManager {
             text::search_text(&schema_id, "the schema id")?;
             query = query.with_schema_id(schema_id);
         }
-        if let Some(pattern) = params.traits {
-            self.check_traits_pattern(&pattern)?;
+        if let Some(pattern) = traits {
             query = query.with_traits(pattern);
         }
         Ok(query)
@@ -301,15 +306,19 @@ impl IdentityManager {
 
     /// A traits pattern is a JSON object, NUL-free, within the size limit
     /// and no deeper than the depth limit and [`TRAITS_PATTERN_MAX_DEPTH`].
-    fn check_traits_pattern(&self, pattern: &Value) -> Result<(), Error> {
+    /// A pattern too deep is dropped without recursion (a caller's value
+    /// may be nested far deeper than a stack allows).
+    fn check_traits_pattern(&self, pattern: Value) -> Result<Value, Error> {
+        let limits = self.inner.config.limits;
+        let depth = limits.max_depth.min(TRAITS_PATTERN_MAX_DEPTH);
+        let pattern = limits::refuse_deeper_than(pattern, depth, "the traits filter")?;
         if !pattern.is_object() {
             return Err(Error::invalid("the traits filter must be a JSON object"));
         }
-        let limits = self.inner.config.limits;
-        let bounded = limits.with_max_depth(limits.max_depth.min(TRAITS_PATTERN_MAX_DEPTH));
-        bounded
-            .check(pattern, "")
+        limits
+            .check(&pattern, "")
             .map_err(|v| Error::invalid(format!("the traits filter: {}", v.message())))?;
-        text::search_json(pattern, "the traits filter")
+        text::search_json(&pattern, "the traits filter")?;
+        Ok(pattern)
     }
 }
