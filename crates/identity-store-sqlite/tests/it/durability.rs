@@ -98,8 +98,8 @@ async fn a_version_1_file_is_migrated() {
     let tagged = rich(Uuid::new_v4(), "kept");
     store.create(T, &valid(&tagged)).await.expect("create");
     drop(store);
-    // Back to version 1 as it was: no document column, no feed tables, no search indexes, its
-    // index left '' out, and '' stood in for none.
+    // Back to version 1 as it was: no document column, no feed tables, no
+    // search indexes, its index left '' out, and '' stood in for none.
     raw(&path)
         .execute_batch(
             "ALTER TABLE identities DROP COLUMN doc;
