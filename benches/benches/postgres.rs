@@ -6,6 +6,11 @@
 //! row diff, no conflict diagnosis, no task per write. Each operation runs
 //! with 1, 4 and 16 concurrent clients.
 //!
+//! The `postgres/search_100k` group (issue 17, item 4) lists and counts
+//! with the search criteria over 100,000 identities in a schema of its own
+//! (loaded only when the group is selected), against an unfiltered page, a
+//! plain count and a count by `traits->>'department'` that no index serves.
+//!
 //! `IDENTITY_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //!  cargo bench -p identity-benches --bench postgres`; without the variable
 //! the benchmark says so and measures nothing. Figures in
@@ -16,7 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use identity_core::{CredentialType, Identity, IdentityStore, TenantId, ValidIdentity};
+use identity_core::{
+    CredentialType, Identity, IdentityStore, ListFilter, ListQuery, PageSize, State, TenantId,
+    ValidIdentity,
+};
 use identity_store_postgres::{PostgresOptions, PostgresStore};
 use serde_json::{Value, json};
 use tokio_postgres::{Client, NoTls, Statement};
@@ -475,6 +483,8 @@ fn main() {
         }
         group.finish();
     }
+    let search_schema = format!("bench_search_{}", Uuid::new_v4().simple());
+    search_group(&mut criterion, &rt, &url, &search_schema);
     criterion.final_summary();
 
     drop(raws);
@@ -487,7 +497,140 @@ fn main() {
             let _ = connection.await;
         });
         let _ = client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; \
+                 DROP SCHEMA IF EXISTS {search_schema} CASCADE"
+            ))
             .await;
     });
+}
+
+/// Identities in the search group's schema.
+const SEARCH_N: u64 = 100_000;
+
+/// The search group's identity `n` (as in the `stores` bench): department
+/// `d<n % 10>`, level `n % 5`, inactive when `n % 7 == 0`, schema
+/// `employee` for even `n`.
+fn searchable(n: u64) -> Identity {
+    let mut i = person(n);
+    i.traits["department"] = json!(format!("d{}", n % 10));
+    i.traits["level"] = json!(n % 5);
+    if n.is_multiple_of(7) {
+        i.state = State::Inactive;
+    }
+    if n.is_multiple_of(2) {
+        i.schema_id = "employee".to_owned();
+    }
+    i
+}
+
+/// The search group's store and a raw client, on `schema`, loaded with
+/// [`SEARCH_N`] identities and analysed (so the planner knows the GIN
+/// index's worth, as autovacuum would tell it soon after a real load).
+async fn search_fixture(url: &str, schema: &str) -> (PostgresStore, Client) {
+    let store = PostgresStore::connect(
+        url,
+        PostgresOptions::default()
+            .with_schema(schema.to_owned())
+            .with_max_connections(4),
+    )
+    .await
+    .expect("connect");
+    let started = Instant::now();
+    for start in (0..SEARCH_N).step_by(500) {
+        let batch: Vec<ValidIdentity> = (start..start + 500)
+            .map(|n| valid(&searchable(n)))
+            .collect();
+        for r in store.batch_create(T, &batch).await.expect("load") {
+            r.expect("load entry");
+        }
+    }
+    let mut config: tokio_postgres::Config = url.parse().expect("url");
+    config.options(format!("-c search_path={schema}"));
+    let (client, connection) = config.connect(NoTls).await.expect("raw connect");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+        .batch_execute("ANALYZE identities")
+        .await
+        .expect("analyze");
+    eprintln!(
+        "postgres/search_100k: loaded {SEARCH_N} identities in {:?}",
+        started.elapsed()
+    );
+    (store, client)
+}
+
+fn search_group(criterion: &mut Criterion, rt: &tokio::runtime::Runtime, url: &str, schema: &str) {
+    let fixture = std::sync::OnceLock::new();
+    let fixture = || fixture.get_or_init(|| rt.block_on(search_fixture(url, schema)));
+    let all = || ListQuery::new(ListFilter::All, None, PageSize::DEFAULT);
+    let combined_expected =
+        SEARCH_N / 10 - (0..SEARCH_N).filter(|n| n % 10 == 4 && n % 7 == 0).count() as u64;
+    let queries: [(&str, ListQuery, u64); 5] = [
+        ("all", all(), SEARCH_N),
+        (
+            "state",
+            all().with_state(State::Inactive),
+            SEARCH_N.div_ceil(7),
+        ),
+        (
+            "traits",
+            all().with_traits(json!({"department": "d3"})),
+            SEARCH_N / 10,
+        ),
+        (
+            "traits_state_schema",
+            all()
+                .with_traits(json!({"department": "d4", "level": 4}))
+                .with_state(State::Active)
+                .with_schema_id("employee"),
+            combined_expected,
+        ),
+        (
+            "traits_one",
+            all().with_traits(json!({"email": "user77777@example.com"})),
+            1,
+        ),
+    ];
+    let mut group = criterion.benchmark_group("postgres/search_100k");
+    group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (what, query, expected) in &queries {
+        group.bench_function(format!("page_{what}"), |b| {
+            let (store, _) = fixture();
+            let first = rt.block_on(store.list(T, query)).expect("list");
+            let want = (*expected).min(PageSize::DEFAULT.get() as u64);
+            assert_eq!(first.identities.len() as u64, want, "{what}");
+            b.iter(|| rt.block_on(store.list(T, query)).expect("list"));
+        });
+        group.bench_function(format!("count_{what}"), |b| {
+            let (store, _) = fixture();
+            let n = rt.block_on(store.count_matching(T, query)).expect("count");
+            assert_eq!(n, *expected, "{what}");
+            b.iter(|| rt.block_on(store.count_matching(T, query)).expect("count"));
+        });
+    }
+    // Baseline: the same count by a text comparison no index serves.
+    group.bench_function("count_traits/raw_no_index", |b| {
+        let (_, client) = fixture();
+        let nid = T.0;
+        let count = || async move {
+            client
+                .query_one(
+                    "SELECT COUNT(*) FROM identities \
+                     WHERE nid = $1 AND traits->>'department' = 'd3'",
+                    &[&nid],
+                )
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        };
+        assert_eq!(rt.block_on(count()), (SEARCH_N / 10) as i64);
+        b.iter(|| rt.block_on(count()));
+    });
+    group.finish();
 }

@@ -11,6 +11,11 @@
 //! behind each kind of thread hop (tokio's blocking pool; a thread that
 //! owns the connection, reached through a channel).
 //!
+//! The `search_100k` group (issue 17, item 4) lists and counts with the
+//! search criteria over 100,000 identities on the memory and SQLite
+//! stores, against an unfiltered page and a raw SQL count in the same run;
+//! its stores are loaded only when the group is selected.
+//!
 //! `cargo bench -p identity-benches --bench stores`; figures in
 //! `benches/README.md`.
 
@@ -20,9 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use identity_core::{
-    CredentialInclude, CredentialType, Identity, IdentityStore, TenantId, ValidIdentity,
+    CredentialInclude, CredentialType, Identity, IdentityStore, ListFilter, ListQuery, PageSize,
+    State, TenantId, ValidIdentity,
 };
 use identity_store_memory::MemoryStore;
 use identity_store_sqlite::{SqliteOptions, SqliteStore};
@@ -809,6 +815,151 @@ fn stores(c: &mut Criterion) {
     group.finish();
 }
 
+/// Identities in the search group's stores.
+const SEARCH_N: u64 = 100_000;
+
+/// The search group's identity `n`: department `d<n % 10>`, level
+/// `n % 5`, inactive when `n % 7 == 0`, schema `employee` for even `n`.
+fn searchable(n: u64) -> Identity {
+    let mut i = person(n, &email(n));
+    i.traits["department"] = json!(format!("d{}", n % 10));
+    i.traits["level"] = json!(n % 5);
+    if n.is_multiple_of(7) {
+        i.state = State::Inactive;
+    }
+    if n.is_multiple_of(2) {
+        i.schema_id = "employee".to_owned();
+    }
+    i
+}
+
+/// The search group's stores (memory, SQLite) and the SQLite file's path.
+struct SearchFixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    /// Memory, then SQLite.
+    stores: [Arc<dyn IdentityStore>; 2],
+}
+
+fn search_fixture(rt: &tokio::runtime::Runtime) -> SearchFixture {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("search.db");
+    let memory: Arc<dyn IdentityStore> = Arc::new(MemoryStore::new());
+    let sqlite: Arc<dyn IdentityStore> = Arc::new(
+        SqliteStore::open(path.to_str().expect("utf-8"), SqliteOptions::default()).expect("sqlite"),
+    );
+    let started = std::time::Instant::now();
+    for start in (0..SEARCH_N).step_by(500) {
+        let batch: Vec<_> = (start..start + 500)
+            .map(|n| valid(&searchable(n)))
+            .collect();
+        for store in [&memory, &sqlite] {
+            let results = rt.block_on(store.batch_create(T, &batch)).expect("load");
+            assert!(results.iter().all(Result::is_ok));
+        }
+    }
+    eprintln!(
+        "search_100k: loaded {SEARCH_N} identities into each store in {:?}",
+        started.elapsed()
+    );
+    SearchFixture {
+        _dir: dir,
+        path,
+        stores: [memory, sqlite],
+    }
+}
+
+/// Lists and counts with the search criteria at 100,000 identities.
+fn search(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fixture: std::sync::OnceLock<SearchFixture> = std::sync::OnceLock::new();
+    let fixture = || fixture.get_or_init(|| search_fixture(&rt));
+    let all = || ListQuery::new(ListFilter::All, None, PageSize::DEFAULT);
+    // Queries: name, query, identities the count finds.
+    let queries: [(&str, ListQuery, u64); 5] = [
+        ("all", all(), SEARCH_N),
+        (
+            "state",
+            all().with_state(State::Inactive),
+            SEARCH_N.div_ceil(7),
+        ),
+        (
+            "traits",
+            all().with_traits(json!({"department": "d3"})),
+            SEARCH_N / 10,
+        ),
+        (
+            "traits_state_schema",
+            all()
+                .with_traits(json!({"department": "d4", "level": 4}))
+                .with_state(State::Active)
+                .with_schema_id("employee"),
+            // n % 10 == 4 implies n % 5 == 4 and n even; minus n % 7 == 0.
+            SEARCH_N / 10 - (0..SEARCH_N).filter(|n| n % 10 == 4 && n % 7 == 0).count() as u64,
+        ),
+        (
+            "traits_one",
+            all().with_traits(json!({"email": email(77_777)})),
+            1,
+        ),
+    ];
+    let mut group = c.benchmark_group("search_100k");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (what, query, expected) in &queries {
+        for select in ["page", "count"] {
+            for store_index in 0..2 {
+                let name = ["memory", "sqlite"][store_index];
+                group.bench_function(format!("{select}_{what}/{name}"), |b| {
+                    let store = &fixture().stores[store_index];
+                    if select == "count" {
+                        let n = rt.block_on(store.count_matching(T, query)).expect("count");
+                        assert_eq!(n, *expected, "{what} on {name}");
+                        b.iter(|| rt.block_on(store.count_matching(T, query)).expect("count"));
+                    } else {
+                        let first = rt.block_on(store.list(T, query)).expect("list");
+                        let want = (*expected).min(PageSize::DEFAULT.get() as u64);
+                        assert_eq!(first.identities.len() as u64, want, "{what} on {name}");
+                        b.iter(|| rt.block_on(store.list(T, query)).expect("list"));
+                    }
+                });
+            }
+        }
+    }
+    // Same-run baselines: what SQLite's own JSON functions cost for the
+    // same count (and the plain count), on a raw connection to the file.
+    group.bench_function("count_traits/raw_json_extract", |b| {
+        let raw = Connection::open(&fixture().path).expect("open");
+        let count = || -> i64 {
+            raw.prepare_cached(
+                "SELECT COUNT(*) FROM identities \
+                 WHERE nid = ?1 AND json_extract(traits, '$.department') = 'd3'",
+            )
+            .expect("prepare")
+            .query_row(params![NID], |r| r.get(0))
+            .expect("count")
+        };
+        assert_eq!(count(), (SEARCH_N / 10) as i64);
+        b.iter(count)
+    });
+    group.bench_function("count_all/raw_count", |b| {
+        let raw = Connection::open(&fixture().path).expect("open");
+        b.iter(|| -> i64 {
+            raw.prepare_cached("SELECT COUNT(*) FROM identities WHERE nid = ?1")
+                .expect("prepare")
+                .query_row(params![NID], |r| r.get(0))
+                .expect("count")
+        })
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -819,6 +970,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = stores
+    targets = stores, search
 }
 criterion_main!(benches);

@@ -10,6 +10,7 @@ mod model;
 pub mod normalize;
 mod phone;
 mod schema;
+mod search;
 pub mod sql;
 mod store;
 mod text;
@@ -47,9 +48,10 @@ pub use schema::{
     Extension, IdentitySchema, MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_DEPTH,
     SCHEMA_MAX_REFS, SchemaRegistry, Site, Step, is_valid_email, is_valid_tel, stock_email_rule,
 };
+pub use search::{TRAITS_PATTERN_MAX_DEPTH, json_contains};
 pub use store::{
-    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery, PageSize,
-    ValidIdentity,
+    DynIdentityStore, IdentityStore, IdentityStoreExt, ListFilter, ListPage, ListQuery,
+    ListQueryParts, PageSize, ValidIdentity,
 };
 pub use text::INDEX_KEY_MAX_BYTES;
 pub use time::{

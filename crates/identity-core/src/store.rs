@@ -11,12 +11,13 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ConflictField, Error};
 use crate::feed::{ChangeCursor, ChangePage, ChangedFields, PruneChanges};
 use crate::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-use crate::model::{CredentialType, ExternalId, Identity, TenantId};
+use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
 
 /// An identity the core has validated and derived, ready to be stored.
 ///
@@ -193,9 +194,14 @@ pub enum ListFilter {
 
 /// One page request: identities with ids greater than `after`, in id order.
 ///
-/// Stores read its fields; it is built with [`ListQuery::new`], so that a
-/// field added later (a new kind of filter) is not a breaking change for
-/// the code that builds one.
+/// An identity matches when it passes the filter *and* every search
+/// criterion that is set (`state`, `schema_id`, `traits`); the criteria
+/// combine with every filter and with paging.
+///
+/// Stores read its fields; it is built with [`ListQuery::new`] and the
+/// `with_*` methods, so that a field added later (a new kind of filter) is
+/// not a breaking change for the code that builds one. A store destructures
+/// it exhaustively, so that a new criterion cannot be ignored silently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ListQuery {
@@ -205,6 +211,14 @@ pub struct ListQuery {
     pub after: Option<Uuid>,
     /// The most identities to return.
     pub limit: PageSize,
+    /// Only identities in this state.
+    pub state: Option<State>,
+    /// Only identities of this schema (exact).
+    pub schema_id: Option<String>,
+    /// Only identities whose traits contain this pattern
+    /// ([`json_contains`](crate::json_contains), PostgreSQL's `@>`). The
+    /// manager passes only objects within the limits.
+    pub traits: Option<Value>,
 }
 
 impl ListQuery {
@@ -222,7 +236,99 @@ impl ListQuery {
             filter,
             after,
             limit,
+            state: None,
+            schema_id: None,
+            traits: None,
         }
+    }
+
+    /// Only identities in `state` too.
+    pub fn with_state(mut self, state: State) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only identities of the schema `schema_id` too.
+    pub fn with_schema_id(mut self, schema_id: impl Into<String>) -> Self {
+        self.schema_id = Some(schema_id.into());
+        self
+    }
+
+    /// Only identities whose traits contain `pattern` too
+    /// ([`json_contains`](crate::json_contains)).
+    ///
+    /// ```
+    /// use identity_core::{ListFilter, ListQuery, PageSize, State};
+    /// use serde_json::json;
+    ///
+    /// let query = ListQuery::new(ListFilter::All, None, PageSize::DEFAULT)
+    ///     .with_state(State::Active)
+    ///     .with_traits(json!({"department": "eng"}));
+    /// assert_eq!(query.traits, Some(json!({"department": "eng"})));
+    /// ```
+    pub fn with_traits(mut self, pattern: Value) -> Self {
+        self.traits = Some(pattern);
+        self
+    }
+
+    /// The query's fields, borrowed, for a store to destructure without
+    /// `..` ([`ListQueryParts`]).
+    pub fn parts(&self) -> ListQueryParts<'_> {
+        ListQueryParts {
+            filter: &self.filter,
+            after: self.after,
+            limit: self.limit,
+            state: self.state,
+            schema_id: self.schema_id.as_deref(),
+            traits: self.traits.as_ref(),
+        }
+    }
+}
+
+/// A [`ListQuery`]'s fields, borrowed, in a struct that is deliberately
+/// *not* `#[non_exhaustive]`: a store destructures it without `..`, so a
+/// criterion added later fails to compile in every store until the store
+/// decides how to answer it (as a new [`ListFilter`] variant does).
+///
+/// ```
+/// use identity_core::{ListFilter, ListQuery, ListQueryParts, PageSize, State};
+///
+/// let query = ListQuery::new(ListFilter::All, None, PageSize::DEFAULT).with_state(State::Inactive);
+/// let ListQueryParts { filter, after, limit, state, schema_id, traits } = query.parts();
+/// assert_eq!((filter, after, state, schema_id, traits), (&ListFilter::All, None, Some(State::Inactive), None, None));
+/// # let _ = limit;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQueryParts<'a> {
+    /// [`ListQuery::filter`].
+    pub filter: &'a ListFilter,
+    /// [`ListQuery::after`].
+    pub after: Option<Uuid>,
+    /// [`ListQuery::limit`].
+    pub limit: PageSize,
+    /// [`ListQuery::state`].
+    pub state: Option<State>,
+    /// [`ListQuery::schema_id`].
+    pub schema_id: Option<&'a str>,
+    /// [`ListQuery::traits`].
+    pub traits: Option<&'a Value>,
+}
+
+impl ListQueryParts<'_> {
+    /// Whether any search criterion is set.
+    pub fn has_criteria(&self) -> bool {
+        self.state.is_some() || self.schema_id.is_some() || self.traits.is_some()
+    }
+
+    /// Whether `identity` passes the search criteria (not the filter, nor
+    /// the page bounds): the rule for a store without a query language of
+    /// its own.
+    pub fn criteria_match(&self, identity: &Identity) -> bool {
+        self.state.is_none_or(|s| identity.state == s)
+            && self.schema_id.is_none_or(|s| identity.schema_id == s)
+            && self
+                .traits
+                .is_none_or(|p| crate::json_contains(&identity.traits, p))
     }
 }
 
@@ -427,6 +533,12 @@ pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// legacy page). A consistent count at some moment during the call.
     async fn count(&self, tenant: TenantId) -> Result<u64, Error>;
 
+    /// How many identities of the tenant match `query`'s filter and
+    /// criteria, as [`IdentityStore::list`] selects them; `query.after` and
+    /// `query.limit` are ignored (the count is of every page). A
+    /// consistent count at some moment during the call.
+    async fn count_matching(&self, tenant: TenantId, query: &ListQuery) -> Result<u64, Error>;
+
     /// Up to `limit` changes of the tenant with cursors greater than
     /// `after`, ascending (see the trait's section on the change feed).
     ///
@@ -526,6 +638,9 @@ macro_rules! forward {
             }
             async fn count(&self, t: TenantId) -> Result<u64, Error> {
                 (**self).count(t).await
+            }
+            async fn count_matching(&self, t: TenantId, q: &ListQuery) -> Result<u64, Error> {
+                (**self).count_matching(t, q).await
             }
             async fn changes(
                 &self,

@@ -78,6 +78,17 @@ pub(crate) fn index_key(value: &str, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// JSON a caller searches with: no NUL in a string or key (no stored
+/// value holds one, and PostgreSQL refuses them).
+pub(crate) fn search_json(value: &Value, what: &str) -> Result<(), Error> {
+    no_nul_in_json(value, &mut Vec::new()).map_err(|()| nul(what))
+}
+
+/// Text a caller searches with: no NUL, at most [`INDEX_KEY_MAX_BYTES`].
+pub(crate) fn search_text(value: &str, what: &str) -> Result<(), Error> {
+    index_key(value, what)
+}
+
 fn no_nul_in_str(value: &str, what: &str) -> Result<(), Error> {
     if value.contains('\0') {
         return Err(nul(what));

@@ -1,5 +1,7 @@
-//! `GET /admin/identities`: filters, keyset pagination with a `Link`
-//! header, and Kratos' legacy `page`/`per_page` pagination.
+//! `GET /admin/identities`: filters, search criteria (`state`,
+//! `schema_id`, `traits`), keyset pagination with a `Link` header, Kratos'
+//! legacy `page`/`per_page` pagination, and the total count
+//! (`X-Total-Count`, on legacy pages and when `include_total=true`).
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
@@ -34,6 +36,8 @@ pub(crate) async fn list_identities(
 ) -> Result<Response, ApiError> {
     let include = query.include_credential()?;
     let filters = filters(&query)?;
+    let searching = filters.has_criteria();
+    let include_total = include_total(&query)?;
     // As Kratos: a plain list carries no `credentials` member; a list by
     // credential identifier (or with configs asked for) does.
     let with_credentials = include != CredentialInclude::None
@@ -52,8 +56,10 @@ pub(crate) async fn list_identities(
         let by_identifier = filters.credentials_identifier.is_some();
         let (identities, total) = legacy_page(&state, tenant, &query, filters).await?;
         // Kratos counts the tenant, not the filter, except for a lookup by
-        // credential identifier, where it counts the page.
-        let total = if by_identifier {
+        // credential identifier, where it counts the page. A search (which
+        // Kratos does not have) counts what it matches, so that its links
+        // reach its last page.
+        let total = if by_identifier && !searching {
             identities.len() as u64
         } else {
             total
@@ -62,6 +68,10 @@ pub(crate) async fn list_identities(
         let links = page.legacy_links(total);
         (identities, links)
     } else {
+        if include_total {
+            let total = state.manager.count(tenant, filters.clone()).await?;
+            headers.insert("x-total-count", HeaderValue::from(total));
+        }
         keyset_page(&state, tenant, &page, filters).await?
     };
     let body: Vec<Value> = identities
@@ -110,7 +120,44 @@ fn filters(query: &QueryPairs) -> Result<ListParams, ApiError> {
     if let Some(organization_id) = organization_id {
         params = params.with_organization_id(organization_id);
     }
+    if let Some(state) = non_empty("state") {
+        let state = identity_core::State::parse(&state).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Invalid value `{state}` for parameter `state`: expected `active` or `inactive`."
+            ))
+        })?;
+        params = params.with_state(state);
+    }
+    if let Some(schema_id) = non_empty("schema_id") {
+        params = params.with_schema_id(schema_id);
+    }
+    if let Some(traits) = non_empty("traits") {
+        // serde_json refuses nesting past 128 levels while parsing; the
+        // core bounds the pattern's size and depth further.
+        let pattern: Value = serde_json::from_str(&traits).map_err(|e| {
+            ApiError::bad_request(format!("The parameter `traits` must be a JSON object: {e}"))
+        })?;
+        if !pattern.is_object() {
+            return Err(ApiError::bad_request(
+                "The parameter `traits` must be a JSON object.",
+            ));
+        }
+        params = params.with_traits(pattern);
+    }
     Ok(params)
+}
+
+/// `include_total`: whether a keyset page carries `X-Total-Count` (the
+/// count of every identity the filters and criteria match). `true`/`1` or
+/// `false`/`0`; empty is false.
+fn include_total(query: &QueryPairs) -> Result<bool, ApiError> {
+    match query.get("include_total").unwrap_or("") {
+        "true" | "1" => Ok(true),
+        "" | "false" | "0" => Ok(false),
+        other => Err(ApiError::bad_request(format!(
+            "Invalid value `{other}` for parameter `include_total`: expected `true` or `false`."
+        ))),
+    }
 }
 
 /// The request's path and query, from which page links are made.
@@ -254,7 +301,8 @@ async fn keyset_page(
 /// Kratos' deprecated `page` and `per_page` (see [`Pager`]). As in Kratos,
 /// these pages reach only the first [`LEGACY_MAX_ITEMS`] identities: a
 /// later page is refused (400) before anything is read, so a request reads
-/// at most that many. Answers the page and the tenant's identity count.
+/// at most that many. Answers the page and the tenant's identity count, or,
+/// for a search, the count of what it matches.
 async fn legacy_page(
     state: &AppState,
     tenant: TenantId,
@@ -294,7 +342,12 @@ async fn legacy_page(
             break;
         }
     }
-    let total = state.manager.store().count(tenant).await?;
+    let searching = filters.has_criteria();
+    let total = if searching {
+        state.manager.count(tenant, filters).await?
+    } else {
+        state.manager.store().count(tenant).await?
+    };
     Ok((out, total))
 }
 

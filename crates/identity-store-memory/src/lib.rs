@@ -47,7 +47,8 @@ use async_trait::async_trait;
 use identity_core::{
     AddressVia, Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields, Clock as _,
     ConflictField, CredentialType, Error, ExternalId, Identity, IdentityStore, ListFilter,
-    ListPage, ListQuery, PageSize, PruneChanges, SystemClock, TenantId, ValidIdentity, WriteOp,
+    ListPage, ListQuery, ListQueryParts, PageSize, PruneChanges, SystemClock, TenantId,
+    ValidIdentity, WriteOp,
 };
 use uuid::Uuid;
 
@@ -524,55 +525,96 @@ impl Tenant {
 
     /// One page of `query`.
     fn page(&self, query: &ListQuery) -> Result<ListPage, Error> {
-        let lower = query.after.map_or(Bound::Unbounded, Bound::Excluded);
-        let range = (lower, Bound::Unbounded);
-        // One more than asked tells whether more follow.
-        let take = query.limit.get() + 1;
-        let rows: Vec<&Row> = match &query.filter {
-            ListFilter::All => self.rows.range(range).map(|(_, r)| r).take(take).collect(),
-            ListFilter::OrganizationId(org) => self
-                .rows
-                .range(range)
-                .map(|(_, r)| r)
-                .filter(|r| r.organization_id == Some(*org))
-                .take(take)
-                .collect(),
-            ListFilter::Ids(ids) => self.rows_among(ids.iter().copied().collect(), range, take),
+        let parts = query.parts();
+        // Every part named: a new criterion must be answered here.
+        let ListQueryParts {
+            filter,
+            after,
+            limit,
+            state: _,
+            schema_id: _,
+            traits: _,
+        } = parts;
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut identities = Vec::new();
+        for row in self.candidates(filter, (lower, Bound::Unbounded)) {
+            let Some(identity) = matching(row, &parts)? else {
+                continue;
+            };
+            if identities.len() == limit.get() {
+                // One more than asked: more follow.
+                return Ok(ListPage {
+                    identities,
+                    has_more: true,
+                });
+            }
+            identities.push(identity);
+        }
+        Ok(ListPage {
+            identities,
+            has_more: false,
+        })
+    }
+
+    /// How many identities match `query`'s filter and criteria.
+    fn count_matching(&self, query: &ListQuery) -> Result<u64, Error> {
+        let parts = query.parts();
+        if matches!(parts.filter, ListFilter::All) && !parts.has_criteria() {
+            return Ok(self.rows.len() as u64);
+        }
+        let mut n = 0;
+        for row in self.candidates(parts.filter, (Bound::Unbounded, Bound::Unbounded)) {
+            n += u64::from(matching(row, &parts)?.is_some());
+        }
+        Ok(n)
+    }
+
+    /// The rows `filter` selects within `range`, ascending by id.
+    fn candidates<'s>(
+        &'s self,
+        filter: &ListFilter,
+        range: (Bound<Uuid>, Bound<Uuid>),
+    ) -> Box<dyn Iterator<Item = &'s Row> + 's> {
+        match filter {
+            ListFilter::All => Box::new(self.rows.range(range).map(|(_, r)| r)),
+            ListFilter::OrganizationId(org) => {
+                let org = *org;
+                Box::new(
+                    self.rows
+                        .range(range)
+                        .map(|(_, r)| r)
+                        .filter(move |r| r.organization_id == Some(org)),
+                )
+            }
+            ListFilter::Ids(ids) => self.rows_among(ids.iter().copied().collect(), range),
             ListFilter::CredentialIdentifier(pairs) => {
                 let ids = pairs
                     .iter()
                     .filter_map(|(kind, value)| lookup(&self.identifiers, kind, value))
                     .collect();
-                self.rows_among(ids, range, take)
+                self.rows_among(ids, range)
             }
             ListFilter::IdentifierPrefix(prefixes) => {
-                self.rows_among(self.ids_with_identifier_prefix(prefixes), range, take)
+                self.rows_among(self.ids_with_identifier_prefix(prefixes), range)
             }
-        };
-        let has_more = rows.len() == take;
-        let identities = rows
-            .into_iter()
-            .take(take - 1)
-            .map(Row::to_identity)
-            .collect::<Result<_, _>>()?;
-        Ok(ListPage {
-            identities,
-            has_more,
-        })
+        }
     }
 
-    /// The stored rows among `ids` within `range`, ascending, at most `take`.
-    fn rows_among(
-        &self,
+    /// The stored rows among `ids` within `range`, ascending.
+    fn rows_among<'s>(
+        &'s self,
         ids: BTreeSet<Uuid>,
         range: (Bound<Uuid>, Bound<Uuid>),
-        take: usize,
-    ) -> Vec<&Row> {
-        ids.range(range)
-            .filter_map(|id| self.rows.get(id))
-            .take(take)
-            .collect()
+    ) -> Box<dyn Iterator<Item = &'s Row> + 's> {
+        let ids: Vec<Uuid> = ids.range(range).copied().collect();
+        Box::new(ids.into_iter().filter_map(|id| self.rows.get(&id)))
     }
+}
+
+/// The identity of `row` when it passes the criteria of `parts`.
+fn matching(row: &Row, parts: &ListQueryParts<'_>) -> Result<Option<Arc<Identity>>, Error> {
+    let identity = row.to_identity()?;
+    Ok(parts.criteria_match(&identity).then_some(identity))
 }
 
 #[async_trait]
@@ -705,6 +747,14 @@ impl IdentityStore for MemoryStore {
             .tenants
             .get(&tenant)
             .map_or(0, |t| t.rows.len() as u64))
+    }
+
+    async fn count_matching(&self, tenant: TenantId, query: &ListQuery) -> Result<u64, Error> {
+        let state = self.read()?;
+        state
+            .tenants
+            .get(&tenant)
+            .map_or(Ok(0), |t| t.count_matching(query))
     }
 
     async fn changes(

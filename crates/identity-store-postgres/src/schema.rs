@@ -17,7 +17,7 @@ use crate::error::ResultExt;
 
 /// The migrations, in order; `MIGRATIONS[n]` takes the schema from version
 /// `n` to `n + 1`. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: the tables of the SQLite store, on UUID keys led by the tenant
 /// (`nid`). Every uniqueness rule of the storage contract is a primary key
@@ -162,6 +162,18 @@ CREATE TABLE identity_change_consumers (
     cursor   INT8 NOT NULL,
     CONSTRAINT identity_change_consumers_pkey PRIMARY KEY (nid, consumer)
 );
+"#;
+
+/// Version 4: search (`ListQuery`'s criteria). A GIN index on the traits
+/// serves `traits @> $n` (the default `jsonb_ops` operator class, which
+/// CockroachDB's inverted indexes also accept; `jsonb_path_ops` would be
+/// smaller but is PostgreSQL-only); (tenant, state, id) and (tenant,
+/// schema, id) serve the other two criteria in id order, so a keyset page
+/// is a range of the index.
+const V4: &str = r#"
+CREATE INDEX identities_traits_idx ON identities USING GIN (traits);
+CREATE INDEX identities_state_idx ON identities (nid, state, id);
+CREATE INDEX identities_schema_idx ON identities (nid, schema_id, id);
 "#;
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS identity_store_migrations (\

@@ -106,6 +106,7 @@ mod feed;
 mod options;
 mod rows;
 mod schema;
+mod search;
 mod store;
 
 pub use options::{SqliteOptions, Synchronous};

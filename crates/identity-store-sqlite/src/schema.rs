@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         then: Some(rows::fill_documents),
     },
     Migration::sql(V4),
+    Migration::sql(V5),
 ];
 
 /// One migration: SQL, then optionally a step in Rust (which sees the
@@ -181,6 +182,15 @@ CREATE TABLE identity_change_consumers (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 5: search (`search.rs`). A list or count by state or schema
+/// walks its own index in id order (the tenant leads each, the id ends
+/// it, so keyset paging is a range of the index). Traits containment has
+/// no index in SQLite: it runs the core's rule on each candidate row.
+const V5: &str = r#"
+CREATE INDEX identities_state_idx ON identities (nid, state, id);
+CREATE INDEX identities_schema_idx ON identities (nid, schema_id, id);
+"#;
+
 /// Per-connection settings shared by the writer and the readers.
 pub(crate) fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), Error> {
     conn.busy_timeout(options.busy_timeout)
@@ -188,6 +198,7 @@ pub(crate) fn configure(conn: &Connection, options: &SqliteOptions) -> Result<()
     conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "foreign_keys", true)
         .ctx("enable foreign keys")?;
+    crate::search::register(conn).ctx("register search functions")?;
     Ok(())
 }
 

@@ -10,12 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use identity_core::{
     ChangeCursor, ChangeKind, ChangePage, ChangedFields, ConflictField, CredentialType, Error,
-    ExternalId, Identity, IdentityStore, ListFilter, ListPage, ListQuery, PageSize, PruneChanges,
-    TenantId, ValidIdentity, WriteOp, sql,
+    ExternalId, Identity, IdentityStore, ListPage, ListQuery, PageSize, PruneChanges, TenantId,
+    ValidIdentity, WriteOp,
 };
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{self, ResultExt, unique_violation};
@@ -23,6 +21,7 @@ use crate::feed::{self, Pending};
 use crate::options::{Location, SqliteOptions, parse_location};
 use crate::rows::{self, nid};
 use crate::schema;
+use crate::search::{self, Select};
 
 /// An [`IdentityStore`] on SQLite.
 ///
@@ -303,92 +302,33 @@ fn insert(conn: &Connection, tenant: &[u8; 16], identity: &ValidIdentity) -> Res
         .map_err(|e| write_failure(conn, tenant, identity, pk, WriteOp::Create, e))
 }
 
-const LIST_ALL: &str = "SELECT version, doc FROM identities \
-     WHERE nid = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
-const LIST_ORGANIZATION: &str = "SELECT version, doc FROM identities \
-     WHERE nid = ?1 AND organization_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3";
-const LIST_IDS: &str = "SELECT version, doc FROM identities WHERE nid = ?1 AND id > ?2 \
-     AND id IN (SELECT unhex(value) FROM json_each(?4)) ORDER BY id LIMIT ?3";
-const LIST_IDENTIFIERS: &str = "SELECT version, doc FROM identities \
-     WHERE nid = ?1 AND id > ?2 AND pk IN (\
-       SELECT ci.identity_pk FROM json_each(?4) AS j \
-       JOIN credential_identifiers AS ci ON ci.nid = ?1 \
-         AND ci.type = json_extract(j.value, '$[0]') \
-         AND ci.identifier = json_extract(j.value, '$[1]')) \
-     ORDER BY id LIMIT ?3";
-/// Every type is listed so that the (nid, type, identifier) index serves a
-/// range scan per type.
-const LIST_PREFIXES: &str = "SELECT version, doc FROM identities \
-     WHERE nid = ?1 AND id > ?2 AND pk IN (\
-       SELECT ci.identity_pk FROM json_each(?4) AS j \
-       JOIN credential_identifiers AS ci ON ci.nid = ?1 \
-         AND ci.type = json_extract(j.value, '$[0]') \
-         AND ci.identifier >= json_extract(j.value, '$[1]') \
-         AND (json_extract(j.value, '$[2]') IS NULL \
-              OR ci.identifier < json_extract(j.value, '$[2]'))) \
-     ORDER BY id LIMIT ?3";
-
-/// The JSON argument and statement of a list filter, if it has one.
-fn filter_statement(filter: &ListFilter) -> (&str, Option<SqlValue>) {
-    match filter {
-        ListFilter::All => (LIST_ALL, None),
-        ListFilter::OrganizationId(org) => (
-            LIST_ORGANIZATION,
-            Some(SqlValue::Blob(org.as_bytes().to_vec())),
-        ),
-        ListFilter::Ids(ids) => {
-            let hex = ids.iter().map(|id| json!(id.simple().to_string()));
-            (LIST_IDS, Some(SqlValue::Text(json_array(hex.collect()))))
-        }
-        ListFilter::CredentialIdentifier(pairs) => {
-            let pairs = pairs
-                .iter()
-                .map(|(kind, value)| json!([kind.as_str(), value]));
-            (
-                LIST_IDENTIFIERS,
-                Some(SqlValue::Text(json_array(pairs.collect()))),
-            )
-        }
-        ListFilter::IdentifierPrefix(prefixes) => {
-            let bounds = prefixes
-                .iter()
-                .map(|(kind, p)| json!([kind.as_str(), p, sql::prefix_upper_bound(p)]));
-            (
-                LIST_PREFIXES,
-                Some(SqlValue::Text(json_array(bounds.collect()))),
-            )
-        }
-    }
-}
-
-fn json_array(items: Vec<serde_json::Value>) -> String {
-    serde_json::Value::Array(items).to_string()
-}
-
 fn list_page(
     conn: &Connection,
     tenant: &[u8; 16],
     query: &ListQuery,
 ) -> rusqlite::Result<ListPage> {
-    let after = query
-        .after
-        .map(|id| id.as_bytes().to_vec())
-        .unwrap_or_default();
     let limit = query.limit.get();
-    // One more than asked tells whether more follow.
-    let take = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-    let (sql, argument) = filter_statement(&query.filter);
+    let statement = search::statement(tenant, query, Select::Page);
     // One statement: the page is one snapshot.
-    let mut identities = match argument {
-        None => rows::collect(conn, sql, params![tenant, after, take])?,
-        Some(argument) => rows::collect(conn, sql, params![tenant, after, take, argument])?,
-    };
+    let mut identities = rows::collect(conn, &statement.sql, statement.params())?;
     let has_more = identities.len() > limit;
     identities.truncate(limit);
     Ok(ListPage {
         identities,
         has_more,
     })
+}
+
+fn count_matching(
+    conn: &Connection,
+    tenant: &[u8; 16],
+    query: &ListQuery,
+) -> rusqlite::Result<u64> {
+    let statement = search::statement(tenant, query, Select::Count);
+    let n: i64 = conn
+        .prepare_cached(&statement.sql)?
+        .query_row(statement.params(), |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// The change a create appends.
@@ -633,6 +573,15 @@ impl IdentityStore for SqliteStore {
             .await
     }
 
+    async fn count_matching(&self, tenant: TenantId, query: &ListQuery) -> Result<u64, Error> {
+        let tenant = nid(tenant);
+        let query = query.clone();
+        self.read("count identities", move |c| {
+            count_matching(c, &tenant, &query)
+        })
+        .await
+    }
+
     async fn changes(
         &self,
         tenant: TenantId,
@@ -767,7 +716,7 @@ mod tests {
             .await
             .expect("cap the file");
         let big = |id: Uuid, size: usize| {
-            let identity: Identity = serde_json::from_value(json!({
+            let identity: Identity = serde_json::from_value(serde_json::json!({
                 "id": id,
                 "schema_id": "default",
                 "traits": {"blob": "x".repeat(size)},

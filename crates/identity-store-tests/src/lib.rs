@@ -45,6 +45,7 @@ pub use checks::feed::*;
 pub use checks::list::*;
 pub use checks::model::*;
 pub use checks::normalised::*;
+pub use checks::search::*;
 pub use checks::text::*;
 pub use checks::unique::*;
 
@@ -105,6 +106,9 @@ macro_rules! __with_checks {
             check_list_filter_identifier_prefix,
             check_list_filter_organization,
             check_count,
+            check_search_state_and_schema,
+            check_search_traits_containment,
+            check_search_follows_writes,
             check_batch_create,
             check_concurrent_increments,
             check_concurrent_creates_one_email,
@@ -165,6 +169,7 @@ mod tests {
             include_str!("checks/list.rs"),
             include_str!("checks/model.rs"),
             include_str!("checks/normalised.rs"),
+            include_str!("checks/search.rs"),
             include_str!("checks/text.rs"),
             include_str!("checks/unique.rs"),
         ];

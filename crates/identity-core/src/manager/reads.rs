@@ -2,18 +2,22 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{IdentityManager, LIST_IDS_MAX};
 use crate::error::Error;
-use crate::model::{CredentialType, ExternalId, Identity, TenantId};
-use crate::normalize;
+use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
+use crate::search::TRAITS_PATTERN_MAX_DEPTH;
 use crate::store::{ListFilter, ListQuery, PageSize};
+use crate::{limits, normalize, text};
 
-/// The filters and page of a list call (one filter at a time): start from
-/// `default()` (every identity, the first page) and set what you need with
-/// the `with_*` methods.
+/// The filters and page of a list call: start from `default()` (every
+/// identity, the first page) and set what you need with the `with_*`
+/// methods. One of `ids`, `credentials_identifier`, `identifier_prefix` and
+/// `organization_id` at a time (Kratos' rule); `state`, `schema_id` and
+/// `traits` combine with any of them and with each other.
 ///
 /// ```
 /// use identity_core::{ListParams, PageSize};
@@ -35,6 +39,13 @@ pub struct ListParams {
     pub identifier_prefix: Option<String>,
     /// Only identities of this organization.
     pub organization_id: Option<Uuid>,
+    /// Only identities in this state (combines with any filter).
+    pub state: Option<State>,
+    /// Only identities of this schema (combines with any filter).
+    pub schema_id: Option<String>,
+    /// Only identities whose traits contain this JSON object
+    /// ([`json_contains`](crate::json_contains); combines with any filter).
+    pub traits: Option<Value>,
     /// Page size: default 250.
     pub page_size: Option<PageSize>,
     /// The token of the page to read (from a previous page).
@@ -64,6 +75,31 @@ impl ListParams {
     pub fn with_organization_id(mut self, organization_id: Uuid) -> Self {
         self.organization_id = Some(organization_id);
         self
+    }
+
+    /// Only identities in this state.
+    pub fn with_state(mut self, state: State) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only identities of this schema.
+    pub fn with_schema_id(mut self, schema_id: impl Into<String>) -> Self {
+        self.schema_id = Some(schema_id.into());
+        self
+    }
+
+    /// Only identities whose traits contain `pattern`, a JSON object
+    /// (`{"department": "eng"}`; nested objects and arrays as PostgreSQL's
+    /// `@>` reads them).
+    pub fn with_traits(mut self, pattern: Value) -> Self {
+        self.traits = Some(pattern);
+        self
+    }
+
+    /// Whether a search criterion (`state`, `schema_id`, `traits`) is set.
+    pub fn has_criteria(&self) -> bool {
+        self.state.is_some() || self.schema_id.is_some() || self.traits.is_some()
     }
 
     /// The page size (default 250).
@@ -160,6 +196,45 @@ impl IdentityManager {
 
     /// One page of identities, ascending by id (SPEC §8).
     pub async fn list(&self, tenant: TenantId, params: ListParams) -> Result<IdentityPage, Error> {
+        let query = self.list_query(params)?;
+        let page = self
+            .inner
+            .store
+            .list(tenant, &query)
+            .instrument(tracing::info_span!("identity.list", tenant = %tenant))
+            .await?;
+        let next_page_token = match (page.has_more, page.identities.last()) {
+            (true, Some(last)) => Some(encode_page_token(last.id)),
+            _ => None,
+        };
+        Ok(IdentityPage {
+            identities: page.identities,
+            next_page_token,
+        })
+    }
+
+    /// How many identities match `params`' filter and criteria, over every
+    /// page (its page size and token are ignored): the total count of a
+    /// search.
+    pub async fn count(&self, tenant: TenantId, params: ListParams) -> Result<u64, Error> {
+        let query = self.list_query(params.with_page_token(None))?;
+        self.inner
+            .store
+            .count_matching(tenant, &query)
+            .instrument(tracing::info_span!("identity.count", tenant = %tenant))
+            .await
+    }
+
+    /// The store query of `params`, checked: one filter, at most
+    /// [`LIST_IDS_MAX`] ids, a page token this library wrote, a traits
+    /// pattern that is an object within the limits.
+    fn list_query(&self, mut params: ListParams) -> Result<ListQuery, Error> {
+        // First: a refused pattern must be dropped by the check, which
+        // never recurses, not with the other parameters on an early error.
+        let traits = match params.traits.take() {
+            Some(pattern) => Some(self.check_traits_pattern(pattern)?),
+            None => None,
+        };
         let filters = usize::from(!params.ids.is_empty())
             + usize::from(params.credentials_identifier.is_some())
             + usize::from(params.identifier_prefix.is_some())
@@ -215,19 +290,35 @@ impl IdentityManager {
             None | Some("") => None,
             Some(token) => Some(decode_page_token(token)?).filter(|id| !id.is_nil()),
         };
-        let page = self
-            .inner
-            .store
-            .list(tenant, &ListQuery::new(filter, after, limit))
-            .instrument(tracing::info_span!("identity.list", tenant = %tenant))
-            .await?;
-        let next_page_token = match (page.has_more, page.identities.last()) {
-            (true, Some(last)) => Some(encode_page_token(last.id)),
-            _ => None,
-        };
-        Ok(IdentityPage {
-            identities: page.identities,
-            next_page_token,
-        })
+        let mut query = ListQuery::new(filter, after, limit);
+        if let Some(state) = params.state {
+            query = query.with_state(state);
+        }
+        if let Some(schema_id) = params.schema_id {
+            text::search_text(&schema_id, "the schema id")?;
+            query = query.with_schema_id(schema_id);
+        }
+        if let Some(pattern) = traits {
+            query = query.with_traits(pattern);
+        }
+        Ok(query)
+    }
+
+    /// A traits pattern is a JSON object, NUL-free, within the size limit
+    /// and no deeper than the depth limit and [`TRAITS_PATTERN_MAX_DEPTH`].
+    /// A pattern too deep is dropped without recursion (a caller's value
+    /// may be nested far deeper than a stack allows).
+    fn check_traits_pattern(&self, pattern: Value) -> Result<Value, Error> {
+        let limits = self.inner.config.limits;
+        let depth = limits.max_depth.min(TRAITS_PATTERN_MAX_DEPTH);
+        let pattern = limits::refuse_deeper_than(pattern, depth, "the traits filter")?;
+        if !pattern.is_object() {
+            return Err(Error::invalid("the traits filter must be a JSON object"));
+        }
+        limits
+            .check(&pattern, "")
+            .map_err(|v| Error::invalid(format!("the traits filter: {}", v.message())))?;
+        text::search_json(&pattern, "the traits filter")?;
+        Ok(pattern)
     }
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use identity_core::password::PasswordHasher;
 use identity_core::{
     BatchEntry, BatchOutcome, CreateIdentityBody, CredentialType, Error, ErrorKind, Identity,
-    IdentityManager, Limits, SchemaRegistry, TenantId, UpdateIdentityBody,
+    IdentityManager, Limits, ListParams, SchemaRegistry, TRAITS_PATTERN_MAX_DEPTH, TenantId,
+    UpdateIdentityBody,
 };
 use identity_core::{MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_REFS};
 use identity_core::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};
@@ -69,6 +70,54 @@ where
         .expect("thread")
         .join()
         .expect("no stack overflow")
+}
+
+/// A search's traits pattern nested far deeper than a stack allows is
+/// refused (and dropped) without recursion, as are patterns one level past
+/// the bound and patterns that are not objects; one at the bound searches.
+#[test]
+fn deep_traits_patterns_are_refused_without_recursion() {
+    on_small_stack(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let env = env();
+            // Two copies of the pattern, built without recursion (cloning
+            // a deep value, or `json!` around one, would recurse).
+            let search = |pattern: fn() -> Value| {
+                let manager = env.manager.clone();
+                async move {
+                    let list = ListParams::default().with_traits(pattern());
+                    let count = ListParams::default().with_traits(pattern());
+                    (
+                        manager.list(TENANT, list).await.map(|p| p.identities.len()),
+                        manager.count(TENANT, count).await,
+                    )
+                }
+            };
+            let (listed, counted) =
+                search(|| Value::Object(Map::from_iter([("k".to_owned(), nested(200_000))]))).await;
+            assert_eq!(listed.map_err(|e| e.kind()), Err(ErrorKind::InvalidInput));
+            assert_eq!(counted.map_err(|e| e.kind()), Err(ErrorKind::InvalidInput));
+            fn at_bound() -> Value {
+                (0..TRAITS_PATTERN_MAX_DEPTH).fold(json!(1), |v, _| json!({ "k": v }))
+            }
+            let (listed, counted) = search(at_bound).await;
+            assert_eq!(
+                (listed.expect("at the bound"), counted.expect("count")),
+                (0, 0)
+            );
+            let (listed, _) = search(|| json!({ "k": at_bound() })).await;
+            assert_eq!(listed.map_err(|e| e.kind()), Err(ErrorKind::InvalidInput));
+            let not_objects: [fn() -> Value; 3] = [|| json!([]), || json!("eng"), || json!(null)];
+            for not_an_object in not_objects {
+                let (listed, counted) = search(not_an_object).await;
+                assert_eq!(listed.map_err(|e| e.kind()), Err(ErrorKind::InvalidInput));
+                assert_eq!(counted.map_err(|e| e.kind()), Err(ErrorKind::InvalidInput));
+            }
+        });
+    });
 }
 
 #[tokio::test]

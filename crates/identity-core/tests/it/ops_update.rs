@@ -515,6 +515,13 @@ impl identity_core::IdentityStore for RacingStore {
     async fn count(&self, t: identity_core::TenantId) -> Result<u64, Error> {
         self.inner.count(t).await
     }
+    async fn count_matching(
+        &self,
+        t: identity_core::TenantId,
+        q: &identity_core::ListQuery,
+    ) -> Result<u64, Error> {
+        self.inner.count_matching(t, q).await
+    }
 }
 
 /// A PUT without an expected version that loses a race re-reads and

@@ -220,6 +220,9 @@ impl IdentityStore for FailingStore {
     async fn count(&self, _: TenantId) -> Result<u64, Error> {
         self.fail()
     }
+    async fn count_matching(&self, _: TenantId, _: &ListQuery) -> Result<u64, Error> {
+        self.fail()
+    }
     async fn changes(
         &self,
         _: TenantId,

@@ -193,6 +193,9 @@ impl IdentityStore for LazyPostgres {
     async fn count(&self, t: TenantId) -> Result<u64, Error> {
         self.store().await?.count(t).await
     }
+    async fn count_matching(&self, t: TenantId, q: &ListQuery) -> Result<u64, Error> {
+        self.store().await?.count_matching(t, q).await
+    }
     async fn changes(
         &self,
         t: TenantId,

@@ -14,3 +14,4 @@ mod kratos_region;
 mod kratos_support;
 mod openapi;
 mod routes;
+mod search;

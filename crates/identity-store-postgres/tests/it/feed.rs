@@ -420,7 +420,10 @@ async fn consumer_cursors_only_move_forward() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
 async fn version_2_database_migrates_and_keeps_identities() {
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(
+        SCHEMA_VERSION, 4,
+        "v3 (the feed) and v4 (search indexes) apply"
+    );
     let schema = Schema::new(&url());
     let store = schema.store().await;
     for seed in 1..=3 {
@@ -434,13 +437,14 @@ async fn version_2_database_migrates_and_keeps_identities() {
     let raw = schema.raw().await;
     raw.batch_execute(
         "DROP TABLE identity_changes, identity_change_heads, identity_change_consumers; \
-         DELETE FROM identity_store_migrations WHERE version = 3",
+         DROP INDEX identities_traits_idx, identities_state_idx, identities_schema_idx; \
+         DELETE FROM identity_store_migrations WHERE version >= 3",
     )
     .await
     .expect("downgrade to version 2");
 
     let store = schema.store().await;
-    assert_eq!(store.schema_version().await.expect("version"), 3);
+    assert_eq!(store.schema_version().await.expect("version"), 4);
     assert_eq!(get_all(&store, 1..=3).await, before);
     let empty = store.changes(TENANT, None, size(10)).await.expect("read");
     assert_eq!((empty.changes.len(), empty.next), (0, ChangeCursor::START));

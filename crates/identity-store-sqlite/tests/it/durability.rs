@@ -98,11 +98,13 @@ async fn a_version_1_file_is_migrated() {
     let tagged = rich(Uuid::new_v4(), "kept");
     store.create(T, &valid(&tagged)).await.expect("create");
     drop(store);
-    // Back to version 1 as it was: no document column, no feed tables, its
-    // index left '' out, and '' stood in for none.
+    // Back to version 1 as it was: no document column, no feed tables, no
+    // search indexes, its index left '' out, and '' stood in for none.
     raw(&path)
         .execute_batch(
             "ALTER TABLE identities DROP COLUMN doc;
+             DROP INDEX identities_state_idx;
+             DROP INDEX identities_schema_idx;
              DROP TABLE identity_change_consumers;
              DROP TABLE identity_changes;
              DROP TABLE identity_change_pruned;
@@ -191,10 +193,12 @@ async fn a_version_2_file_is_migrated() {
     store.create(T, &valid(&bare)).await.expect("create");
     written.push(at(&bare, 1));
     drop(store);
-    // Back to version 2: no document column, no feed tables.
+    // Back to version 2: no document column, no feed tables, no search indexes.
     raw(&path)
         .execute_batch(
             "ALTER TABLE identities DROP COLUMN doc;
+             DROP INDEX identities_state_idx;
+             DROP INDEX identities_schema_idx;
              DROP TABLE identity_change_consumers;
              DROP TABLE identity_changes;
              DROP TABLE identity_change_pruned;
@@ -278,10 +282,12 @@ async fn a_version_3_file_is_migrated_with_an_empty_feed() {
     let gone = written.pop().expect("six");
     store.delete(T, gone.id, None).await.expect("delete");
     drop(store);
-    // Back to version 3 as it was: no feed tables.
+    // Back to version 3 as it was: no feed tables, no search indexes.
     raw(&path)
         .execute_batch(
-            "DROP TABLE identity_change_consumers;
+            "DROP INDEX identities_state_idx;
+             DROP INDEX identities_schema_idx;
+             DROP TABLE identity_change_consumers;
              DROP TABLE identity_changes;
              DROP TABLE identity_change_pruned;
              PRAGMA user_version = 3;",

@@ -7,5 +7,6 @@ pub(crate) mod feed;
 pub(crate) mod list;
 pub(crate) mod model;
 pub(crate) mod normalised;
+pub(crate) mod search;
 pub(crate) mod text;
 pub(crate) mod unique;
