@@ -1,0 +1,158 @@
+//! Races of writes that swap unique values between identities, checked
+//! against the store's insides: the indexes agree exactly with the rows,
+//! and the feed holds exactly the writes that were acknowledged, in an
+//! order consistent with each identity's versions.
+
+use std::collections::BTreeMap;
+
+use identity_core::{ChangeKind, ConflictField, ErrorKind, IdentityStore, PageSize};
+use identity_store_tests::fixtures::{TENANT, email, ext, id, identity, valid};
+use uuid::Uuid;
+
+use crate::MemoryStore;
+
+const TASKS: u64 = 4;
+const OPS: u64 = 2_000;
+/// Few identities and fewer values, so that most writes collide.
+const IDS: u64 = 6;
+const VALUES: u64 = 4;
+
+/// What a task saw acknowledged: (id, kind, version), with `None` as the
+/// version of a delete (the caller is not told it).
+type Acked = Vec<(Uuid, ChangeKind, Option<u64>)>;
+
+async fn race(store: MemoryStore, task: u64) -> Acked {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64 ^ (task + 1);
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut acked = Acked::new();
+    for _ in 0..OPS {
+        let seed = 1 + next(IDS);
+        let mut written = identity(seed, &email(100 + next(VALUES)));
+        written.external_id = Some(ext(&format!("ext-{}", next(VALUES))));
+        let written = valid(written);
+        match next(4) {
+            0 => match store.create(TENANT, &written).await {
+                Ok(v) => acked.push((id(seed), ChangeKind::Created, Some(v))),
+                Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict, "{e}"),
+            },
+            1 => match store.delete(TENANT, id(seed), None).await {
+                Ok(()) => acked.push((id(seed), ChangeKind::Deleted, None)),
+                Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
+            },
+            n => {
+                // Half of the updates keep the stored values (the fast
+                // path), half take others.
+                let written = if n == 2 {
+                    match store.get(TENANT, id(seed)).await {
+                        Ok(current) => valid((*current).clone()),
+                        Err(_) => written,
+                    }
+                } else {
+                    written
+                };
+                match store.update(TENANT, &written, None).await {
+                    Ok(v) => acked.push((id(seed), ChangeKind::Updated, Some(v))),
+                    Err(e) => assert!(
+                        matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound),
+                        "{e}"
+                    ),
+                }
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    acked
+}
+
+async fn races_keep_indexes_rows_and_feed_in_step(store: MemoryStore) {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| tokio::spawn(race(store.clone(), task)))
+        .collect();
+    let mut acked = Acked::new();
+    for task in tasks {
+        acked.extend(task.await.expect("task"));
+    }
+
+    let (rows, index) = store
+        .tenants
+        .read()
+        .expect("tenants")
+        .get(&TENANT)
+        .expect("tenant")
+        .snapshot();
+    // The indexes hold exactly the rows' values, each for its row.
+    let held: std::collections::BTreeSet<(ConflictField, Uuid)> = rows
+        .iter()
+        .flat_map(|(id, (_, keys))| keys.iter().map(|k| (k.clone(), *id)))
+        .collect();
+    assert_eq!(index, held);
+    let listed: usize = rows.values().map(|(_, keys)| keys.len()).sum();
+    assert_eq!(listed, held.len(), "a value listed twice");
+
+    // The feed: cursors 1, 2, ... with no gap, exactly the acknowledged
+    // writes, and per identity created 1, updated 2, 3, ..., deleted n + 1.
+    let mut feed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .changes(TENANT, after, PageSize::saturating(100))
+            .await
+            .expect("changes");
+        if page.changes.is_empty() {
+            break;
+        }
+        after = Some(page.next);
+        feed.extend(page.changes);
+    }
+    for (n, change) in feed.iter().enumerate() {
+        assert_eq!(change.cursor.get(), n as u64 + 1);
+    }
+    let mut seen: Acked = feed
+        .iter()
+        .map(|c| {
+            let version = (c.kind != ChangeKind::Deleted).then_some(c.version);
+            (c.identity_id, c.kind, version)
+        })
+        .collect();
+    seen.sort_unstable_by_key(|(id, kind, v)| (*id, format!("{kind:?}"), *v));
+    acked.sort_unstable_by_key(|(id, kind, v)| (*id, format!("{kind:?}"), *v));
+    assert_eq!(seen, acked);
+    let mut last: BTreeMap<Uuid, (ChangeKind, u64)> = BTreeMap::new();
+    for c in &feed {
+        let expected = match (last.get(&c.identity_id), c.kind) {
+            (None | Some((ChangeKind::Deleted, _)), ChangeKind::Created) => 1,
+            (Some((ChangeKind::Created | ChangeKind::Updated, v)), _)
+                if c.kind != ChangeKind::Created =>
+            {
+                v + 1
+            }
+            (before, kind) => panic!("{kind:?} after {before:?} for {}", c.identity_id),
+        };
+        assert_eq!(c.version, expected, "{:?} of {}", c.kind, c.identity_id);
+        last.insert(c.identity_id, (c.kind, c.version));
+    }
+    // The rows are what the feed ends with.
+    let live: BTreeMap<Uuid, u64> = last
+        .into_iter()
+        .filter(|(_, (kind, _))| *kind != ChangeKind::Deleted)
+        .map(|(id, (_, v))| (id, v))
+        .collect();
+    let stored: BTreeMap<Uuid, u64> = rows.iter().map(|(id, (v, _))| (*id, *v)).collect();
+    assert_eq!(stored, live);
+    assert_eq!(store.count(TENANT).await.expect("count"), live.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_keep_indexes_rows_and_feed_in_step_shared() {
+    races_keep_indexes_rows_and_feed_in_step(MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_keep_indexes_rows_and_feed_in_step_compact() {
+    races_keep_indexes_rows_and_feed_in_step(MemoryStore::compact()).await;
+}
