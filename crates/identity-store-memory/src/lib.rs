@@ -26,7 +26,8 @@
 //! | `update` keeping its unique values | | the row's, write | yes |
 //! | `update` changing them | write | the row's, write | yes |
 //! | `create`, `delete` (`batch_create`: the index for the whole batch) | write | the row's, write | yes |
-//! | `list` | read | all, read | |
+//! | `find_create_conflict` | read | the id's, read | |
+//! | `list`, `count_matching` | read | all, read | |
 //! | `count` | | all, read | |
 //! | `changes`, `prune_changes`, consumer cursors | | | yes |
 //!
