@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use identity_core::{ChangeCursor, PageSize};
+use identity_core::ChangeCursor;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -28,20 +28,8 @@ pub(crate) async fn list_changes(
             ))
         })?),
     };
-    // Read as the identity list reads its page size: zero or less is the
-    // default, past the maximum is the maximum.
-    let size = match query.get("page_size").filter(|v| !v.is_empty()) {
-        None => PageSize::DEFAULT,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n <= 0 => PageSize::DEFAULT,
-            Ok(n) => PageSize::saturating(usize::try_from(n).unwrap_or(usize::MAX)),
-            Err(_) => {
-                return Err(ApiError::bad_request(format!(
-                    "The parameter page_size must be an integer, not {v:?}"
-                )));
-            }
-        },
-    };
+    // Read as the identity list reads its page size.
+    let size = crate::list::page_size(&query, "page_size")?;
     let page = state.manager.changes(tenant, after, size).await?;
     Ok(Json(json!({
         "changes": page.changes,

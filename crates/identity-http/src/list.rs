@@ -253,6 +253,24 @@ impl Pager<'_> {
     }
 }
 
+/// The page size in query parameter `key`, as ory/x reads it: absent,
+/// empty, zero or less is the default; past the maximum is the maximum;
+/// not an integer is a 400.
+pub(crate) fn page_size(query: &QueryPairs, key: &str) -> Result<PageSize, ApiError> {
+    match query.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(PageSize::DEFAULT),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n <= 0 => Ok(PageSize::DEFAULT),
+            Ok(n) => Ok(PageSize::saturating(
+                usize::try_from(n).unwrap_or(usize::MAX),
+            )),
+            Err(_) => Err(ApiError::bad_request(format!(
+                "The parameter {key} must be an integer, not {v:?}"
+            ))),
+        },
+    }
+}
+
 async fn keyset_page(
     state: &AppState,
     tenant: TenantId,
@@ -266,20 +284,7 @@ async fn keyset_page(
     } else {
         "per_page"
     };
-    // As ory/x reads it: a size of zero or less is the default, one over
-    // the maximum is the maximum.
-    let size = match query.get(size_key).filter(|v| !v.is_empty()) {
-        None => PageSize::DEFAULT,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n <= 0 => PageSize::DEFAULT,
-            Ok(n) => PageSize::saturating(usize::try_from(n).unwrap_or(usize::MAX)),
-            Err(_) => {
-                return Err(ApiError::bad_request(format!(
-                    "The parameter {size_key} must be an integer, not {v:?}"
-                )));
-            }
-        },
-    };
+    let size = page_size(query, size_key)?;
     params.page_size = Some(size);
     params.page_token = query
         .get("page_token")
