@@ -129,15 +129,6 @@ fn classify(e: &tokio_postgres::Error) -> Class {
     }
 }
 
-/// Whether the connection an error came from is gone: closed by either
-/// end, or terminated by the server (`57P01`, an administrator's
-/// `pg_terminate_backend` or a shutdown).
-pub(crate) fn is_dead_connection(e: &tokio_postgres::Error) -> bool {
-    e.is_closed()
-        || e.code()
-            .is_some_and(|c| *c == tokio_postgres::error::SqlState::ADMIN_SHUTDOWN)
-}
-
 /// A driver error without a SQLSTATE that means the connection, not the
 /// statement, failed: closed, I/O, connect, timeout, TLS or authentication.
 fn is_connection_failure(e: &tokio_postgres::Error) -> bool {

@@ -69,6 +69,7 @@ mod error;
 mod feed;
 mod options;
 mod rows;
+mod run;
 mod schema;
 mod store;
 

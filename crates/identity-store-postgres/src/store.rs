@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -19,10 +18,11 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Error as PgError, NoTls};
 use uuid::Uuid;
 
-use crate::error::{self, map_pool, retryable, unique_violation};
+use crate::error::{map_pool, unique_violation};
 use crate::feed::{self, Pending};
 use crate::options::{PostgresOptions, is_plain_identifier};
 use crate::rows::{self, identity_from_row, identity_select};
+use crate::run::{self, Failure, Kind, Lease};
 use crate::schema;
 
 /// An [`IdentityStore`] on PostgreSQL, with SQL that CockroachDB accepts
@@ -56,26 +56,6 @@ impl fmt::Debug for PostgresStore {
             .field("target", &self.inner.target)
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why one attempt of a transaction failed.
-pub(crate) enum Failure {
-    /// A driver error: retried when [`retryable`], else mapped.
-    Db(PgError),
-    /// A store error, final.
-    Store(Error),
-}
-
-impl From<PgError> for Failure {
-    fn from(e: PgError) -> Self {
-        Failure::Db(e)
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Store(e)
     }
 }
 
@@ -164,30 +144,36 @@ impl PostgresStore {
             .map_err(|e| map_pool(context, e))
     }
 
-    /// Runs a read, re-running it on a serialization failure, and once on
-    /// a connection that turns out to be dead (a read changes nothing, so
-    /// re-running it is safe; the pool may hand out a connection whose
-    /// server end was just closed before its task noticed).
+    /// Runs a read, re-running it on a serialization failure and on a
+    /// connection that failed or timed out (a read changes nothing, so
+    /// re-running it is safe); see `run.rs`.
     async fn read<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
     where
-        F: Fn(Object) -> Fut,
+        F: Fn(Lease) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        run(&self.inner, context, Rerun::OnDeadConnection, attempt).await
+        let inner = &self.inner;
+        run::run(&inner.pool, &inner.options, context, Kind::Read, attempt).await
     }
 
     /// Runs a write transaction on its own task, re-running it from the
-    /// start (with the same input) on a serialization failure or deadlock.
-    async fn write<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
+    /// start (with the same input) when that is safe, and settling it when
+    /// its commit's answer was lost; see `run.rs`.
+    async fn write<T, F, Fut>(
+        &self,
+        context: &'static str,
+        kind: Kind,
+        attempt: F,
+    ) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: Fn(Object) -> Fut + Send + Sync + 'static,
+        F: Fn(Lease) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        // A write on a connection that died is never re-run here: whether
-        // it committed is unknown.
-        let task = tokio::spawn(async move { run(&inner, context, Rerun::Never, attempt).await });
+        let task = tokio::spawn(async move {
+            run::run(&inner.pool, &inner.options, context, kind, attempt).await
+        });
         match task.await {
             Ok(result) => result,
             Err(e) => Err(Error::internal(
@@ -216,62 +202,6 @@ fn describe(config: &tokio_postgres::Config, schema: Option<&str>) -> String {
         config.get_dbname().unwrap_or(""),
         schema.map(|s| format!(" (schema {s})")).unwrap_or_default()
     )
-}
-
-/// Whether [`run`] re-runs an attempt whose connection died.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Rerun {
-    /// Once, at once, on a fresh connection (reads).
-    OnDeadConnection,
-    /// Never (writes: their outcome is unknown).
-    Never,
-}
-
-/// The retry loop: a fresh connection per attempt, bounded retries of
-/// serialization failures and deadlocks with jittered exponential backoff.
-async fn run<T, F, Fut>(
-    inner: &Inner,
-    context: &'static str,
-    rerun: Rerun,
-    attempt: F,
-) -> Result<T, Error>
-where
-    F: Fn(Object) -> Fut,
-    Fut: Future<Output = Result<T, Failure>>,
-{
-    let base = inner.options.retry_base_delay;
-    let cap = base.saturating_mul(100);
-    let mut delay = base;
-    let mut retries = 0;
-    let mut reran = false;
-    loop {
-        let conn = inner.pool.get().await.map_err(|e| map_pool(context, e))?;
-        match attempt(conn).await {
-            Ok(value) => return Ok(value),
-            Err(Failure::Store(e)) => return Err(e),
-            Err(Failure::Db(e))
-                if rerun == Rerun::OnDeadConnection && !reran && error::is_dead_connection(&e) =>
-            {
-                reran = true;
-                tracing::debug!(context, "read on a dead connection, re-running it");
-            }
-            Err(Failure::Db(e)) if retryable(&e) && retries < inner.options.max_retries => {
-                retries += 1;
-                tracing::debug!(context, retries, "transaction conflict, retrying");
-                tokio::time::sleep(jitter(delay)).await;
-                delay = delay.saturating_mul(2).min(cap);
-            }
-            Err(Failure::Db(e)) => return Err(error::map(context, e)),
-        }
-    }
-}
-
-/// A delay between half and all of `delay`, so that writers that collided
-/// do not collide again in lockstep.
-fn jitter(delay: Duration) -> Duration {
-    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
-    let half = micros / 2;
-    Duration::from_micros(half + fastrand::u64(0..=half.max(1)))
 }
 
 /// The store error of a failed write: a unique violation becomes a conflict
@@ -307,30 +237,67 @@ fn created(identity: &ValidIdentity) -> Pending {
     }
 }
 
+/// A settling attempt's verdict that its write's first commit cannot be
+/// proven either way.
+fn unprovable(what: &str) -> Failure {
+    Failure::Store(Error::OutcomeUnknown {
+        message: format!(
+            "{what}: the connection was lost after the commit was sent, and the identity \
+             changed since"
+        ),
+        source: None,
+    })
+}
+
+/// Whether a conflict of a settling create is its own lost commit: ids are
+/// fresh, so an identity with this id was created by this very write.
+fn own_create(settling: bool, failure: &Failure) -> bool {
+    settling
+        && matches!(
+            failure,
+            Failure::Store(Error::Conflict {
+                field: ConflictField::Id,
+                op: WriteOp::Create
+            })
+        )
+}
+
 async fn create_attempt(
-    mut conn: Object,
+    mut conn: Lease,
     nid: Uuid,
     identity: &ValidIdentity,
 ) -> Result<u64, Failure> {
-    let result = async {
+    let committer = conn.committer();
+    let result: Result<(), Failure> = async {
+        // Settling a lost commit: the insert itself finds out. It waits for
+        // an attempt still pending on this server (the same primary key),
+        // then either inserts (the first attempt did not commit) or hits
+        // the id (it did).
         let tx = conn.transaction().await?;
         rows::insert(&tx, nid, identity.identity()).await?;
         feed::append(&tx, nid, &[created(identity)]).await?;
-        tx.commit().await
+        committer.commit(tx).await
     }
     .await;
-    match result {
-        Ok(()) => Ok(1),
+    let failure = match result {
+        Ok(()) => return Ok(1),
         // The transaction is rolled back (dropped) before the lookup.
-        Err(e) => Err(write_failure(&conn, nid, identity, WriteOp::Create, e).await),
+        Err(Failure::Db(e)) => write_failure(&*conn, nid, identity, WriteOp::Create, e).await,
+        Err(other) => other,
+    };
+    if own_create(conn.settling(), &failure) {
+        return Ok(1);
     }
+    Err(failure)
 }
 
 async fn batch_attempt(
-    mut conn: Object,
+    mut conn: Lease,
     nid: Uuid,
     identities: &[ValidIdentity],
 ) -> Result<Vec<Result<u64, Error>>, Failure> {
+    let committer = conn.committer();
+    let settling = conn.settling();
     let mut tx = conn.transaction().await?;
     let mut results = Vec::with_capacity(identities.len());
     let mut changes = Vec::with_capacity(identities.len());
@@ -347,8 +314,11 @@ async fn batch_attempt(
                 entry.rollback().await?;
                 // The lookup sees the earlier entries of the batch.
                 match write_failure(&tx, nid, identity, WriteOp::Create, e).await {
+                    // Settling: this entry's first commit did happen (and
+                    // with it the whole batch's).
+                    failure if own_create(settling, &failure) => results.push(Ok(1)),
                     Failure::Store(conflict) => results.push(Err(conflict)),
-                    Failure::Db(e) => return Err(Failure::Db(e)),
+                    other => return Err(other),
                 }
             }
             Err(e) => return Err(Failure::Db(e)),
@@ -356,35 +326,59 @@ async fn batch_attempt(
     }
     // The created entries' changes, in entry order, last (`feed.rs`).
     feed::append(&tx, nid, &changes).await?;
-    tx.commit().await?;
+    committer.commit(tx).await?;
     Ok(results)
 }
 
 async fn update_attempt(
-    mut conn: Object,
+    mut conn: Lease,
     nid: Uuid,
     identity: &ValidIdentity,
     expected_version: Option<u64>,
 ) -> Result<u64, Failure> {
     let id = identity.identity().id;
+    let committer = conn.committer();
+    let settling = conn.settling();
+    let shared = conn.shared();
+    let intended = shared.intended();
     let result: Result<u64, Failure> = async {
         let tx = conn.transaction().await?;
+        // The row lock waits for an attempt still pending on this
+        // server, so what a settling attempt reads below is final.
         let head = rows::query_opt(&tx, rows::LOCK_HEAD, &[&nid, &id]).await?;
         let Some(head) = head else {
-            return Err(Failure::Store(Error::NotFound));
+            return Err(if settling {
+                unprovable("update identity")
+            } else {
+                Failure::Store(Error::NotFound)
+            });
         };
         let current = u64::try_from(head.try_get::<_, i64>(0)?).unwrap_or(0);
+        let stored = rows::query_opt(&tx, rows::GET_LOCKED, &[&nid, &id])
+            .await?
+            .map(|row| identity_from_row(&row))
+            .transpose()?
+            .ok_or(Failure::Store(Error::NotFound))?;
+        if settling {
+            // The row as the lost commit would have left it: proven.
+            let mut written = identity.identity().clone();
+            written.version = current;
+            if intended == Some(current) && stored == written {
+                return Ok(current);
+            }
+            // Still the version the lost commit started from: it did
+            // not happen, and the write goes on, once. Anything else:
+            // another write came after it, whichever way it went.
+            if intended != Some(current + 1) {
+                return Err(unprovable("update identity"));
+            }
+        }
         if let Some(expected) = expected_version.filter(|v| *v != current) {
             return Err(Failure::Store(Error::VersionMismatch {
                 expected,
                 actual: current,
             }));
         }
-        let stored = rows::query_opt(&tx, rows::GET_LOCKED, &[&nid, &id])
-            .await?
-            .map(|row| identity_from_row(&row))
-            .transpose()?
-            .ok_or(Failure::Store(Error::NotFound))?;
         let version = current + 1;
         rows::update(&tx, nid, identity, &stored, version).await?;
         let change = Pending {
@@ -394,31 +388,50 @@ async fn update_attempt(
             fields: identity.changed_fields(),
         };
         feed::append(&tx, nid, &[change]).await?;
-        tx.commit().await?;
+        shared.intend(version);
+        committer.commit(tx).await?;
         Ok(version)
     }
     .await;
     match result {
-        Err(Failure::Db(e)) => Err(write_failure(&conn, nid, identity, WriteOp::Update, e).await),
+        Err(Failure::Db(e)) => Err(write_failure(&*conn, nid, identity, WriteOp::Update, e).await),
         other => other,
     }
 }
 
 async fn delete_attempt(
-    conn: Object,
+    conn: Lease,
     nid: Uuid,
     id: Uuid,
     expected_version: Option<u64>,
 ) -> Result<(), Failure> {
+    if conn.settling() {
+        // The row lock waits for the lost delete if it is still pending
+        // on this server. Still there: it did not happen. Gone: by this
+        // delete or another, which cannot be told apart.
+        let row = rows::query_opt(
+            &*conn,
+            "SELECT version FROM identities WHERE nid = $1 AND id = $2 FOR UPDATE",
+            &[&nid, &id],
+        )
+        .await?;
+        if row.is_none() {
+            return Err(unprovable("delete identity"));
+        }
+    }
+
     let expected = expected_version.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
     // One statement, one transaction: the cascades and the change go with
-    // it.
-    let deleted = rows::execute(&conn, feed::DELETE, &[&nid, &id, &expected]).await?;
+    // it. It commits by itself, so it is sent as a commit.
+    let deleted = conn
+        .committer()
+        .statement(rows::execute(&*conn, feed::DELETE, &[&nid, &id, &expected]))
+        .await?;
     if deleted > 0 {
         return Ok(());
     }
     let row = rows::query_opt(
-        &conn,
+        &*conn,
         "SELECT version FROM identities WHERE nid = $1 AND id = $2",
         &[&nid, &id],
     )
@@ -593,11 +606,11 @@ fn statement(nid: Uuid, query: &ListQuery, select: Select) -> ListStatement {
 }
 
 async fn read_one(
-    conn: Object,
+    conn: Lease,
     sql: &'static str,
     params: &[rows::Param<'_>],
 ) -> Result<Identity, Failure> {
-    match rows::query_opt(&conn, sql, params).await? {
+    match rows::query_opt(&*conn, sql, params).await? {
         Some(row) => Ok(identity_from_row(&row)?),
         None => Err(Failure::Store(Error::NotFound)),
     }
@@ -608,7 +621,7 @@ impl IdentityStore for PostgresStore {
     async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         // The write runs on a task of its own, which needs its own handle.
         let identity = Arc::new(identity.clone());
-        self.write("create identity", move |conn| {
+        self.write("create identity", Kind::Write, move |conn| {
             let identity = Arc::clone(&identity);
             async move { create_attempt(conn, tenant.0, &identity).await }
         })
@@ -624,7 +637,7 @@ impl IdentityStore for PostgresStore {
             return Ok(Vec::new());
         }
         let identities = Arc::new(identities.to_vec());
-        self.write("batch create", move |conn| {
+        self.write("batch create", Kind::Write, move |conn| {
             let identities = Arc::clone(&identities);
             async move { batch_attempt(conn, tenant.0, &identities).await }
         })
@@ -677,7 +690,7 @@ impl IdentityStore for PostgresStore {
     ) -> Result<Option<ConflictField>, Error> {
         // Every unique index probed in one statement.
         self.read("find create conflict", |conn| async move {
-            Ok(rows::find_create_conflict(&conn, tenant.0, identity).await?)
+            Ok(rows::find_create_conflict(&*conn, tenant.0, identity).await?)
         })
         .await
     }
@@ -689,7 +702,7 @@ impl IdentityStore for PostgresStore {
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
         let identity = Arc::new(identity.clone());
-        self.write("update identity", move |conn| {
+        self.write("update identity", Kind::Write, move |conn| {
             let identity = Arc::clone(&identity);
             async move { update_attempt(conn, tenant.0, &identity, expected_version).await }
         })
@@ -702,7 +715,7 @@ impl IdentityStore for PostgresStore {
         id: Uuid,
         expected_version: Option<u64>,
     ) -> Result<(), Error> {
-        self.write("delete identity", move |conn| async move {
+        self.write("delete identity", Kind::Write, move |conn| async move {
             delete_attempt(conn, tenant.0, id, expected_version).await
         })
         .await
@@ -733,7 +746,7 @@ impl IdentityStore for PostgresStore {
     async fn count(&self, tenant: TenantId) -> Result<u64, Error> {
         self.read("count identities", |conn| async move {
             let row = rows::query_opt(
-                &conn,
+                &*conn,
                 "SELECT COUNT(*) FROM identities WHERE nid = $1",
                 &[&tenant.0],
             )
@@ -764,16 +777,16 @@ impl IdentityStore for PostgresStore {
         limit: PageSize,
     ) -> Result<ChangePage, Error> {
         self.read("read changes", |conn| async move {
-            feed::page(&conn, tenant, after, limit.get()).await
+            feed::page(&*conn, tenant, after, limit.get()).await
         })
         .await
     }
 
     async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error> {
         let prune = prune.clone();
-        self.write("prune changes", move |conn| {
+        self.write("prune changes", Kind::Idempotent, move |conn| {
             let prune = prune.clone();
-            async move { Ok(feed::prune(&conn, tenant.0, &prune).await?) }
+            async move { Ok(feed::prune(&*conn, tenant.0, &prune).await?) }
         })
         .await
     }
@@ -784,7 +797,7 @@ impl IdentityStore for PostgresStore {
         consumer: &str,
     ) -> Result<Option<ChangeCursor>, Error> {
         self.read("read consumer cursor", |conn| async move {
-            feed::consumer(&conn, tenant.0, consumer).await
+            feed::consumer(&*conn, tenant.0, consumer).await
         })
         .await
     }
@@ -796,9 +809,9 @@ impl IdentityStore for PostgresStore {
         cursor: ChangeCursor,
     ) -> Result<(), Error> {
         let consumer: Arc<str> = Arc::from(consumer);
-        self.write("save consumer cursor", move |conn| {
+        self.write("save consumer cursor", Kind::Idempotent, move |conn| {
             let consumer = Arc::clone(&consumer);
-            async move { Ok(feed::save_consumer(&conn, tenant.0, &consumer, cursor).await?) }
+            async move { Ok(feed::save_consumer(&*conn, tenant.0, &consumer, cursor).await?) }
         })
         .await
     }
@@ -846,13 +859,5 @@ mod tests {
         assert!(count.searching && !statement.searching);
         assert!(count.sql.starts_with("SELECT COUNT(*)"));
         assert!(!count.sql.contains("LIMIT"));
-    }
-
-    #[test]
-    fn jitter_stays_within_half_and_all() {
-        for _ in 0..100 {
-            let d = jitter(Duration::from_millis(10));
-            assert!(d >= Duration::from_millis(5) && d <= Duration::from_millis(10));
-        }
     }
 }
