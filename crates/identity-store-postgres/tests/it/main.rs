@@ -7,6 +7,7 @@
 //! `IDENTITY_TEST_POSTGRES_URL=… cargo test -p identity-store-postgres -- --include-ignored`.
 
 mod basics;
+mod failover;
 mod failures;
 mod feed;
 mod race;
