@@ -71,6 +71,7 @@ mod options;
 mod rows;
 mod run;
 mod schema;
+mod standby;
 mod store;
 
 pub use options::PostgresOptions;

@@ -10,6 +10,8 @@ mod basics;
 mod failover;
 mod failures;
 mod feed;
+mod in_doubt;
 mod race;
+mod standby;
 mod suite;
 mod support;
