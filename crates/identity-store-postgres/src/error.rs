@@ -10,7 +10,9 @@
 //! - a lost or refused connection, a pool timeout, an administrator
 //!   shutdown, a server out of resources, a cancelled statement and
 //!   CockroachDB's "result is ambiguous" are [`Error::Unavailable`]:
-//!   retrying later may help;
+//!   retrying later may help (a write's lost `COMMIT` never gets here: the
+//!   runner in `run.rs` settles it or makes it
+//!   [`Error::OutcomeUnknown`]);
 //! - text PostgreSQL cannot store (a NUL character, a character the
 //!   database's encoding lacks) and values too large for an index are
 //!   [`Error::InvalidInput`]: a backstop only, since the core refuses NUL

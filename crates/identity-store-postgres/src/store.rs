@@ -172,8 +172,9 @@ impl PostgresStore {
     }
 
     /// A handle on the same store whose reads go to `url`: a standby (a
-    /// URL with `target_session_attrs=read-only`, or `prefer-standby`, or
-    /// any node), in a pool of its own with the same options. Its writes,
+    /// URL with `target_session_attrs=read-only`, several standbys with
+    /// `load_balance_hosts=random` too, or any node with `any`), in a pool
+    /// of its own with the same options. Its writes,
     /// and the reads inside them, go to the primary, as this handle's do.
     ///
     /// Which reads: `get`, `get_by_external_id`, `find_by_identifier`,

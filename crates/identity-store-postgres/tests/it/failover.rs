@@ -200,11 +200,20 @@ async fn failover_drill() {
             doubt_written += 1;
         }
     }
+    // Acknowledged writes that were in flight when the primary died: the
+    // store re-ran them, or settled a lost commit, on the new primary.
+    let spanning = tally
+        .acks
+        .iter()
+        .filter(|(started, ended)| *started < killed && *ended > killed)
+        .count();
     println!(
-        "DRILL acknowledged={} acknowledged_before_kill={} in_doubt={} in_doubt_found_written={} \
-         refused={} lost={} first_write_after_kill_ms={} promoted_after_ms={}",
+        "DRILL acknowledged={} acknowledged_before_kill={} acknowledged_across_kill={} \
+         in_doubt={} in_doubt_found_written={} refused={} lost={} \
+         first_write_after_kill_ms={} promoted_after_ms={}",
         tally.acked.len(),
         acked_before,
+        spanning,
         tally.in_doubt.len(),
         doubt_written,
         tally.refused.len(),

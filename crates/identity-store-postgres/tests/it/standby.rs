@@ -1,10 +1,10 @@
-//! Reads from a standby handle ([`PostgresStore::with_standby`]). The
+//! Reads from a standby handle (`PostgresStore::with_standby`). The
 //! "standby" is a second schema on the test server holding an older copy
 //! of the data (a standby that lags), named by the standby URL's own
 //! `search_path`; the primary is the store's schema.
 
 use identity_core::{ErrorKind, IdentityStore, ListFilter, ListQuery, PageSize};
-use identity_store_postgres::PostgresStore;
+
 use identity_store_tests::fixtures::{TENANT, email, identity, valid, with_version};
 
 use crate::support::{Schema, url};
