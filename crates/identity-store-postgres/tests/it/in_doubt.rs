@@ -258,3 +258,118 @@ async fn a_lost_update_that_happened_is_a_success() {
     );
     assert_eq!(change_count(&schema).await, 2, "a create and one update");
 }
+
+/// A batch whose lost commit happened: every entry it created is a
+/// success, the entry that conflicted still conflicts, and the feed holds
+/// each created entry once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
+async fn a_lost_batch_that_happened_settles_per_entry() {
+    let url = url();
+    let schema = Schema::new(&url);
+    let store = store(&schema, Duration::from_secs(10)).await;
+    let key = key();
+    hold_commits_on(&schema, key).await;
+    let holder = hold(&url, key).await;
+    let (ada, bob) = (identity(1, &email(1)), identity(2, &email(2)));
+    // The same email as ada: a conflict within the batch.
+    let copy = identity(3, &email(1));
+    let batch = {
+        let store = store.clone();
+        let entries = vec![valid(ada.clone()), valid(bob.clone()), valid(copy)];
+        tokio::spawn(async move { store.batch_create(TENANT, &entries).await })
+    };
+    let observer = raw(&url, None).await;
+    let first = committing_backend(&observer, key).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .expect("unlock");
+    let results = batch.await.expect("task").expect("the batch");
+    let outcomes: Vec<Result<u64, ErrorKind>> = results
+        .into_iter()
+        .map(|r| r.map_err(|e| e.kind()))
+        .collect();
+    assert_eq!(outcomes, [Ok(1), Ok(1), Err(ErrorKind::Conflict)]);
+    assert_closed(&observer, first).await;
+    for i in [&ada, &bob] {
+        assert_eq!(
+            store.get(TENANT, i.id).await.expect("get").as_ref(),
+            &with_version(i, 1)
+        );
+    }
+    assert_eq!(change_count(&schema).await, 2, "each entry written once");
+}
+
+/// A delete whose lost commit happened finds the row gone, and cannot tell
+/// its own deletion from another's: outcome unknown. One whose commit did
+/// not happen (the backend terminated) finds the row and deletes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
+async fn lost_deletes_are_redone_or_unknown() {
+    let url = url();
+    let schema = Schema::new(&url);
+    let store = store(&schema, Duration::from_secs(10)).await;
+    let (ada, bob) = (identity(1, &email(1)), identity(2, &email(2)));
+    for i in [&ada, &bob] {
+        assert_eq!(store.create(TENANT, &valid(i.clone())).await.ok(), Some(1));
+    }
+    let key = key();
+    hold_commits_on(&schema, key).await;
+    let observer = raw(&url, None).await;
+
+    // Happened: the row is gone when the store looks.
+    let holder = hold(&url, key).await;
+    let delete = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete(TENANT, ada.id, Some(1)).await })
+    };
+    committing_backend(&observer, key).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .expect("unlock");
+    let e = delete.await.expect("task").expect_err("cannot be proven");
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    assert_eq!(
+        store
+            .get(TENANT, ada.id)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.kind()),
+        Err(ErrorKind::NotFound)
+    );
+
+    // Did not happen: redone, once.
+    let holder = hold(&url, key).await;
+    let delete = {
+        let store = store.clone();
+        tokio::spawn(async move { store.delete(TENANT, bob.id, Some(1)).await })
+    };
+    let first = committing_backend(&observer, key).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let killed: bool = observer
+        .query_one("SELECT pg_terminate_backend($1, 5000)", &[&first])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed);
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .expect("unlock");
+    assert_eq!(delete.await.expect("task").map_err(|e| e.kind()), Ok(()));
+    let deleted: i64 = schema
+        .raw()
+        .await
+        .query_one(
+            "SELECT count(*) FROM identity_changes WHERE kind = 'deleted'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(deleted, 2, "ada's delete and bob's, once each");
+}
