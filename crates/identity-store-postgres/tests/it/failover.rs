@@ -207,10 +207,21 @@ async fn failover_drill() {
         .iter()
         .filter(|(started, ended)| *started < killed && *ended > killed)
         .count();
+    // The outage: the longest time without an acknowledgement, from the
+    // last one before the kill (the old primary's backends may still
+    // commit for a moment after their postmaster died).
+    let mut ends: Vec<Instant> = tally.acks.iter().map(|(_, ended)| *ended).collect();
+    ends.sort();
+    let outage = ends
+        .windows(2)
+        .filter(|w| w[1] > killed)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or_default();
     println!(
         "DRILL acknowledged={} acknowledged_before_kill={} acknowledged_across_kill={} \
          in_doubt={} in_doubt_found_written={} refused={} lost={} \
-         first_write_after_kill_ms={} promoted_after_ms={}",
+         first_write_after_kill_ms={} outage_ms={} promoted_after_ms={}",
         tally.acked.len(),
         acked_before,
         spanning,
@@ -219,6 +230,7 @@ async fn failover_drill() {
         tally.refused.len(),
         lost.len(),
         resumed.as_millis(),
+        outage.as_millis(),
         promoted_after.as_millis(),
     );
     assert_eq!(lost, [], "acknowledged writes missing on the new primary");
