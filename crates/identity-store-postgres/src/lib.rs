@@ -89,6 +89,7 @@ mod run;
 mod schema;
 mod standby;
 mod store;
+mod writes;
 
 pub use options::PostgresOptions;
 pub use store::PostgresStore;

@@ -59,6 +59,10 @@ pub(crate) enum Failure {
     Store(Error),
     /// A client-side timeout (the connection is discarded).
     TimedOut,
+    /// The attempt met a concurrent write and wrote nothing: re-run it
+    /// like a serialization failure (the error is the answer once the
+    /// retries are spent).
+    Retry(Error),
 }
 
 impl From<PgError> for Failure {
@@ -212,8 +216,8 @@ enum Ended<T> {
     Done(Result<T, Error>),
     /// The server answered with an error: nothing was committed.
     Failed(PgError),
-    /// A serialization failure or deadlock.
-    Conflict(PgError),
+    /// A serialization failure, a deadlock, or [`Failure::Retry`].
+    Conflict(Failure),
     /// The connection failed or timed out: before the commit was sent,
     /// safe to re-run; after, the write is in doubt.
     Lost(Failure),
@@ -239,7 +243,9 @@ where
     let mut retries = 0;
     // The failure that left the write in doubt, while it is.
     let mut doubt: Option<Failure> = None;
+    let mut lost_once = false;
     loop {
+        let attempt_started = std::time::Instant::now();
         let conn = match pool.get().await {
             Ok(conn) => conn,
             Err(e) => {
@@ -294,8 +300,8 @@ where
                 tokio::time::sleep(jitter(delay)).await;
                 delay = delay.saturating_mul(2).min(cap);
             }
-            Ended::Conflict(e) => {
-                let e = error::map(context, e);
+            Ended::Conflict(failure) => {
+                let e = failure_error(context, failure);
                 return Err(if doubt.is_some() {
                     unknown(context, e)
                 } else {
@@ -303,7 +309,22 @@ where
                 });
             }
             Ended::Lost(failure) => {
+                // The attempt's connection went back to the pool before
+                // its task noticed it is dead: drop it (and any other
+                // handed out since), so the re-run opens a fresh one.
+                pool.retain(|_, m| m.recycled.unwrap_or(m.created) < attempt_started);
                 let in_doubt = doubt.is_some() || (commit_sent && kind == Kind::Write);
+                // The first loss is re-run at once, whatever the window: the
+                // pool may hand out a connection whose server end closed a
+                // moment ago, before its task noticed.
+                if !lost_once {
+                    lost_once = true;
+                    if in_doubt {
+                        doubt = Some(failure);
+                    }
+                    tracing::debug!(context, "the connection failed; re-running at once");
+                    continue;
+                }
                 if started.elapsed() >= options.reconnect_window {
                     let cause = failure_error(context, failure);
                     return Err(if in_doubt {
@@ -335,7 +356,8 @@ fn classify<T>(result: Result<T, Failure>) -> Ended<T> {
         Err(failure) => failure,
     };
     match failure {
-        Failure::Db(e) if retryable(&e) => Ended::Conflict(e),
+        Failure::Db(e) if retryable(&e) => Ended::Conflict(Failure::Db(e)),
+        failure @ Failure::Retry(_) => Ended::Conflict(failure),
         // PostgreSQL rolls back a transaction whose COMMIT fails.
         Failure::Db(e) if !lost_connection(&e) => Ended::Failed(e),
         failure => Ended::Lost(failure),
@@ -368,7 +390,7 @@ fn reconnectable(e: &PoolError) -> bool {
 fn failure_error(context: &'static str, failure: Failure) -> Error {
     match failure {
         Failure::Db(e) => error::map(context, e),
-        Failure::Store(e) => e,
+        Failure::Store(e) | Failure::Retry(e) => e,
         Failure::TimedOut => Error::Unavailable {
             message: format!("{context}: the database did not answer in time"),
             source: None,
