@@ -8,12 +8,16 @@
 //!
 //! - A serialization failure or a deadlock: the whole transaction, up to
 //!   [`PostgresOptions::max_retries`] times, with jittered backoff.
+//! - A write that met a concurrent write and wrote nothing
+//!   ([`Failure::Retry`]: a delete whose identity came back between its two
+//!   statements), like a serialization failure.
 //! - A connection that failed or timed out **before** the write sent its
 //!   `COMMIT` (or, for a one-statement write, before it sent that
 //!   statement): nothing can have been committed, so the attempt is re-run
-//!   on a fresh connection, with backoff, for as long as
-//!   [`PostgresOptions::reconnect_window`] allows. Reads are re-run the same
-//!   way.
+//!   on a fresh connection (the failed one is dropped from the pool, which
+//!   may not have noticed yet), at once the first time, then with backoff
+//!   for as long as [`PostgresOptions::reconnect_window`] allows. Reads are
+//!   re-run the same way.
 //! - A connection that failed or timed out **after** `COMMIT` was sent: the
 //!   write is *in doubt*. The attempt is re-run in "settling" mode
 //!   ([`Lease::settling`]), in which each write first finds out, under the
