@@ -1,0 +1,171 @@
+//! The `metrics` feature (on in these tests): every public operation of
+//! the manager is counted once by operation and outcome, with its
+//! duration; password hashes record their wait and time and leave the
+//! queue; answers of the store (not found, conflict) are not store errors.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use identity_core::password::PasswordHasher;
+use identity_core::{
+    BulkEntry, CreateIdentityBody, IdentityManager, ListParams, SequentialIds, TenantId,
+};
+use identity_store_memory::MemoryStore;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::ops_support::registry;
+
+/// Each metric as one line, `name{label=value,…} value`, sorted: a
+/// counter's count, a gauge's value, a histogram's number of samples (its
+/// durations vary from run to run; each must be a finite, non-negative
+/// number of seconds).
+fn lines(snapshotter: &Snapshotter) -> Vec<String> {
+    let mut out = BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let mut labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        labels.sort();
+        let value = match value {
+            DebugValue::Counter(n) => n.to_string(),
+            DebugValue::Gauge(g) => format!("gauge {}", g.into_inner()),
+            DebugValue::Histogram(samples) => {
+                for s in &samples {
+                    assert!(s.is_finite() && s.into_inner() >= 0.0, "{s}");
+                }
+                format!("{} samples", samples.len())
+            }
+        };
+        out.insert(
+            format!("{}{{{}}}", key.key().name(), labels.join(",")),
+            value,
+        );
+    }
+    out.into_iter().map(|(k, v)| format!("{k} {v}")).collect()
+}
+
+#[test]
+fn operations_hashes_and_outcomes_are_counted_once_each() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let manager = IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry()))
+        .hasher(PasswordHasher::insecure_fast_for_tests())
+        .ids(Arc::new(SequentialIds::new()))
+        .build();
+    let tenant = TenantId::DEFAULT;
+    // The local recorder is this thread's: a current-thread runtime keeps
+    // every task on it (the hash itself runs on the blocking pool, but is
+    // measured by the task awaiting it).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let body = |email: &str| {
+                CreateIdentityBody::from_json(json!({
+                    "schema_id": "default",
+                    "traits": {"email": email},
+                    "credentials": {"password": {"config": {"password": "correct horse battery"}}}
+                }))
+                .expect("body")
+            };
+            let ada = manager
+                .create(tenant, body("ada@example.com"))
+                .await
+                .expect("created");
+            let taken = manager.create(tenant, body("ADA@example.com")).await;
+            assert_eq!(
+                taken.map(|_| ()).map_err(|e| e.kind()),
+                Err(identity_core::ErrorKind::Conflict)
+            );
+            let invalid = CreateIdentityBody::from_json(json!({
+                "schema_id": "default", "traits": {"email": 5}
+            }))
+            .expect("body");
+            assert!(manager.create(tenant, invalid).await.is_err());
+            assert!(manager.get(tenant, Uuid::nil()).await.is_err());
+            assert_eq!(manager.get(tenant, ada.id).await.expect("read").id, ada.id);
+            let page = manager
+                .list(tenant, ListParams::default())
+                .await
+                .expect("list");
+            assert_eq!(page.identities.len(), 1);
+            // A bulk delete is one operation: its entries are not deletes
+            // of their own.
+            let results = manager
+                .bulk_delete(
+                    tenant,
+                    vec![BulkEntry::new(ada.id), BulkEntry::new(Uuid::nil())],
+                )
+                .await
+                .expect("bulk");
+            assert_eq!(results.len(), 2);
+            assert!(manager.delete(tenant, ada.id, None).await.is_err());
+        });
+    });
+    assert_eq!(
+        lines(&snapshotter),
+        [
+            "identity_operation_duration_seconds{operation=bulk_delete} 1 samples",
+            "identity_operation_duration_seconds{operation=create} 3 samples",
+            "identity_operation_duration_seconds{operation=delete} 1 samples",
+            "identity_operation_duration_seconds{operation=get} 2 samples",
+            "identity_operation_duration_seconds{operation=list} 1 samples",
+            "identity_operations_total{operation=bulk_delete,outcome=ok} 1",
+            "identity_operations_total{operation=create,outcome=conflict} 1",
+            "identity_operations_total{operation=create,outcome=ok} 1",
+            "identity_operations_total{operation=create,outcome=validation} 1",
+            "identity_operations_total{operation=delete,outcome=not_found} 1",
+            "identity_operations_total{operation=get,outcome=not_found} 1",
+            "identity_operations_total{operation=get,outcome=ok} 1",
+            "identity_operations_total{operation=list,outcome=ok} 1",
+            // Both creates with a password hashed it (the second conflicts
+            // only at the store); both hashes left the queue.
+            "identity_password_hash_duration_seconds{} 2 samples",
+            "identity_password_hash_queue_depth{} gauge 0",
+            "identity_password_hash_wait_seconds{} 2 samples",
+        ]
+    );
+}
+
+#[test]
+fn a_refused_call_is_counted_with_its_error_kind() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let manager =
+        IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry())).build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let too_many = vec![BulkEntry::new(Uuid::nil()); identity_core::BATCH_MAX + 1];
+            assert!(
+                manager
+                    .bulk_delete(TenantId::DEFAULT, too_many)
+                    .await
+                    .is_err()
+            );
+            assert!(
+                manager
+                    .get_by_external_id(TenantId::DEFAULT, "")
+                    .await
+                    .is_err()
+            );
+        });
+    });
+    assert_eq!(
+        lines(&snapshotter),
+        [
+            "identity_operation_duration_seconds{operation=bulk_delete} 1 samples",
+            "identity_operation_duration_seconds{operation=get_by_external_id} 1 samples",
+            "identity_operations_total{operation=bulk_delete,outcome=invalid_input} 1",
+            "identity_operations_total{operation=get_by_external_id,outcome=not_found} 1",
+        ]
+    );
+}
