@@ -11,6 +11,7 @@
 
 mod cli;
 mod feed;
+mod metrics;
 mod serve;
 mod store;
 
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let schemas = schemas(&cli)?;
+    let metrics = metrics::install(&cli.metrics)?;
     let store = store::open(&cli.database).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
@@ -108,8 +110,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Some(prefix) = &cli.path_prefix {
         api = api.prefix(prefix.clone());
     }
-    let app = api
-        .into_router()
+    let app = metrics::mount(api.into_router(), metrics)
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs_f64(
             cli.body_timeout,
         )))

@@ -8,4 +8,5 @@
 mod e2e;
 mod feed;
 mod hostile;
+mod scrape;
 mod server;
