@@ -4,15 +4,17 @@
 //! queue; answers of the store (not found, conflict) are not store errors.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use identity_core::password::PasswordHasher;
 use identity_core::{
-    BulkEntry, CreateIdentityBody, IdentityManager, ListParams, SequentialIds, TenantId,
+    BlockingExecutor, BlockingFuture, BlockingJob, BulkEntry, CreateIdentityBody, IdentityManager,
+    ListParams, SequentialIds, TenantId,
 };
 use identity_store_memory::MemoryStore;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use serde_json::json;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::ops_support::registry;
@@ -166,6 +168,116 @@ fn a_refused_call_is_counted_with_its_error_kind() {
             "identity_operation_duration_seconds{operation=get_by_external_id} 1 samples",
             "identity_operations_total{operation=bulk_delete,outcome=invalid_input} 1",
             "identity_operations_total{operation=get_by_external_id,outcome=not_found} 1",
+        ]
+    );
+}
+
+/// Holds each hashing job until the test runs it.
+#[derive(Default)]
+struct Held(Mutex<Vec<(BlockingJob, oneshot::Sender<()>)>>);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
+impl BlockingExecutor for Held {
+    fn spawn_blocking(&self, job: BlockingJob) -> BlockingFuture {
+        let (done, ran) = oneshot::channel();
+        self.0.lock().expect("lock").push((job, done));
+        Box::pin(async move { ran.await.map_err(Into::into) })
+    }
+}
+
+impl Held {
+    /// Waits for the next job, runs it and reports it done.
+    async fn run_next(&self) {
+        loop {
+            let next = self.0.lock().expect("lock").pop();
+            if let Some((job, done)) = next {
+                job();
+                done.send(()).expect("the hash awaits");
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn until_holding(&self, jobs: usize) {
+        while self.0.lock().expect("lock").len() < jobs {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[test]
+fn hashes_beyond_the_permits_are_the_queue_depth() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let held = Arc::new(Held::default());
+    let manager = IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry()))
+        .hasher(PasswordHasher::insecure_fast_for_tests())
+        .hash_concurrency(1)
+        .blocking_executor(held.clone())
+        .build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let create = |email: &'static str| {
+        let manager = manager.clone();
+        async move {
+            let body = CreateIdentityBody::from_json(json!({
+                "schema_id": "default",
+                "traits": {"email": email},
+                "credentials": {"password": {"config": {"password": "correct horse battery"}}}
+            }))
+            .expect("body");
+            manager
+                .create(TenantId::DEFAULT, body)
+                .await
+                .expect("created");
+        }
+    };
+    let (during, after) = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let (.., during) = tokio::join!(
+                create("a@example.com"),
+                create("b@example.com"),
+                create("c@example.com"),
+                async {
+                    // One hash holds the one permit, two wait for it.
+                    held.until_holding(1).await;
+                    for _ in 0..10 {
+                        tokio::task::yield_now().await;
+                    }
+                    let during = lines(&snapshotter);
+                    for _ in 0..3 {
+                        held.run_next().await;
+                    }
+                    during
+                },
+            );
+            (during, lines(&snapshotter))
+        })
+    });
+    assert_eq!(
+        during,
+        [
+            "identity_password_hash_queue_depth{} gauge 2",
+            "identity_password_hash_wait_seconds{} 1 samples",
+        ]
+    );
+    // (The snapshot above reset the gauge to zero: the two that left the
+    // queue since then take it to -2 here.)
+    assert_eq!(
+        after,
+        [
+            "identity_operation_duration_seconds{operation=create} 3 samples",
+            "identity_operations_total{operation=create,outcome=ok} 3",
+            "identity_password_hash_duration_seconds{} 3 samples",
+            "identity_password_hash_queue_depth{} gauge -2",
+            "identity_password_hash_wait_seconds{} 2 samples",
         ]
     );
 }
