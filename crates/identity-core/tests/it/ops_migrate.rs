@@ -123,8 +123,8 @@ async fn a_dry_run_counts_what_earlier_identities_of_its_page_free() {
     assert_eq!(outcomes, [(x.id, true), (y.id, true)]);
     let taken =
         ConflictField::CredentialIdentifier(CredentialType::Password, "x@example.com".into());
-    assert_eq!(page.entries[0].removed, [taken.clone()]);
-    assert_eq!(page.entries[1].added, [taken.clone()]);
+    assert_eq!(page.entries[0].removed, std::slice::from_ref(&taken));
+    assert_eq!(page.entries[1].added, std::slice::from_ref(&taken));
 
     let one = manager
         .migrate_schema(

@@ -252,7 +252,7 @@ fn summary(page: &MigrationPage) -> Vec<(Uuid, String)> {
         .collect()
 }
 
-fn entry<'a>(page: &'a MigrationPage, id: Uuid) -> &'a MigrationEntry {
+fn entry(page: &MigrationPage, id: Uuid) -> &MigrationEntry {
     page.entries
         .iter()
         .find(|e| e.id == id)
