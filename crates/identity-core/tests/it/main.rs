@@ -12,6 +12,7 @@ mod ops_batch;
 mod ops_create;
 mod ops_dry_bulk;
 mod ops_feed;
+mod ops_migrate;
 mod ops_patch;
 mod ops_support;
 mod ops_update;
