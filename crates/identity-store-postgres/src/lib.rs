@@ -73,6 +73,7 @@ mod schema;
 mod store;
 
 pub use options::PostgresOptions;
+pub use schema::schema_version_of;
 pub use store::PostgresStore;
 
 /// The schema version this library writes (the number of migrations).

@@ -110,6 +110,7 @@ mod search;
 mod store;
 
 pub use options::{SqliteOptions, Synchronous};
+pub use schema::schema_version_of;
 pub use store::SqliteStore;
 
 /// The schema version this library writes (`PRAGMA user_version`).

@@ -6,6 +6,7 @@ mod builder;
 mod bulk;
 mod credentials;
 mod events;
+mod export;
 mod patch;
 mod reads;
 mod writes;
