@@ -39,6 +39,9 @@ pub(crate) struct EntryReader<R> {
     line: u64,
     entries: u64,
     bytes: u64,
+    /// A structural error found after the last entry: returned by the next
+    /// call, so that the entry before it is still imported.
+    broken: Option<String>,
 }
 
 /// Whether `b` is JSON white space.
@@ -55,6 +58,7 @@ impl<R: BufRead> EntryReader<R> {
             line: 1,
             entries: 0,
             bytes: 0,
+            broken: None,
         }
     }
 
@@ -67,6 +71,10 @@ impl<R: BufRead> EntryReader<R> {
     /// failed, or an array's structure is broken so that no later entry
     /// can be found.
     pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>, String> {
+        if let Some(e) = self.broken.take() {
+            self.shape = Shape::Done;
+            return Err(e);
+        }
         if self.shape == Shape::Unknown {
             self.skip_bom().map_err(|e| self.io_error(e))?;
             match self.skip_space().map_err(|e| self.io_error(e))? {
@@ -301,16 +309,16 @@ impl<R: BufRead> EntryReader<R> {
             Some(b']') => {
                 self.consume(1);
                 self.shape = Shape::Done;
-                self.expect_end()?;
+                self.broken = self.expect_end().err();
             }
             Some(_) => {
-                return Err(format!(
+                self.broken = Some(format!(
                     "line {}: expected `,` or `]` after entry {index}",
                     self.line
                 ));
             }
             None => {
-                return Err(format!(
+                self.broken = Some(format!(
                     "line {}: the JSON array ends without `]`",
                     self.line
                 ));

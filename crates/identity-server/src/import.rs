@@ -87,8 +87,10 @@ pub(crate) async fn run(args: ImportArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    if fatal.is_none() && !batch.is_empty() {
-        fatal = import.send(batch).await?;
+    // What was read before a structural error is still imported.
+    if !batch.is_empty() {
+        let stop = import.send(batch).await?;
+        fatal = fatal.or(stop);
     }
     import.out.flush().map_err(write_error)?;
     let Import {
