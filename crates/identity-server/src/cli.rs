@@ -167,7 +167,8 @@ pub(crate) struct ImportArgs {
     pub max_entry_bytes: usize,
 
     /// Check every entry (validation, imported hashes, conflicts with the
-    /// database and with earlier entries) and report, writing nothing.
+    /// database and with the earlier entries of its batch) and report,
+    /// writing nothing.
     #[arg(long)]
     pub dry_run: bool,
 

@@ -340,9 +340,11 @@ impl<R: BufRead> EntryReader<R> {
 mod tests {
     use super::*;
 
-    /// Every entry as (index, line, text or error), then the fatal error
-    /// if any.
-    fn read(input: &str, max: usize) -> (Vec<(u64, u64, Result<String, String>)>, Option<String>) {
+    /// An entry as (index, line, text or error).
+    type Read = (u64, u64, Result<String, String>);
+
+    /// Every entry, then the fatal error if any.
+    fn read(input: &str, max: usize) -> (Vec<Read>, Option<String>) {
         // A tiny buffer, so entries span many reads.
         let mut reader = EntryReader::new(io::BufReader::with_capacity(3, input.as_bytes()), max);
         let mut out = Vec::new();
@@ -359,7 +361,7 @@ mod tests {
         }
     }
 
-    fn ok(index: u64, line: u64, text: &str) -> (u64, u64, Result<String, String>) {
+    fn ok(index: u64, line: u64, text: &str) -> Read {
         (index, line, Ok(text.to_owned()))
     }
 

@@ -72,7 +72,9 @@ pub(crate) async fn run(args: ImportArgs) -> Result<ExitCode, String> {
         };
         batch_bytes += entry.text.as_ref().map_or(0, Vec::len);
         batch.push(Slot::parse(entry));
-        let full = batch.iter().filter(|s| s.body.is_ok()).count() >= batch_size;
+        // Failed entries count too: however many there are, the slots
+        // waiting for a batch stay bounded.
+        let full = batch.len() >= batch_size;
         if full || batch_bytes >= BATCH_BYTES {
             let stop = import.send(std::mem::take(&mut batch)).await?;
             batch_bytes = 0;
