@@ -157,7 +157,8 @@ pub(crate) struct ImportArgs {
     pub store: StoreArgs,
 
     /// Identities created per batch (one store transaction each; at most
-    /// 1,000, and at most 200 in a batch may carry a plaintext password).
+    /// 1,000). A batch is sent early once 200 of its entries carry a
+    /// plaintext password, the most one batch may hash.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub batch_size: u16,
 

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use identity_core::{
-    BatchEntry, BatchOutcome, CreateIdentityBody, Error, ErrorKind, IdentityManager, TenantId,
-    TimeOrderedIds,
+    BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, Error, ErrorKind,
+    IdentityManager, TenantId, TimeOrderedIds,
 };
 use serde_json::{Value, json};
 
@@ -60,6 +60,7 @@ pub(crate) async fn run(args: ImportArgs) -> Result<ExitCode, String> {
     let batch_size = usize::from(args.batch_size);
     let mut batch: Vec<Slot> = Vec::new();
     let mut batch_bytes = 0;
+    let mut plaintexts = 0;
     let mut fatal = None;
     loop {
         let entry = match reader.next_entry() {
@@ -71,11 +72,21 @@ pub(crate) async fn run(args: ImportArgs) -> Result<ExitCode, String> {
             }
         };
         batch_bytes += entry.text.as_ref().map_or(0, Vec::len);
-        batch.push(Slot::parse(entry));
+        let slot = Slot::parse(entry);
+        if slot
+            .body
+            .as_ref()
+            .is_ok_and(CreateIdentityBody::has_plaintext_password)
+        {
+            plaintexts += 1;
+        }
+        batch.push(slot);
         // Failed entries count too: however many there are, the slots
-        // waiting for a batch stay bounded.
-        let full = batch.len() >= batch_size;
+        // waiting for a batch stay bounded. A batch may hash at most
+        // BATCH_MAX_PLAINTEXT passwords: it is sent when it has that many.
+        let full = batch.len() >= batch_size || plaintexts >= BATCH_MAX_PLAINTEXT;
         if full || batch_bytes >= BATCH_BYTES {
+            plaintexts = 0;
             let stop = import.send(std::mem::take(&mut batch)).await?;
             batch_bytes = 0;
             import.progress.update(

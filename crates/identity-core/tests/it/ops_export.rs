@@ -116,3 +116,28 @@ async fn without_credentials_no_secret_is_exported() {
         "a derived password credential holds no secret"
     );
 }
+
+/// `has_plaintext_password` counts as a batch counts: a non-empty
+/// plaintext (which wins over a hash) is one; a hash, an empty password, a
+/// body without credentials or with credentials that do not parse are
+/// none.
+#[test]
+fn plaintext_passwords_are_told_apart() {
+    let has = |body: serde_json::Value| {
+        CreateIdentityBody::from_json(body)
+            .expect("a create body")
+            .has_plaintext_password()
+    };
+    let config =
+        |c: serde_json::Value| json!({"traits": {}, "credentials": {"password": {"config": c}}});
+    assert!(has(config(json!({"password": "secret"}))));
+    assert!(has(config(
+        json!({"password": "secret", "hashed_password": "$2a$04$zo9pKfHdhrTnUa4mqoCL0uZf8o4gFTRm8XfyjmNqNpn4wXuVKYUBe"})
+    )));
+    assert!(!has(config(
+        json!({"hashed_password": "$2a$04$zo9pKfHdhrTnUa4mqoCL0uZf8o4gFTRm8XfyjmNqNpn4wXuVKYUBe"})
+    )));
+    assert!(!has(config(json!({"password": ""}))));
+    assert!(!has(config(json!({"password": "secret", "extra": 1}))));
+    assert!(!has(json!({"traits": {}})));
+}

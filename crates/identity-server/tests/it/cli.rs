@@ -643,3 +643,80 @@ async fn import_then_export_round_trips_on_postgres() {
         std::panic::resume_unwind(panic.into_panic());
     }
 }
+
+/// Batches are cut at 200 plaintext passwords (the most one batch may
+/// hash), whatever `--batch-size` says: 201 of them in one batch of 1,000
+/// would be refused whole. A dry run, so nothing is hashed.
+#[test]
+fn batches_are_cut_at_the_plaintext_password_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("plain.db").display());
+    let lines: Vec<Value> = (0..201)
+        .map(|n| {
+            json!({"traits": {"email": format!("p{n}@example.com")},
+                   "credentials": {"password": {"config": {"password": "correct horse battery staple"}}}})
+        })
+        .collect();
+    let result = run(
+        &[
+            "import",
+            "-",
+            "--dry-run",
+            "--batch-size",
+            "1000",
+            "--database",
+            &database,
+        ],
+        jsonl(&lines).as_bytes(),
+    );
+    assert_eq!(
+        (result.code, result.stderr.as_str()),
+        (
+            0,
+            "dry run: 201 of 201 entries would be imported, 0 would fail; nothing was written\n"
+        )
+    );
+    let report = masked(&result.stdout);
+    assert_eq!(report.len(), 201);
+    assert_eq!(
+        report[200],
+        json!({"entry": 201, "line": 201, "action": "create"})
+    );
+    let count = run(&["list", "--count", "--database", &database], b"");
+    assert_eq!(count.stdout, "0\n");
+}
+
+/// An entry over `--max-entry-bytes` fails without being kept; the next
+/// one imports.
+#[test]
+fn an_oversized_entry_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("big.db").display());
+    let big =
+        json!({"traits": {"email": "big@example.com"}, "metadata_admin": {"x": "y".repeat(200)}});
+    let input = format!(
+        "{big}\n{}\n",
+        json!({"traits": {"email": "small@example.com"}})
+    );
+    let result = run(
+        &[
+            "import",
+            "-",
+            "--max-entry-bytes",
+            "100",
+            "--database",
+            &database,
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(
+        (result.code, result.stderr.as_str()),
+        (
+            1,
+            "entry 1 (line 1): The request was malformed or contained invalid parameters: \
+             the entry is larger than the limit of 100 bytes\n\
+             imported 1 of 2 entries, 1 failed\n"
+        )
+    );
+    assert_eq!(masked(&result.stdout)[1], created(2));
+}
