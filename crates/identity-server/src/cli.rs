@@ -8,30 +8,33 @@ use std::str::FromStr;
 /// export, list and migrate its database.
 ///
 /// Without a subcommand, `identity-server [FLAGS]` is `identity-server
-/// serve [FLAGS]`.
+/// serve [FLAGS]` (see `identity-server serve --help`).
 #[derive(Debug, clap::Parser)]
-#[command(
-    name = "identity-server",
-    version,
-    about,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
-)]
+#[command(name = "identity-server", version, about)]
 pub(crate) struct Cli {
-    /// What to do (default: `serve`).
+    /// What to do.
     #[command(subcommand)]
-    pub command: Option<Command>,
-
-    /// The flags of `serve`, for `identity-server [FLAGS]` without a
-    /// subcommand.
-    #[command(flatten)]
-    pub serve: ServeArgs,
+    pub command: Command,
 }
 
 impl Cli {
-    /// The command to run: `serve` when none is named.
-    pub(crate) fn into_command(self) -> Command {
-        self.command.unwrap_or(Command::Serve(self.serve))
+    /// Parses the process's arguments, reading them as `serve`'s when they
+    /// do not start with a subcommand (or help or version): today's
+    /// `identity-server --listen …` keeps working, and the other commands
+    /// never read `serve`'s flags or environment variables.
+    pub(crate) fn parse_args() -> Cli {
+        use clap::{CommandFactory as _, Parser as _};
+        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let named = args.get(1).and_then(|a| a.to_str()).is_some_and(|first| {
+            matches!(first, "help" | "-h" | "--help" | "-V" | "--version")
+                || Cli::command()
+                    .get_subcommands()
+                    .any(|c| c.get_name() == first)
+        });
+        if !named {
+            args.insert(1.min(args.len()), "serve".into());
+        }
+        Cli::parse_from(args)
     }
 }
 

@@ -12,9 +12,10 @@
 //! identity-server migrate status
 //! ```
 //!
-//! Every flag has an environment variable (`IDENTITY_LISTEN`, ...); see
-//! `--help`. The log filter is `RUST_LOG` (default `info` for `serve`,
-//! `warn` for the other commands, whose output is their own).
+//! Every flag of `serve` has an environment variable (`IDENTITY_LISTEN`,
+//! ...); see `identity-server serve --help`. The log filter is `RUST_LOG`
+//! (default `info` for `serve`, `warn` for the other commands, whose
+//! output is their own).
 
 mod cli;
 mod entries;
@@ -33,7 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
-use clap::Parser as _;
 use identity_core::{ChangeRetention, IdentityManager, ManagerConfig, SchemaRegistry};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -47,7 +47,7 @@ use crate::cli::{Command, ServeArgs, StoreArgs};
 const DEFAULT_SCHEMA: &str = include_str!("../schemas/default.schema.json");
 
 fn main() -> ExitCode {
-    let command = cli::Cli::parse().into_command();
+    let command = cli::Cli::parse_args().command;
     let serving = matches!(command, Command::Serve(_));
     let default_filter = if serving { "info" } else { "warn" };
     tracing_subscriber::fmt()

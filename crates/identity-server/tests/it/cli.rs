@@ -21,6 +21,11 @@ struct Run {
 /// Runs `identity-server ARGS` with `stdin`, no `IDENTITY_*` variable and
 /// the default log filter.
 fn run(args: &[&str], stdin: &[u8]) -> Run {
+    run_with_env(args, stdin, &[])
+}
+
+/// [`run`] with these environment variables set.
+fn run_with_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_identity-server"));
     command.args(args);
     for (name, _) in std::env::vars() {
@@ -28,6 +33,7 @@ fn run(args: &[&str], stdin: &[u8]) -> Run {
             command.env_remove(name);
         }
     }
+    command.envs(env.iter().copied());
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -547,6 +553,33 @@ fn memory_is_refused_where_nothing_would_persist() {
             )
         );
     }
+}
+
+/// The commands read `serve`'s flags and variables only when serving: a
+/// `serve` variable the other commands have no use for (here an invalid
+/// one) does not stop them, while the database variable applies to all.
+#[test]
+fn serve_variables_are_only_read_by_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("env.db").display());
+    let env = [
+        ("IDENTITY_LISTEN", "not an address"),
+        ("IDENTITY_BODY_TIMEOUT", "forever"),
+        ("IDENTITY_DATABASE", database.as_str()),
+    ];
+    let up = run_with_env(&["migrate"], b"", &env);
+    assert_eq!((up.code, up.stderr.as_str()), (0, ""), "{up:?}");
+    let count = run_with_env(&["list", "--count"], b"", &env);
+    assert_eq!((count.code, count.stdout.as_str()), (0, "0\n"));
+    let serve = run_with_env(&[], b"", &env);
+    assert_eq!(serve.code, 2);
+    assert!(
+        serve
+            .stderr
+            .starts_with("error: invalid value 'not an address' for '--listen <LISTEN>'"),
+        "{}",
+        serve.stderr
+    );
 }
 
 /// `identity-server serve FLAGS` is `identity-server FLAGS`.
