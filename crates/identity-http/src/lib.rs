@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod list;
 mod meta;
+mod migrate;
 mod router;
 
 pub use bulk::DRY_RUN_HEADER;

@@ -13,6 +13,7 @@ mod ops_create;
 mod ops_dry_bulk;
 mod ops_export;
 mod ops_feed;
+mod ops_migrate;
 mod ops_patch;
 mod ops_support;
 mod ops_update;
