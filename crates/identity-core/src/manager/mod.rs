@@ -7,6 +7,7 @@ mod builder;
 mod bulk;
 mod credentials;
 mod events;
+mod export;
 mod migrate;
 mod patch;
 mod reads;

@@ -11,6 +11,7 @@ mod kratos_manager;
 mod ops_batch;
 mod ops_create;
 mod ops_dry_bulk;
+mod ops_export;
 mod ops_feed;
 mod ops_migrate;
 mod ops_patch;
