@@ -33,11 +33,12 @@ pub use feed::{
 pub use limits::Limits;
 pub use manager::{
     BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, BulkEntry, BulkOutcome, BulkResult,
-    ChangeRetention, CreateIdentityBody, Delivery, EventSink, IdentityManager,
+    ChangeRetention, Collision, CreateIdentityBody, Delivery, EventSink, IdentityManager,
     IdentityManagerBuilder, IdentityPage, ImportRecoveryAddress, ImportVerifiableAddress,
-    LIST_IDS_MAX, ListParams, ManagerConfig, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR,
-    PATCH_MAX_OPS, SEARCHABLE_TYPES, UNKNOWN_HASH_FORMAT, UpdateIdentityBody, check_batch_len,
-    check_bulk_len, decode_page_token, encode_page_token,
+    LIST_IDS_MAX, ListParams, MIGRATION_RETRIES, ManagerConfig, MigrationCounts, MigrationEntry,
+    MigrationOutcome, MigrationPage, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR,
+    PATCH_MAX_OPS, SEARCHABLE_TYPES, SchemaMigration, UNKNOWN_HASH_FORMAT, UpdateIdentityBody,
+    check_batch_len, check_bulk_len, decode_page_token, encode_page_token,
 };
 pub use model::{
     AddressVia, Credential, CredentialConfig, CredentialInclude, CredentialType, Credentials,

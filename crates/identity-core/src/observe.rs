@@ -69,6 +69,8 @@ pub(crate) enum Operation {
     PruneChanges,
     DeliverChanges,
     ResetConsumer,
+    MigrateSchema,
+    MigrateSchemaDryRun,
 }
 
 impl Operation {
@@ -95,6 +97,8 @@ impl Operation {
             Operation::PruneChanges => "prune_changes",
             Operation::DeliverChanges => "deliver_changes",
             Operation::ResetConsumer => "reset_consumer",
+            Operation::MigrateSchema => "migrate_schema",
+            Operation::MigrateSchemaDryRun => "migrate_schema_dry_run",
         }
     }
 }

@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod list;
 mod meta;
+mod migrate;
 #[cfg(feature = "metrics")]
 mod observe;
 mod router;

@@ -5,6 +5,7 @@
 // (the workspace lint is for library code).
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod e2e;
 mod feed;
 mod hostile;
