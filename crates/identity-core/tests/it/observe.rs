@@ -159,6 +159,19 @@ fn a_refused_call_is_counted_with_its_error_kind() {
                     .await
                     .is_err()
             );
+            let unknown = identity_core::SchemaMigration::new("default", "v3");
+            assert!(
+                manager
+                    .migrate_schema(TenantId::DEFAULT, unknown)
+                    .await
+                    .is_err()
+            );
+            let apply = identity_core::SchemaMigration::new("default", "default").with_apply(true);
+            let page = manager
+                .migrate_schema(TenantId::DEFAULT, apply)
+                .await
+                .expect("a page");
+            assert_eq!(page.counts.scanned, 0);
         });
     });
     assert_eq!(
@@ -166,8 +179,12 @@ fn a_refused_call_is_counted_with_its_error_kind() {
         [
             "identity_operation_duration_seconds{operation=bulk_delete} 1 samples",
             "identity_operation_duration_seconds{operation=get_by_external_id} 1 samples",
+            "identity_operation_duration_seconds{operation=migrate_schema_dry_run} 1 samples",
+            "identity_operation_duration_seconds{operation=migrate_schema} 1 samples",
             "identity_operations_total{operation=bulk_delete,outcome=invalid_input} 1",
             "identity_operations_total{operation=get_by_external_id,outcome=not_found} 1",
+            "identity_operations_total{operation=migrate_schema,outcome=ok} 1",
+            "identity_operations_total{operation=migrate_schema_dry_run,outcome=invalid_input} 1",
         ]
     );
 }
