@@ -13,4 +13,5 @@ pub use bulk::DRY_RUN_HEADER;
 pub use error::{ApiError, envelope_of, status_of};
 pub use list::{LEGACY_MAX_ITEMS, LEGACY_PER_PAGE_MAX};
 pub use meta::OPENAPI_JSON;
+pub use migrate::migration_entry_json;
 pub use router::{AdminApi, DEFAULT_BODY_LIMIT, ROUTES, TenantResolver, router};

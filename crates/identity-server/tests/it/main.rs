@@ -9,4 +9,5 @@ mod cli;
 mod e2e;
 mod feed;
 mod hostile;
+mod migrate_schema;
 mod server;
