@@ -57,7 +57,49 @@ fn statuses(stdout: &str) -> Vec<String> {
 fn dry_run_reports_and_apply_moves_the_valid_identities() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("m.db").display());
-    let flags = schema_flags(dir.path());
+    dry_run_then_apply(&database, dir.path());
+}
+
+/// The same on PostgreSQL, in a schema of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
+async fn dry_run_reports_and_apply_moves_the_valid_identities_on_postgres() {
+    let url = std::env::var("IDENTITY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .expect("IDENTITY_TEST_POSTGRES_URL names the test server");
+    let schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let database = format!("{url}{separator}options=-csearch_path%3D{schema}");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        dry_run_then_apply(&database, dir.path());
+    })
+    .await;
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}
+
+/// Four identities on `a` (valid, invalid, colliding, valid): the dry run
+/// reports them and writes nothing; the apply, in two pages, moves the two
+/// valid ones; a resume past the end and a second dry run find what is
+/// left.
+fn dry_run_then_apply(database: &str, dir: &std::path::Path) {
+    let database = database.to_owned();
+    let flags = schema_flags(dir);
     // Imported in this order, so listed in it (time-ordered ids): valid,
     // invalid (no username), colliding (the first's username), valid.
     let lines: String = [
