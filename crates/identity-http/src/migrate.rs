@@ -101,7 +101,7 @@ fn page_json(page: &MigrationPage) -> Value {
         "from": page.from,
         "to": page.to,
         "applied": page.applied,
-        "identities": page.entries.iter().map(entry_json).collect::<Vec<_>>(),
+        "identities": page.entries.iter().map(migration_entry_json).collect::<Vec<_>>(),
         "next": page.next.map(|n| n.to_string()),
         "counts": {
             "scanned": c.scanned,
@@ -116,12 +116,29 @@ fn page_json(page: &MigrationPage) -> Value {
     })
 }
 
-/// One identity: `id`, `version` (the one evaluated), `status` (`valid`,
-/// `moved`, `unchanged`, `invalid`, `colliding`, `gone`, `left_schema`,
-/// `contended`) with what goes with it (`new_version`; `error` in the
-/// envelope's shape, with `details.violations`; `collisions`;
-/// `schema_id`), `added` and `removed` values, `rechecked`.
-fn entry_json(entry: &MigrationEntry) -> Value {
+/// One identity of a schema migration's page as the API answers it (an
+/// element of `identities`): `id`, `version` (the one evaluated), `status`
+/// (`valid`, `moved`, `unchanged`, `invalid`, `colliding`, `gone`,
+/// `left_schema`, `contended`) with what goes with it (`new_version`;
+/// `error` in the envelope's shape, with `details.violations`;
+/// `collisions`; `schema_id`), `added` and `removed` values, `rechecked`.
+///
+/// ```
+/// use identity_core::{MigrationEntry, MigrationOutcome};
+///
+/// let entry = MigrationEntry {
+///     id: uuid::Uuid::nil(),
+///     version: 3,
+///     outcome: MigrationOutcome::Moved { version: 4 },
+///     added: vec![],
+///     removed: vec![],
+///     rechecked: 0,
+/// };
+/// let json = identity_http::migration_entry_json(&entry);
+/// assert_eq!(json["status"], "moved");
+/// assert_eq!(json["new_version"], 4);
+/// ```
+pub fn migration_entry_json(entry: &MigrationEntry) -> Value {
     let mut map = Map::new();
     map.insert("id".into(), json!(entry.id.to_string()));
     map.insert("version".into(), json!(entry.version));

@@ -52,6 +52,9 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Apply the database's pending schema migrations, or show them.
     Migrate(MigrateArgs),
+    /// Move the identities of one identity schema to another, page by
+    /// page, or (`--dry-run`) report what the move would do.
+    MigrateSchema(MigrateSchemaArgs),
 }
 
 /// Where identities live and the schemas they follow: every command's.
@@ -374,4 +377,38 @@ mod tests {
         assert!("nopath".parse::<SchemaArg>().is_err());
         assert!("=x".parse::<SchemaArg>().is_err());
     }
+}
+
+/// `migrate-schema`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["dry_run", "apply"])))]
+pub(crate) struct MigrateSchemaArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// The schema id the identities use now.
+    #[arg(long)]
+    pub from: String,
+
+    /// The schema id to move them to (registered with `--schema`).
+    #[arg(long)]
+    pub to: String,
+
+    /// Report per identity whether it is valid against `--to`, what it
+    /// would gain or lose and what would collide; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Move every valid identity, each written only at the version that
+    /// was checked (a concurrent change is re-read, never overwritten).
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Resume after this identity id (the cursor the last page printed).
+    #[arg(long, value_name = "ID")]
+    pub after: Option<uuid::Uuid>,
+
+    /// Identities per page (1 to 500).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub page_size: u16,
 }

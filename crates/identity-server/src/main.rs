@@ -25,6 +25,7 @@ mod import;
 mod list;
 mod metrics;
 mod migrate;
+mod migrate_schema;
 mod progress;
 mod serve;
 mod store;
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
             Command::Export(args) => export::run(args).await,
             Command::List(args) => list::run(args).await,
             Command::Migrate(args) => migrate::run(args).await,
+            Command::MigrateSchema(args) => migrate_schema::run(args).await,
         }
     });
     // Blocking tasks (a password hash) get a moment; nothing holds the exit.

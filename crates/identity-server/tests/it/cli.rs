@@ -12,15 +12,15 @@ use crate::server::Server;
 /// What a run of the binary left: exit code, standard output, standard
 /// error.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs `identity-server ARGS` with `stdin`, no `IDENTITY_*` variable and
 /// the default log filter.
-fn run(args: &[&str], stdin: &[u8]) -> Run {
+pub(crate) fn run(args: &[&str], stdin: &[u8]) -> Run {
     run_with_env(args, stdin, &[])
 }
 

@@ -9,5 +9,6 @@ mod cli;
 mod e2e;
 mod feed;
 mod hostile;
+mod migrate_schema;
 mod scrape;
 mod server;
