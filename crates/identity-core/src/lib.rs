@@ -8,6 +8,7 @@ mod limits;
 mod manager;
 mod model;
 pub mod normalize;
+mod observe;
 mod phone;
 mod schema;
 mod search;
@@ -44,6 +45,8 @@ pub use model::{
     EXTERNAL_ID_MAX_CHARS, ExternalId, INVALID_REGION, Identity, IdentityJson, REGIONS,
     RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus, check_region,
 };
+#[cfg(feature = "metrics")]
+pub use observe::describe_metrics;
 pub use schema::{
     CodeAddress, DEFAULT_SCHEMA_ID, Derived, DerivedAddress, EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN,
     Extension, IdentitySchema, MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_DEPTH,

@@ -148,6 +148,9 @@ pub(crate) struct ServeArgs {
     /// The most changes the feed keeps (default: no count bound).
     #[arg(long, env = "IDENTITY_CHANGES_RETENTION_COUNT")]
     pub changes_retention_count: Option<u64>,
+
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
 }
 
 /// `import`'s flags.

@@ -23,6 +23,7 @@ mod export;
 mod feed;
 mod import;
 mod list;
+mod metrics;
 mod migrate;
 mod migrate_schema;
 mod progress;
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
 /// `serve`: the admin API until SIGTERM or Ctrl-C.
 async fn run(cli: ServeArgs) -> Result<(), String> {
     let schemas = schemas(&cli.store)?;
+    let metrics = metrics::install(&cli.metrics)?;
     let store = store::open(&cli.store.database).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
@@ -139,8 +141,7 @@ async fn run(cli: ServeArgs) -> Result<(), String> {
     if let Some(prefix) = &cli.path_prefix {
         api = api.prefix(prefix.clone());
     }
-    let app = api
-        .into_router()
+    let app = metrics::mount(api.into_router(), metrics)
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs_f64(
             cli.body_timeout,
         )))

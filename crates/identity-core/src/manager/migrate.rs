@@ -13,6 +13,7 @@ use super::IdentityManager;
 use crate::error::{ConflictField, Error, ErrorKind};
 use crate::feed::ChangedFields;
 use crate::model::{Identity, TenantId};
+use crate::observe::{Operation, observed};
 use crate::schema::IdentitySchema;
 use crate::store::{ListFilter, ListQuery, PageSize, ValidIdentity};
 
@@ -316,54 +317,62 @@ impl IdentityManager {
         tenant: TenantId,
         request: SchemaMigration,
     ) -> Result<MigrationPage, Error> {
-        let from = Arc::clone(self.inner.schemas.resolve(&request.from)?);
-        let to = Arc::clone(self.inner.schemas.resolve(&request.to)?);
-        let span = tracing::info_span!(
-            "identity.migrate_schema",
-            tenant = %tenant,
-            from = from.id(),
-            to = to.id(),
-            apply = request.apply,
-        );
-        async move {
-            let query = ListQuery::new(ListFilter::All, request.after, request.page_size)
-                .with_schema_id(from.id());
-            let page = self.inner.store.list(tenant, &query).await?;
-            let next = match (page.has_more, page.identities.last()) {
-                (true, Some(last)) => Some(last.id),
-                _ => None,
-            };
-            let mut claims = PageClaims::default();
-            let mut entries = Vec::with_capacity(page.identities.len());
-            let mut counts = MigrationCounts::default();
-            for stored in page.identities {
-                let entry = self
-                    .migrate_one(tenant, from.id(), &to, stored, request.apply, &mut claims)
+        let operation = if request.apply {
+            Operation::MigrateSchema
+        } else {
+            Operation::MigrateSchemaDryRun
+        };
+        let migrate = async move {
+            let from = Arc::clone(self.inner.schemas.resolve(&request.from)?);
+            let to = Arc::clone(self.inner.schemas.resolve(&request.to)?);
+            let span = tracing::info_span!(
+                "identity.migrate_schema",
+                tenant = %tenant,
+                from = from.id(),
+                to = to.id(),
+                apply = request.apply,
+            );
+            async move {
+                let query = ListQuery::new(ListFilter::All, request.after, request.page_size)
+                    .with_schema_id(from.id());
+                let page = self.inner.store.list(tenant, &query).await?;
+                let next = match (page.has_more, page.identities.last()) {
+                    (true, Some(last)) => Some(last.id),
+                    _ => None,
+                };
+                let mut claims = PageClaims::default();
+                let mut entries = Vec::with_capacity(page.identities.len());
+                let mut counts = MigrationCounts::default();
+                for stored in page.identities {
+                    let entry = self
+                        .migrate_one(tenant, from.id(), &to, stored, request.apply, &mut claims)
+                        .await?;
+                    counts.count(&entry);
+                    entries.push(entry);
+                }
+                let on_from_schema = self
+                    .inner
+                    .store
+                    .count_matching(
+                        tenant,
+                        &ListQuery::new(ListFilter::All, None, PageSize::DEFAULT)
+                            .with_schema_id(from.id()),
+                    )
                     .await?;
-                counts.count(&entry);
-                entries.push(entry);
+                Ok(MigrationPage {
+                    from: from.id().to_owned(),
+                    to: to.id().to_owned(),
+                    applied: request.apply,
+                    entries,
+                    counts,
+                    next,
+                    on_from_schema,
+                })
             }
-            let on_from_schema = self
-                .inner
-                .store
-                .count_matching(
-                    tenant,
-                    &ListQuery::new(ListFilter::All, None, PageSize::DEFAULT)
-                        .with_schema_id(from.id()),
-                )
-                .await?;
-            Ok(MigrationPage {
-                from: from.id().to_owned(),
-                to: to.id().to_owned(),
-                applied: request.apply,
-                entries,
-                counts,
-                next,
-                on_from_schema,
-            })
-        }
-        .instrument(span)
-        .await
+            .instrument(span)
+            .await
+        };
+        observed(operation, migrate).await
     }
 
     /// Checks one identity against `to` and, with `apply`, moves it.

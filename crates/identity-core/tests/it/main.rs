@@ -8,6 +8,7 @@ mod hostile;
 mod json;
 mod kratos_extension;
 mod kratos_manager;
+mod observe;
 mod ops_batch;
 mod ops_create;
 mod ops_dry_bulk;

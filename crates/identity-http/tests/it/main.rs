@@ -13,6 +13,7 @@ mod kratos_import;
 mod kratos_region;
 mod kratos_support;
 mod migrate;
+mod observe;
 mod openapi;
 mod routes;
 mod search;

@@ -10,4 +10,5 @@ mod e2e;
 mod feed;
 mod hostile;
 mod migrate_schema;
+mod scrape;
 mod server;

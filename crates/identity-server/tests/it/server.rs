@@ -70,6 +70,7 @@ impl Server {
             .env_remove("IDENTITY_CHANGES_POLL")
             .env_remove("IDENTITY_CHANGES_RETENTION_DAYS")
             .env_remove("IDENTITY_CHANGES_RETENTION_COUNT")
+            .env_remove("IDENTITY_NO_METRICS")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
