@@ -27,6 +27,7 @@ use identity_password::{HashMemory, Password, PasswordError, PasswordHasher};
 use tokio::sync::Semaphore;
 
 use crate::error::{BoxError, Error};
+use crate::observe::{HashQueued, hashing};
 
 /// A job for a [`BlockingExecutor`]: it runs once, on a thread where
 /// blocking is fine.
@@ -171,11 +172,13 @@ impl HashPool {
                 source: None,
             });
         };
+        let queued = HashQueued::enter();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| Error::internal("the password hashing pool is closed", e))?;
+        queued.admitted();
         // A poisoned lock only means a panic elsewhere: fresh memory works.
         let mut memory = self
             .memories
@@ -193,8 +196,7 @@ impl HashPool {
                 *out = Some((result, memory));
             }
         });
-        executor
-            .spawn_blocking(job)
+        hashing(executor.spawn_blocking(job))
             .await
             .map_err(|e| Error::internal("the password hashing job failed", e))?;
         let outcome = slot.lock().ok().and_then(|mut s| s.take());

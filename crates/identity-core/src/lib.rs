@@ -8,6 +8,7 @@ mod limits;
 mod manager;
 mod model;
 pub mod normalize;
+mod observe;
 mod phone;
 mod schema;
 mod search;
@@ -32,17 +33,20 @@ pub use feed::{
 pub use limits::Limits;
 pub use manager::{
     BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, BulkEntry, BulkOutcome, BulkResult,
-    ChangeRetention, CreateIdentityBody, Delivery, EventSink, IdentityManager,
+    ChangeRetention, Collision, CreateIdentityBody, Delivery, EventSink, IdentityManager,
     IdentityManagerBuilder, IdentityPage, ImportRecoveryAddress, ImportVerifiableAddress,
-    LIST_IDS_MAX, ListParams, ManagerConfig, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR,
-    PATCH_MAX_OPS, SEARCHABLE_TYPES, UNKNOWN_HASH_FORMAT, UpdateIdentityBody, check_batch_len,
-    check_bulk_len, decode_page_token, encode_page_token,
+    LIST_IDS_MAX, ListParams, MIGRATION_RETRIES, ManagerConfig, MigrationCounts, MigrationEntry,
+    MigrationOutcome, MigrationPage, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PATCH_GROWTH_FACTOR,
+    PATCH_MAX_OPS, SEARCHABLE_TYPES, SchemaMigration, UNKNOWN_HASH_FORMAT, UpdateIdentityBody,
+    check_batch_len, check_bulk_len, decode_page_token, encode_page_token,
 };
 pub use model::{
     AddressVia, Credential, CredentialConfig, CredentialInclude, CredentialType, Credentials,
     EXTERNAL_ID_MAX_CHARS, ExternalId, INVALID_REGION, Identity, IdentityJson, REGIONS,
     RecoveryAddress, State, TenantId, VerifiableAddress, VerificationStatus, check_region,
 };
+#[cfg(feature = "metrics")]
+pub use observe::describe_metrics;
 pub use schema::{
     CodeAddress, DEFAULT_SCHEMA_ID, Derived, DerivedAddress, EMAIL_LOCAL_MAX_LEN, EMAIL_MAX_LEN,
     Extension, IdentitySchema, MAX_REF_DEPTH, MAX_SITES, MAX_WALK_STEPS, SCHEMA_MAX_DEPTH,

@@ -200,7 +200,7 @@ fn kratos_envelope(status: StatusCode, error: &Error) -> Value {
 
 /// The `details.conflict` object of a conflict: which field collided, and
 /// its value.
-fn conflict_details(field: &ConflictField) -> Value {
+pub(crate) fn conflict_details(field: &ConflictField) -> Value {
     match field {
         ConflictField::Id => json!({"field": "id"}),
         ConflictField::ExternalId(v) => json!({"field": "external_id", "value": v}),

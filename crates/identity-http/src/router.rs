@@ -21,7 +21,7 @@ use crate::error::{ApiError, batch_outcome_json, generic};
 use crate::extract::{
     CredentialPath, IdentityId, IfMatch, PathText, QueryPairs, RawBody, Route, etag,
 };
-use crate::{bulk, changes, list, meta};
+use crate::{bulk, changes, list, meta, migrate};
 
 /// The default limit on request bodies: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/identities/by/external/{externalID}"),
     ("GET", "/admin/identities/changes"),
     ("POST", "/admin/identities/bulk"),
+    ("POST", "/admin/identities/schema-migrations"),
     ("GET", "/schemas"),
     ("GET", "/schemas/{id}"),
     ("GET", "/health/alive"),
@@ -169,6 +170,10 @@ impl AdminApi {
                 .route(
                     "/identities/bulk",
                     axum::routing::post(bulk::bulk_identities),
+                )
+                .route(
+                    "/identities/schema-migrations",
+                    axum::routing::post(migrate::migrate_schema),
                 )
         };
         let routes = Router::new()

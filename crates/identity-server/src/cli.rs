@@ -1,19 +1,68 @@
-//! Flags and their environment variables.
+//! Flags, subcommands and their environment variables.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// The Kratos-compatible identity admin API.
+/// The Kratos-compatible identity admin API, and the commands that import,
+/// export, list and migrate its database.
+///
+/// Without a subcommand, `identity-server [FLAGS]` is `identity-server
+/// serve [FLAGS]` (see `identity-server serve --help`).
 #[derive(Debug, clap::Parser)]
 #[command(name = "identity-server", version, about)]
 pub(crate) struct Cli {
-    /// Address to listen on.
-    #[arg(long, env = "IDENTITY_LISTEN", default_value = "127.0.0.1:4434")]
-    pub listen: SocketAddr,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
 
+impl Cli {
+    /// Parses the process's arguments, reading them as `serve`'s when they
+    /// do not start with a subcommand (or help or version): today's
+    /// `identity-server --listen …` keeps working, and the other commands
+    /// never read `serve`'s flags or environment variables.
+    pub(crate) fn parse_args() -> Cli {
+        use clap::{CommandFactory as _, Parser as _};
+        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let named = args.get(1).and_then(|a| a.to_str()).is_some_and(|first| {
+            matches!(first, "help" | "-h" | "--help" | "-V" | "--version")
+                || Cli::command()
+                    .get_subcommands()
+                    .any(|c| c.get_name() == first)
+        });
+        if !named {
+            args.insert(1.min(args.len()), "serve".into());
+        }
+        Cli::parse_from(args)
+    }
+}
+
+/// The subcommands. Each holds its own flags; [`StoreArgs`] is shared.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Serve the admin API (the default).
+    Serve(ServeArgs),
+    /// Create identities from a JSON array or JSON lines of Kratos create
+    /// bodies (`-` reads standard input).
+    Import(ImportArgs),
+    /// Write every identity as a JSON line in the import body's shape.
+    Export(ExportArgs),
+    /// List identities, optionally filtered, or count them.
+    List(ListArgs),
+    /// Apply the database's pending schema migrations, or show them.
+    Migrate(MigrateArgs),
+    /// Move the identities of one identity schema to another, page by
+    /// page, or (`--dry-run`) report what the move would do.
+    MigrateSchema(MigrateSchemaArgs),
+}
+
+/// Where identities live and the schemas they follow: every command's.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct StoreArgs {
     /// Where identities live: `sqlite://PATH` (created if missing),
-    /// `memory:` (lost on exit), or `postgres://USER@HOST:PORT/DB`.
+    /// `memory:` (lost on exit; `serve` only), or
+    /// `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,
         env = "IDENTITY_DATABASE",
@@ -32,6 +81,17 @@ pub(crate) struct Cli {
         value_delimiter = ','
     )]
     pub schemas: Vec<SchemaArg>,
+}
+
+/// `serve`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IDENTITY_LISTEN", default_value = "127.0.0.1:4434")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Public base URL, the prefix of every `schema_url` and `Location`
     /// (default: `http://` + the listening address).
@@ -88,6 +148,139 @@ pub(crate) struct Cli {
     /// The most changes the feed keeps (default: no count bound).
     #[arg(long, env = "IDENTITY_CHANGES_RETENTION_COUNT")]
     pub changes_retention_count: Option<u64>,
+
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
+}
+
+/// `import`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// The file to read, or `-` for standard input: a JSON array of create
+    /// bodies, or one create body per line (JSON lines), told apart by the
+    /// first byte that is not white space.
+    #[arg(value_name = "FILE|-")]
+    pub file: String,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Identities created per batch (one store transaction each; at most
+    /// 1,000). A batch is sent early once 200 of its entries carry a
+    /// plaintext password, the most one batch may hash.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch_size: u16,
+
+    /// The largest entry, in bytes of JSON; a larger one fails (and is
+    /// skipped without being read into memory).
+    #[arg(long, default_value_t = identity_http::DEFAULT_BODY_LIMIT)]
+    pub max_entry_bytes: usize,
+
+    /// Check every entry (validation, imported hashes, conflicts with the
+    /// database and with the earlier entries of its batch) and report,
+    /// writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How many passwords may be hashed at once (default: one per core).
+    #[arg(long, env = "IDENTITY_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+}
+
+/// The search criteria `export` and `list` share.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Criteria {
+    /// Only identities in this state (`active` or `inactive`).
+    #[arg(long, value_parser = parse_state)]
+    pub state: Option<identity_core::State>,
+
+    /// Only identities of this schema.
+    #[arg(long)]
+    pub schema_id: Option<String>,
+
+    /// Only identities whose traits contain this JSON object
+    /// (`{"department":"eng"}`, PostgreSQL's `@>`).
+    #[arg(long, value_name = "JSON", value_parser = parse_json)]
+    pub traits: Option<serde_json::Value>,
+}
+
+/// `export`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub criteria: Criteria,
+
+    /// Include the importable credential configs: password hashes
+    /// (`hashed_password`), OIDC and SAML links, TOTP secrets, lookup
+    /// codes, WebAuthn keys and passkeys. Secrets: without this flag none
+    /// is written.
+    #[arg(long)]
+    pub with_credentials: bool,
+}
+
+/// `list`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub criteria: Criteria,
+
+    /// Identities read per page (1 to 500).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub page_size: u16,
+
+    /// Stop after this many identities (default: all).
+    #[arg(long)]
+    pub limit: Option<u64>,
+
+    /// Print only how many identities match, over every page.
+    #[arg(long)]
+    pub count: bool,
+
+    /// `table` (aligned columns per page) or `json` (one admin JSON
+    /// identity per line, without credential configs).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub output: String,
+
+    /// The prefix of each `schema_url` in JSON output.
+    #[arg(
+        long,
+        env = "IDENTITY_BASE_URL",
+        default_value = "http://127.0.0.1:4434"
+    )]
+    pub base_url: String,
+}
+
+/// `migrate`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct MigrateArgs {
+    /// `up` (the default) applies the pending migrations; `status` shows
+    /// the database's version, this binary's and what is pending, and
+    /// changes nothing.
+    #[arg(value_name = "up|status", default_value = "up", value_parser = ["up", "status"])]
+    pub action: String,
+
+    /// Where identities live (`sqlite://PATH` or `postgres://...`).
+    #[arg(
+        long,
+        env = "IDENTITY_DATABASE",
+        default_value = "sqlite://identities.db"
+    )]
+    pub database: String,
+}
+
+fn parse_state(text: &str) -> Result<identity_core::State, String> {
+    identity_core::State::parse(text)
+        .ok_or_else(|| format!("expected active or inactive, got {text:?}"))
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
 }
 
 /// A non-negative, finite number of seconds.
@@ -184,4 +377,38 @@ mod tests {
         assert!("nopath".parse::<SchemaArg>().is_err());
         assert!("=x".parse::<SchemaArg>().is_err());
     }
+}
+
+/// `migrate-schema`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["dry_run", "apply"])))]
+pub(crate) struct MigrateSchemaArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// The schema id the identities use now.
+    #[arg(long)]
+    pub from: String,
+
+    /// The schema id to move them to (registered with `--schema`).
+    #[arg(long)]
+    pub to: String,
+
+    /// Report per identity whether it is valid against `--to`, what it
+    /// would gain or lose and what would collide; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Move every valid identity, each written only at the version that
+    /// was checked (a concurrent change is re-read, never overwritten).
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Resume after this identity id (the cursor the last page printed).
+    #[arg(long, value_name = "ID")]
+    pub after: Option<uuid::Uuid>,
+
+    /// Identities per page (1 to 500).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub page_size: u16,
 }

@@ -1,16 +1,32 @@
 //! `identity-server`: the Kratos-compatible identity admin API over a
-//! SQLite file (or memory), with a request log and graceful shutdown.
+//! SQLite file, PostgreSQL (or memory), with a request log and graceful
+//! shutdown; and the commands that import, export, list and migrate the
+//! database.
 //!
 //! ```text
 //! identity-server --listen 127.0.0.1:4434 --database sqlite://identities.db \
 //!     --schema default=./default.schema.json --base-url https://id.example.com
+//! identity-server import identities.jsonl --database sqlite://identities.db
+//! identity-server export --with-credentials > backup.jsonl
+//! identity-server list --state inactive --count
+//! identity-server migrate status
 //! ```
 //!
-//! Every flag has an environment variable (`IDENTITY_LISTEN`, ...); see
-//! `--help`. The log filter is `RUST_LOG` (default `info`).
+//! Every flag of `serve` has an environment variable (`IDENTITY_LISTEN`,
+//! ...); see `identity-server serve --help`. The log filter is `RUST_LOG`
+//! (default `info` for `serve`, `warn` for the other commands, whose
+//! output is their own).
 
 mod cli;
+mod entries;
+mod export;
 mod feed;
+mod import;
+mod list;
+mod metrics;
+mod migrate;
+mod migrate_schema;
+mod progress;
 mod serve;
 mod store;
 
@@ -20,24 +36,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
-use clap::Parser as _;
 use identity_core::{ChangeRetention, IdentityManager, ManagerConfig, SchemaRegistry};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::Cli;
+use crate::cli::{Command, ServeArgs, StoreArgs};
 
 /// The schema used when no `--schema` is given: an email identifier for
 /// password, webauthn and code login, verification and recovery by email.
 const DEFAULT_SCHEMA: &str = include_str!("../schemas/default.schema.json");
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = cli::Cli::parse_args().command;
+    let serving = matches!(command, Command::Serve(_));
+    let default_filter = if serving { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
@@ -52,21 +69,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(cli));
+    let outcome = runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Import(args) => import::run(args).await,
+            Command::Export(args) => export::run(args).await,
+            Command::List(args) => list::run(args).await,
+            Command::Migrate(args) => migrate::run(args).await,
+            Command::MigrateSchema(args) => migrate_schema::run(args).await,
+        }
+    });
     // Blocking tasks (a password hash) get a moment; nothing holds the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Ok(code) => code,
+        Err(message) if serving => {
             tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+        // The other commands talk to a person or a script: a plain line.
+        Err(message) => {
+            eprintln!("identity-server: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let schemas = schemas(&cli)?;
-    let store = store::open(&cli.database).await?;
+/// `serve`: the admin API until SIGTERM or Ctrl-C.
+async fn run(cli: ServeArgs) -> Result<(), String> {
+    let schemas = schemas(&cli.store)?;
+    let metrics = metrics::install(&cli.metrics)?;
+    let store = store::open(&cli.store.database).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
@@ -108,8 +141,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Some(prefix) = &cli.path_prefix {
         api = api.prefix(prefix.clone());
     }
-    let app = api
-        .into_router()
+    let app = metrics::mount(api.into_router(), metrics)
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs_f64(
             cli.body_timeout,
         )))
@@ -126,7 +158,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     tracing::info!(
         address = %local,
         base_url = %base_url,
-        database = %database_kind(&cli.database),
+        database = %database_kind(&cli.store.database),
         "identity-server listening"
     );
     let limits = serve::ServeLimits {
@@ -157,7 +189,7 @@ fn database_kind(url: &str) -> &str {
 
 /// The registry of `--schema ID=PATH` (the first is the default), or the
 /// built-in schema as `default`.
-fn schemas(cli: &Cli) -> Result<SchemaRegistry, String> {
+fn schemas(cli: &StoreArgs) -> Result<SchemaRegistry, String> {
     let mut registry = SchemaRegistry::new();
     if cli.schemas.is_empty() {
         let value = serde_json::from_str(DEFAULT_SCHEMA)

@@ -38,3 +38,86 @@ pub(crate) async fn open(url: &str) -> Result<DynIdentityStore, String> {
         }
     }
 }
+
+/// The store of `url` for a command that reads or writes what persists
+/// (`import`, `export`, `list`): `memory:` is refused (it starts empty and
+/// is gone at exit), and so, unless `create`, is a SQLite file that does
+/// not exist (reading it would only create an empty one).
+pub(crate) async fn open_persistent(
+    url: &str,
+    command: &str,
+    create: bool,
+) -> Result<DynIdentityStore, String> {
+    match url.parse::<Database>()? {
+        Database::Memory => Err(refuse_memory(command)),
+        Database::Sqlite(path) if !create && !path.exists() => Err(format!(
+            "there is no SQLite database at {}: nothing to {command}",
+            path.display()
+        )),
+        _ => open(url).await,
+    }
+}
+
+/// Why `command` does not run on `memory:`.
+pub(crate) fn refuse_memory(command: &str) -> String {
+    format!(
+        "`identity-server {command}` needs a database that persists: memory: starts empty \
+         and is lost when the command ends; use sqlite://PATH or postgres://..."
+    )
+}
+
+/// Where the schema of a database stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SchemaStatus {
+    /// Migrations the database has applied (0: none, or no database yet).
+    pub database: i64,
+    /// Migrations this binary knows.
+    pub library: i64,
+    /// Whether the database exists (a SQLite file may not yet).
+    pub exists: bool,
+}
+
+/// How long reading a PostgreSQL schema version may wait for the server.
+const STATUS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The schema status of `url`, read without migrating or creating
+/// anything.
+pub(crate) async fn schema_status(url: &str) -> Result<SchemaStatus, String> {
+    match url.parse::<Database>()? {
+        Database::Memory => Err(refuse_memory("migrate")),
+        Database::Sqlite(path) => {
+            let library = i64::from(identity_store_sqlite::SCHEMA_VERSION);
+            if !path.exists() {
+                return Ok(SchemaStatus {
+                    database: 0,
+                    library,
+                    exists: false,
+                });
+            }
+            let owned = url.to_owned();
+            let version = tokio::task::spawn_blocking(move || {
+                identity_store_sqlite::schema_version_of(&owned)
+            })
+            .await
+            .map_err(|e| format!("reading {} failed: {e}", path.display()))?
+            .map_err(|e| format!("cannot read the schema version of {}: {e}", path.display()))?;
+            Ok(SchemaStatus {
+                database: i64::from(version),
+                library,
+                exists: true,
+            })
+        }
+        Database::Postgres => {
+            let version = identity_store_postgres::schema_version_of(url, STATUS_CONNECT_TIMEOUT)
+                .await
+                .map_err(|e| {
+                    format!("cannot read the PostgreSQL database's schema version: {e}")
+                })?;
+            Ok(SchemaStatus {
+                database: version,
+                library: identity_store_postgres::SCHEMA_VERSION,
+                exists: true,
+            })
+        }
+    }
+}

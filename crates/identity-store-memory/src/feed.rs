@@ -1,51 +1,109 @@
 //! One tenant's change feed.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use identity_core::{
-    Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields, Clock as _, Error, PageSize,
-    PruneChanges, SystemClock, TenantId,
+    Change, ChangeCursor, ChangeKind, ChangePage, ChangedFields, Error, PageSize, PruneChanges,
+    TenantId, Timestamp,
 };
 use uuid::Uuid;
 
-/// One tenant's change feed: the changes kept, ascending by cursor, the
-/// last cursor given out, the last cursor pruned, and the consumers' saved
-/// cursors. Behind its own mutex, which a write takes while it still holds
-/// the locks of the rows (and indexes) it wrote: a change is visible
-/// exactly when its write is, and cursors follow commit order.
+/// How many changes a chunk holds. Appending never moves a change: a full
+/// chunk is followed by a new one, so a write pays for an allocation once
+/// every `CHUNK` changes instead of the copies a growing ring buffer makes.
+/// A chunk stays under 1 KiB (24 entries of 40 bytes): a larger request
+/// makes glibc's `malloc` consolidate its fast bins, which in a process
+/// that frees many small blocks per write (every PUT does) cost about
+/// 450,000 instructions per chunk of 512 (callgrind, `profile put`).
+const CHUNK: usize = 24;
+const _: () = assert!(std::mem::size_of::<Entry>() * CHUNK <= 1008);
+
+/// A change as the feed keeps it: the cursor is its position and the
+/// tenant the feed's, so neither is stored, and the commit time is kept in
+/// microseconds, made a [`Timestamp`] only when read.
+#[derive(Clone, Copy)]
+struct Entry {
+    identity_id: Uuid,
+    version: u64,
+    at_micros: i64,
+    fields: ChangedFields,
+    kind: ChangeKind,
+}
+
+/// One tenant's change feed: the changes kept, ascending by cursor (which
+/// are contiguous: pruning only ever removes the oldest), the last cursor
+/// given out, the last cursor pruned, and the consumers' saved cursors.
+/// Behind its own mutex, which a write takes while it still holds the locks
+/// of the rows (and indexes) it wrote: a change is visible exactly when its
+/// write is, and cursors follow commit order.
 #[derive(Default)]
 pub(crate) struct Feed {
-    changes: VecDeque<Change>,
+    /// The kept changes, `CHUNK` to a chunk; the first `skip` of the first
+    /// chunk are pruned.
+    chunks: VecDeque<Vec<Entry>>,
+    skip: usize,
     last: u64,
     pruned_through: u64,
     pub(crate) consumers: BTreeMap<String, ChangeCursor>,
 }
 
+/// Microseconds since the Unix epoch now, as [`identity_core::SystemClock`]
+/// reads them (a clock before the epoch counts backwards).
+fn now_micros() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_micros()).map_or(i64::MIN, |m| -m),
+    }
+}
+
+/// The time kept for a change, as a [`Timestamp`] (a clock outside the
+/// years -9999 to 9999 reads as the epoch, as `SystemClock` does).
+fn timestamp(micros: i64) -> Timestamp {
+    Timestamp::from_unix_micros(micros).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 impl Feed {
-    /// Records a write of `tenant` (called once the write can no longer
-    /// fail).
+    /// Records a write (called once the write can no longer fail).
     pub(crate) fn append(
         &mut self,
-        tenant: TenantId,
         id: Uuid,
         kind: ChangeKind,
         version: u64,
         fields: ChangedFields,
     ) {
         self.last += 1;
-        self.changes.push_back(Change::new(
-            ChangeCursor::new(self.last),
-            tenant,
-            id,
-            kind,
+        let entry = Entry {
+            identity_id: id,
             version,
+            at_micros: now_micros(),
             fields,
-            SystemClock.now(),
-        ));
+            kind,
+        };
+        match self.chunks.back_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(entry);
+                self.chunks.push_back(chunk);
+            }
+        }
+    }
+
+    /// How many changes are kept.
+    fn len(&self) -> usize {
+        usize::try_from(self.last - self.pruned_through).unwrap_or(usize::MAX)
+    }
+
+    /// The `index`th kept change (0 is the oldest).
+    fn entry(&self, index: usize) -> Option<&Entry> {
+        let at = self.skip + index;
+        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
     }
 
     pub(crate) fn page(
         &self,
+        tenant: TenantId,
         after: Option<ChangeCursor>,
         limit: PageSize,
     ) -> Result<ChangePage, Error> {
@@ -59,33 +117,156 @@ impl Feed {
             });
         }
         let after = after.unwrap_or(pruned_through);
-        // Cursors ascend, so the first change past `after` is found by
-        // bisection.
-        let start = self.changes.partition_point(|c| c.cursor <= after);
-        let changes: Vec<Change> = self
-            .changes
-            .range(start..)
-            .take(limit.get())
-            .cloned()
+        // The kept changes hold cursors `pruned_through + 1 ..= last`, one
+        // each, so the first one past `after` is found by arithmetic.
+        let start =
+            usize::try_from(after.get().saturating_sub(self.pruned_through)).unwrap_or(usize::MAX);
+        let end = start.saturating_add(limit.get()).min(self.len());
+        let changes: Vec<Change> = (start..end)
+            .filter_map(|index| {
+                let e = self.entry(index)?;
+                Some(Change::new(
+                    ChangeCursor::new(self.pruned_through + index as u64 + 1),
+                    tenant,
+                    e.identity_id,
+                    e.kind,
+                    e.version,
+                    e.fields,
+                    timestamp(e.at_micros),
+                ))
+            })
             .collect();
         let next = changes.last().map_or(after, |c| c.cursor);
         Ok(ChangePage { changes, next })
     }
 
     pub(crate) fn prune(&mut self, prune: &PruneChanges) -> u64 {
-        let mut removed = 0;
         let keep_from = prune
             .keep_last
             .map_or(0, |keep| self.last.saturating_sub(keep));
-        while let Some(oldest) = self.changes.front() {
-            let too_old = prune.before.is_some_and(|before| oldest.at < before);
-            if !(too_old || oldest.cursor.get() <= keep_from) {
+        let before = prune.before.map(Timestamp::unix_micros);
+        let mut removed = 0;
+        while let Some(oldest) = self.entry(0) {
+            let cursor = self.pruned_through + 1;
+            let too_old = before.is_some_and(|before| oldest.at_micros < before);
+            if !(too_old || cursor <= keep_from) {
                 break;
             }
-            self.pruned_through = self.pruned_through.max(oldest.cursor.get());
-            self.changes.pop_front();
+            self.pruned_through = cursor;
+            self.skip += 1;
+            if self.skip == CHUNK {
+                self.chunks.pop_front();
+                self.skip = 0;
+            }
             removed += 1;
         }
+        if self.len() == 0 {
+            self.chunks.clear();
+            self.skip = 0;
+        }
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: TenantId = TenantId::DEFAULT;
+
+    fn id(n: u64) -> Uuid {
+        Uuid::from_u64_pair(7, n)
+    }
+
+    /// A feed of changes 1..=n, change k being version k of identity k.
+    fn feed(n: u64) -> Feed {
+        let mut feed = Feed::default();
+        for k in 1..=n {
+            feed.append(id(k), ChangeKind::Updated, k, ChangedFields::NONE);
+        }
+        feed
+    }
+
+    /// (cursor, identity, version) of each change of a page.
+    fn read(feed: &Feed, after: u64, limit: usize) -> Vec<(u64, Uuid, u64)> {
+        let page = feed
+            .page(
+                T,
+                Some(ChangeCursor::new(after)),
+                PageSize::new(limit).expect("a page size"),
+            )
+            .expect("a page");
+        let out: Vec<_> = page
+            .changes
+            .iter()
+            .map(|c| (c.cursor.get(), c.identity_id, c.version))
+            .collect();
+        assert_eq!(page.next.get(), out.last().map_or(after, |c| c.0));
+        assert!(page.changes.iter().all(|c| c.tenant == T));
+        out
+    }
+
+    fn expected(cursors: std::ops::RangeInclusive<u64>) -> Vec<(u64, Uuid, u64)> {
+        cursors.map(|k| (k, id(k), k)).collect()
+    }
+
+    #[test]
+    fn pages_and_prunes_across_chunk_boundaries() {
+        let c = CHUNK as u64;
+        let n = 3 * c + 17;
+        let mut feed = feed(n);
+        assert_eq!(feed.chunks.len(), 4);
+        assert_eq!(read(&feed, 0, 5), expected(1..=5));
+        assert_eq!(read(&feed, c - 2, 5), expected(c - 1..=c + 3));
+        assert_eq!(read(&feed, 5, 500), expected(6..=n));
+        assert_eq!(read(&feed, n, 10), []);
+        assert_eq!(read(&feed, n + 5, 10), [], "a cursor past the end");
+
+        // Keep the newest c + 5: two chunks go, 12 of the third are cut.
+        let keep = c + 5;
+        assert_eq!(feed.prune(&PruneChanges::new(None, Some(keep))), n - keep);
+        assert_eq!(n - keep, 2 * c + 12);
+        assert_eq!((feed.chunks.len(), feed.skip), (2, 12));
+        assert!(matches!(
+            feed.page(
+                T,
+                Some(ChangeCursor::new(n - keep - 1)),
+                PageSize::new(1).expect("a page size")
+            ),
+            Err(Error::CursorExpired { .. })
+        ));
+        assert_eq!(
+            read(&feed, n - keep, 3),
+            expected(n - keep + 1..=n - keep + 3)
+        );
+        assert_eq!(read(&feed, n - 20, 500), expected(n - 19..=n));
+
+        // Everything pruned, then numbering goes on.
+        assert_eq!(feed.prune(&PruneChanges::new(None, Some(0))), keep);
+        assert_eq!((feed.chunks.len(), feed.skip), (0, 0));
+        feed.append(id(n + 1), ChangeKind::Updated, n + 1, ChangedFields::NONE);
+        assert_eq!(read(&feed, n, 10), expected(n + 1..=n + 1));
+    }
+
+    #[test]
+    fn prunes_by_age_up_to_the_first_younger_change() {
+        let mut feed = feed(CHUNK as u64 + 3);
+        for (k, entry) in feed.chunks.iter_mut().flatten().enumerate() {
+            entry.at_micros = i64::try_from(k).expect("small") * 10;
+        }
+        let c = CHUNK as u64;
+        // Change k was committed at (k - 1) * 10 µs: those before
+        // c * 10 + 5 are 1..=c + 1, a whole chunk and one more.
+        let before =
+            Timestamp::from_unix_micros(i64::try_from(c).expect("small") * 10 + 5).expect("a time");
+        assert_eq!(feed.prune(&PruneChanges::new(Some(before), None)), c + 1);
+        assert_eq!(read(&feed, c + 1, 10), expected(c + 2..=c + 3));
+        let page = feed
+            .page(T, None, PageSize::new(1).expect("a page size"))
+            .expect("a page");
+        assert_eq!(
+            page.changes[0].at.unix_micros(),
+            i64::try_from(c).expect("small") * 10 + 10
+        );
     }
 }

@@ -192,9 +192,7 @@ impl MemoryStore {
 impl IdentityStore for MemoryStore {
     async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         let row = self.row(identity)?;
-        self.in_new_tenant(tenant, |t| {
-            t.insert(&mut *t.write_keys()?, tenant, identity, row)
-        })
+        self.in_new_tenant(tenant, |t| t.insert(&mut *t.write_keys()?, identity, row))
     }
 
     async fn batch_create(
@@ -210,7 +208,7 @@ impl IdentityStore for MemoryStore {
             Ok(identities
                 .iter()
                 .zip(rows)
-                .map(|(i, row)| t.insert(&mut keys, tenant, i, row?))
+                .map(|(i, row)| t.insert(&mut keys, i, row?))
                 .collect())
         })
     }
@@ -248,10 +246,8 @@ impl IdentityStore for MemoryStore {
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
         let row = self.row(identity)?;
-        self.in_tenant(tenant, |t| {
-            t.replace(tenant, identity, expected_version, row)
-        })?
-        .ok_or(Error::NotFound)
+        self.in_tenant(tenant, |t| t.replace(identity, expected_version, row))?
+            .ok_or(Error::NotFound)
     }
 
     async fn delete(
@@ -260,7 +256,7 @@ impl IdentityStore for MemoryStore {
         id: Uuid,
         expected_version: Option<u64>,
     ) -> Result<(), Error> {
-        self.in_tenant(tenant, |t| t.remove(tenant, id, expected_version))?
+        self.in_tenant(tenant, |t| t.remove(id, expected_version))?
             .ok_or(Error::NotFound)
     }
 
@@ -300,7 +296,7 @@ impl IdentityStore for MemoryStore {
         limit: PageSize,
     ) -> Result<ChangePage, Error> {
         Ok(self
-            .in_tenant(tenant, |t| t.feed()?.page(after, limit))?
+            .in_tenant(tenant, |t| t.feed()?.page(tenant, after, limit))?
             .unwrap_or(ChangePage {
                 changes: Vec::new(),
                 next: after.unwrap_or(ChangeCursor::START),

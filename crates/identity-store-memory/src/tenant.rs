@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use identity_core::{
     ChangeKind, ChangedFields, ConflictField, Error, Identity, ListFilter, ListPage, ListQuery,
-    ListQueryParts, TenantId, ValidIdentity, WriteOp,
+    ListQueryParts, ValidIdentity, WriteOp,
 };
 use uuid::Uuid;
 
@@ -125,7 +125,6 @@ impl Tenant {
     pub(crate) fn insert(
         &self,
         keys: &mut Keys,
-        tenant: TenantId,
         identity: &ValidIdentity,
         row: Row,
     ) -> Result<u64, Error> {
@@ -147,13 +146,7 @@ impl Tenant {
             keys.claim(key.clone(), id);
         }
         rows.insert(id, row);
-        feed.append(
-            tenant,
-            id,
-            ChangeKind::Created,
-            version,
-            identity.changed_fields(),
-        );
+        feed.append(id, ChangeKind::Created, version, identity.changed_fields());
         Ok(version)
     }
 
@@ -167,7 +160,6 @@ impl Tenant {
     /// the feed, checking everything again.
     pub(crate) fn replace(
         &self,
-        tenant: TenantId,
         identity: &ValidIdentity,
         expected_version: Option<u64>,
         row: Row,
@@ -181,13 +173,7 @@ impl Tenant {
                 let row = row.at_version(version);
                 let mut feed = self.feed()?;
                 let old = rows.insert(id, row);
-                feed.append(
-                    tenant,
-                    id,
-                    ChangeKind::Updated,
-                    version,
-                    identity.changed_fields(),
-                );
+                feed.append(id, ChangeKind::Updated, version, identity.changed_fields());
                 // The old row (maybe the last reference to an identity) is
                 // freed after the locks.
                 drop(feed);
@@ -218,13 +204,7 @@ impl Tenant {
             }
         }
         rows.insert(id, row);
-        feed.append(
-            tenant,
-            id,
-            ChangeKind::Updated,
-            version,
-            identity.changed_fields(),
-        );
+        feed.append(id, ChangeKind::Updated, version, identity.changed_fields());
         drop(feed);
         drop(rows);
         drop(keys);
@@ -234,12 +214,7 @@ impl Tenant {
 
     /// Removes an identity and frees its keys (the body of `delete`): the
     /// index lock, the row's shard, the feed.
-    pub(crate) fn remove(
-        &self,
-        tenant: TenantId,
-        id: Uuid,
-        expected_version: Option<u64>,
-    ) -> Result<(), Error> {
+    pub(crate) fn remove(&self, id: Uuid, expected_version: Option<u64>) -> Result<(), Error> {
         let mut keys = write(&self.keys)?;
         let mut rows = write(self.shard(id))?;
         row_at(&rows, id, expected_version)?;
@@ -251,7 +226,6 @@ impl Tenant {
             }
             // A delete counts as one more version.
             feed.append(
-                tenant,
                 id,
                 ChangeKind::Deleted,
                 old.version + 1,

@@ -74,6 +74,8 @@
 //! `identity_store_migrations` (one row per version, claimed inside the
 //! migration's own transaction, so concurrent starts are safe without
 //! advisory locks); a database migrated by a newer version is refused.
+//! [`schema_version_of`] reads the version on one connection without
+//! migrating, for a status view.
 //! Tables: `identities`, `credentials`, `credential_identifiers`,
 //! `verifiable_addresses`, `recovery_addresses`, and for the change feed
 //! `identity_change_heads`, `identity_changes`, `identity_change_consumers`
@@ -92,6 +94,7 @@ mod store;
 mod writes;
 
 pub use options::PostgresOptions;
+pub use schema::schema_version_of;
 pub use store::PostgresStore;
 
 /// The schema version this library writes (the number of migrations).

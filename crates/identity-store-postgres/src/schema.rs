@@ -9,9 +9,12 @@
 //! needs no advisory lock, which CockroachDB lacks. A database migrated by
 //! a newer version of this library is refused.
 
+use std::time::Duration;
+
 use deadpool_postgres::Object;
 use identity_core::Error;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
 
 use crate::error::ResultExt;
 
@@ -233,8 +236,48 @@ pub(crate) fn latest() -> i64 {
     MIGRATIONS.len() as i64
 }
 
+/// The schema version of the database at `url` (as
+/// [`PostgresStore::connect`](crate::PostgresStore::connect) reads it):
+/// the number of migrations applied, 0 for a database that has never been
+/// migrated, possibly more than [`SCHEMA_VERSION`](crate::SCHEMA_VERSION)
+/// for one a newer version of this library migrated. Read on one
+/// connection in the URL's `search_path` (`?options=-csearch_path%3Dname`
+/// selects a schema); this never creates, migrates or changes anything.
+/// An unusable URL is [`Error::InvalidInput`]; a server not reached within
+/// `connect_timeout` is [`Error::Unavailable`].
+pub async fn schema_version_of(url: &str, connect_timeout: Duration) -> Result<i64, Error> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+        Error::invalid(
+            "invalid PostgreSQL connection URL (expected postgres://user@host:port/database)",
+        )
+    })?;
+    config.connect_timeout(connect_timeout);
+    let (client, connection) = config.connect(NoTls).await.ctx("connect")?;
+    let driver = tokio::spawn(connection);
+    let version = async {
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass('identity_store_migrations') IS NOT NULL",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .ctx("look for the migrations table")?;
+        if exists {
+            current_version(&client).await
+        } else {
+            Ok(0)
+        }
+    }
+    .await;
+    drop(client);
+    // The connection ends once the client is gone.
+    let _ = driver.await;
+    version
+}
+
 /// The highest applied migration (0 for a new database).
-pub(crate) async fn current_version(conn: &Object) -> Result<i64, Error> {
+pub(crate) async fn current_version(conn: &Client) -> Result<i64, Error> {
     conn.query_one(
         "SELECT COALESCE(MAX(version), 0)::INT8 FROM identity_store_migrations",
         &[],

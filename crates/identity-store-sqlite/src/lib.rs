@@ -60,6 +60,8 @@
 //!
 //! Versioned migrations (`PRAGMA user_version`) run when a database is
 //! opened; a file made by a newer version of this library is refused.
+//! [`schema_version_of`] reads a file's version without opening it as a
+//! store (read-only, no migration), for a status view.
 //! Tables: `identities`, `credentials`, `credential_identifiers`,
 //! `verifiable_addresses`, `recovery_addresses`. Each identity row holds
 //! the whole identity in `doc` (the store's own compact JSON form, every
@@ -110,6 +112,7 @@ mod search;
 mod store;
 
 pub use options::{SqliteOptions, Synchronous};
+pub use schema::schema_version_of;
 pub use store::SqliteStore;
 
 /// The schema version this library writes (`PRAGMA user_version`).

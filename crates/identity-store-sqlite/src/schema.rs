@@ -261,20 +261,7 @@ fn latest() -> i64 {
 
 /// The schema version of the file, refusing foreign and newer files.
 fn check_version(conn: &Connection) -> Result<i64, Error> {
-    let application_id: i32 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .ctx("read application id")?;
-    if application_id != 0 && application_id != APPLICATION_ID {
-        return Err(Error::Internal {
-            message: format!(
-                "the file is not an identity store (application_id {application_id:#x})"
-            ),
-            source: None,
-        });
-    }
-    let current: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .ctx("read schema version")?;
+    let current = read_version(conn)?;
     if current > latest() {
         return Err(Error::Internal {
             message: format!(
@@ -287,6 +274,49 @@ fn check_version(conn: &Connection) -> Result<i64, Error> {
         });
     }
     Ok(current.max(0))
+}
+
+/// The schema version of the database at `path_or_url` (as
+/// [`SqliteStore::open`](crate::SqliteStore::open) reads it): the number of
+/// migrations applied, 0 for an empty file, possibly more than
+/// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION) for a file a newer version of
+/// this library migrated. The file is opened read-only: this never creates,
+/// migrates or changes it (a missing file is an
+/// [`Error::Unavailable`]). A file that is not an identity store is an
+/// [`Error::Internal`].
+pub fn schema_version_of(path_or_url: &str) -> Result<u32, Error> {
+    let conn = match crate::options::parse_location(path_or_url)? {
+        crate::options::Location::Memory => return Ok(0),
+        crate::options::Location::File(path) => Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx("open database")?,
+    };
+    let version = read_version(&conn)?;
+    u32::try_from(version.max(0)).map_err(|_| Error::Internal {
+        message: format!("the database has schema version {version}, beyond any known"),
+        source: None,
+    })
+}
+
+/// The schema version the file records, refusing only foreign files.
+fn read_version(conn: &Connection) -> Result<i64, Error> {
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .ctx("read application id")?;
+    if application_id != 0 && application_id != APPLICATION_ID {
+        return Err(Error::Internal {
+            message: format!(
+                "the file is not an identity store (application_id {application_id:#x})"
+            ),
+            source: None,
+        });
+    }
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx("read schema version")
 }
 
 /// The busy timeout to use when nothing is configured.

@@ -43,6 +43,7 @@ pub use checks::concurrency::*;
 pub use checks::crud::*;
 pub use checks::feed::*;
 pub use checks::list::*;
+pub use checks::migrate::*;
 pub use checks::model::*;
 pub use checks::normalised::*;
 pub use checks::search::*;
@@ -119,6 +120,10 @@ macro_rules! __with_checks {
             check_feed_prune_and_expired_cursors,
             check_feed_consumer_cursors,
             check_feed_concurrent_writers_reader_sees_every_change_once,
+            check_migrate_dry_run_reports_and_writes_nothing,
+            check_migrate_apply_moves_exactly_the_valid_ones,
+            check_migrate_resumes_from_a_cursor,
+            check_migrate_concurrent_update_is_not_overwritten,
         }
     };
 }
@@ -167,6 +172,7 @@ mod tests {
             include_str!("checks/crud.rs"),
             include_str!("checks/feed.rs"),
             include_str!("checks/list.rs"),
+            include_str!("checks/migrate.rs"),
             include_str!("checks/model.rs"),
             include_str!("checks/normalised.rs"),
             include_str!("checks/search.rs"),

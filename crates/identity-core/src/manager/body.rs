@@ -78,6 +78,19 @@ impl CreateIdentityBody {
     }
 }
 
+impl CreateIdentityBody {
+    /// Whether the body imports a plaintext password to hash, counted as
+    /// a batch counts it against [`BATCH_MAX_PLAINTEXT`](crate::BATCH_MAX_PLAINTEXT)
+    /// (an importer can cut its batches by it). A body whose credentials
+    /// do not parse has none.
+    pub fn has_plaintext_password(&self) -> bool {
+        self.credentials.as_ref().is_some_and(|map| {
+            super::credentials::parse_imports(map)
+                .is_ok_and(|imports| super::credentials::has_plaintext(&imports))
+        })
+    }
+}
+
 /// A member that is present, `null` included (serde's `Option` reads
 /// `null` as absent).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {

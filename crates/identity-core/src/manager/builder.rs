@@ -164,7 +164,9 @@ impl IdentityManagerBuilder {
     }
 
     /// The manager.
-    pub fn build(self) -> IdentityManager {
+    pub fn build(mut self) -> IdentityManager {
+        // With the `metrics` feature, the store's failures are counted.
+        self.inner.store = crate::observe::metered(self.inner.store);
         IdentityManager {
             inner: Arc::new(self.inner),
         }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{BATCH_MAX, IdentityManager};
 use crate::error::Error;
 use crate::model::{State, TenantId};
+use crate::observe::{Operation, observed};
 
 /// One entry of a bulk operation: an identity, and the version it must
 /// have for the operation to apply to it (any version when `None`).
@@ -156,13 +157,16 @@ impl IdentityManager {
         tenant: TenantId,
         entries: Vec<BulkEntry>,
     ) -> Result<Vec<BulkResult>, Error> {
-        check_bulk_len(entries.len())?;
         let span =
             tracing::info_span!("identity.bulk_delete", tenant = %tenant, entries = entries.len());
-        async move {
+        let bulk = async move {
+            check_bulk_len(entries.len())?;
             let mut results = Vec::with_capacity(entries.len());
             for entry in entries {
-                let outcome = match self.delete(tenant, entry.id, entry.expected_version).await {
+                let outcome = match self
+                    .delete_one(tenant, entry.id, entry.expected_version)
+                    .await
+                {
                     Ok(()) => BulkOutcome::Deleted,
                     Err(error) => BulkOutcome::of_error(error),
                 };
@@ -172,9 +176,8 @@ impl IdentityManager {
                 });
             }
             Ok(results)
-        }
-        .instrument(span)
-        .await
+        };
+        observed(Operation::BulkDelete, bulk.instrument(span)).await
     }
 
     /// Sets the state of each identity of `entries` (at most
@@ -213,9 +216,9 @@ impl IdentityManager {
         state: State,
         entries: Vec<BulkEntry>,
     ) -> Result<Vec<BulkResult>, Error> {
-        check_bulk_len(entries.len())?;
         let span = tracing::info_span!("identity.bulk_set_state", tenant = %tenant, state = state.as_str(), entries = entries.len());
-        async move {
+        let bulk = async move {
+            check_bulk_len(entries.len())?;
             let mut results = Vec::with_capacity(entries.len());
             for entry in entries {
                 let outcome = match self.set_state(tenant, state, entry).await {
@@ -228,9 +231,8 @@ impl IdentityManager {
                 });
             }
             Ok(results)
-        }
-        .instrument(span)
-        .await
+        };
+        observed(Operation::BulkSetState, bulk.instrument(span)).await
     }
 
     /// Sets the state of one identity (see [`bulk_set_state`]).

@@ -262,6 +262,74 @@ fn parse_keys(kind: CredentialType, config: &Map<String, Value>) -> Result<Impor
     })
 }
 
+/// The import config (`credentials.<type>.config` of a create body) that
+/// recreates a stored credential's config: the inverse of
+/// [`parse_imports`] and [`merge`], so an exported identity imports again
+/// to the same credential. `None` when there is nothing to import: `code`
+/// (derived from the traits), and a config holding no secret (`{}`: the
+/// traits derive it again). Only the fields an import accepts are written;
+/// anything else a PATCH put into a config is left out.
+pub(crate) fn import_config(kind: CredentialType, config: &Value) -> Option<Value> {
+    let get = |field: &str| config.get(field).filter(|v| !v.is_null());
+    let pick = |item: &Value, fields: &[&str]| -> Value {
+        let mut out = Map::new();
+        for field in fields {
+            if let Some(v) = item.get(*field).filter(|v| !v.is_null()) {
+                out.insert((*field).to_owned(), v.clone());
+            }
+        }
+        Value::Object(out)
+    };
+    let out = match kind {
+        CredentialType::Password => {
+            if let Some(hash) = get("hashed_password").filter(|h| h.as_str() != Some("")) {
+                json!({ "hashed_password": hash })
+            } else if get("use_password_migration_hook") == Some(&Value::Bool(true)) {
+                json!({ "use_password_migration_hook": true })
+            } else {
+                return None;
+            }
+        }
+        CredentialType::Oidc | CredentialType::Saml => {
+            let fields: &[&str] = if kind == CredentialType::Oidc {
+                &["provider", "subject", "organization", "use_auto_link"]
+            } else {
+                &["provider", "subject", "organization"]
+            };
+            let providers: Vec<Value> = get("providers")?
+                .as_array()?
+                .iter()
+                .map(|p| pick(p, fields))
+                .collect();
+            json!({ "providers": providers })
+        }
+        CredentialType::Totp => json!({ "totp_url": get("totp_url")? }),
+        CredentialType::LookupSecret => {
+            let codes: Vec<Value> = get("recovery_codes")?
+                .as_array()?
+                .iter()
+                .map(|c| pick(c, &["code", "used_at"]))
+                .collect();
+            json!({ "codes": codes })
+        }
+        CredentialType::Webauthn | CredentialType::Passkey => {
+            let keys = get("credentials")?.as_array()?;
+            // A passkey without keys cannot be imported (Kratos' rule).
+            if keys.is_empty() && kind == CredentialType::Passkey {
+                return None;
+            }
+            let mut out = Map::new();
+            out.insert("credentials".into(), Value::Array(keys.clone()));
+            if let Some(handle) = get("user_handle") {
+                out.insert("user_handle".into(), handle.clone());
+            }
+            Value::Object(out)
+        }
+        CredentialType::Code => return None,
+    };
+    Some(out)
+}
+
 /// Hashes plaintext passwords through `pool`, replacing them by their
 /// hashes: however many requests arrive at once, at most the pool's
 /// permits hash together, each holding its memory cost (19 MiB by

@@ -9,6 +9,7 @@ use super::IdentityManager;
 use crate::error::{BoxError, Error};
 use crate::feed::{Change, ChangeCursor, ChangePage, PruneChanges, check_consumer_name};
 use crate::model::TenantId;
+use crate::observe::{Operation, observed};
 use crate::store::PageSize;
 use crate::time::Timestamp;
 
@@ -52,7 +53,11 @@ impl IdentityManager {
         after: Option<ChangeCursor>,
         limit: PageSize,
     ) -> Result<ChangePage, Error> {
-        self.inner.store.changes(tenant, after, limit).await
+        observed(
+            Operation::Changes,
+            self.inner.store.changes(tenant, after, limit),
+        )
+        .await
     }
 
     /// Prunes the tenant's changes by the configured
@@ -60,19 +65,23 @@ impl IdentityManager {
     /// Nothing prunes on its own: call it now and then (`identity-server`
     /// does, every minute).
     pub async fn prune_changes(&self, tenant: TenantId) -> Result<u64, Error> {
-        let retention = self.inner.config.retention;
-        let before = retention.max_age.map(|age| {
-            let micros = i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
-            let now = self.inner.clock.now().unix_micros();
-            Timestamp::from_unix_micros(now.saturating_sub(micros)).unwrap_or(Timestamp::UNIX_EPOCH)
-        });
-        if before.is_none() && retention.max_count.is_none() {
-            return Ok(0);
-        }
-        self.inner
-            .store
-            .prune_changes(tenant, &PruneChanges::new(before, retention.max_count))
-            .await
+        let run = async {
+            let retention = self.inner.config.retention;
+            let before = retention.max_age.map(|age| {
+                let micros = i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
+                let now = self.inner.clock.now().unix_micros();
+                Timestamp::from_unix_micros(now.saturating_sub(micros))
+                    .unwrap_or(Timestamp::UNIX_EPOCH)
+            });
+            if before.is_none() && retention.max_count.is_none() {
+                return Ok(0);
+            }
+            self.inner
+                .store
+                .prune_changes(tenant, &PruneChanges::new(before, retention.max_count))
+                .await
+        };
+        observed(Operation::PruneChanges, run).await
     }
 
     /// Delivers the tenant's changes after `consumer`'s saved cursor to
@@ -96,36 +105,39 @@ impl IdentityManager {
         batch: PageSize,
         max_pages: usize,
     ) -> Result<Delivery, Error> {
-        check_consumer_name(consumer)?;
-        let store = &self.inner.store;
-        let mut cursor = store.consumer_cursor(tenant, consumer).await?;
-        let mut delivered = 0;
-        for _ in 0..max_pages.max(1) {
-            let page = store.changes(tenant, cursor, batch).await?;
-            let full = page.changes.len() == batch.get();
-            if !page.changes.is_empty() {
-                sink.deliver(tenant, &page.changes)
-                    .await
-                    .map_err(|e| Error::unavailable("the event sink failed", e))?;
-                store
-                    .save_consumer_cursor(tenant, consumer, page.next)
-                    .await?;
-                delivered += page.changes.len();
+        let run = async {
+            check_consumer_name(consumer)?;
+            let store = &self.inner.store;
+            let mut cursor = store.consumer_cursor(tenant, consumer).await?;
+            let mut delivered = 0;
+            for _ in 0..max_pages.max(1) {
+                let page = store.changes(tenant, cursor, batch).await?;
+                let full = page.changes.len() == batch.get();
+                if !page.changes.is_empty() {
+                    sink.deliver(tenant, &page.changes)
+                        .await
+                        .map_err(|e| Error::unavailable("the event sink failed", e))?;
+                    store
+                        .save_consumer_cursor(tenant, consumer, page.next)
+                        .await?;
+                    delivered += page.changes.len();
+                }
+                cursor = Some(page.next);
+                if !full {
+                    return Ok(Delivery {
+                        delivered,
+                        cursor: page.next,
+                        caught_up: true,
+                    });
+                }
             }
-            cursor = Some(page.next);
-            if !full {
-                return Ok(Delivery {
-                    delivered,
-                    cursor: page.next,
-                    caught_up: true,
-                });
-            }
-        }
-        Ok(Delivery {
-            delivered,
-            cursor: cursor.unwrap_or(ChangeCursor::START),
-            caught_up: false,
-        })
+            Ok(Delivery {
+                delivered,
+                cursor: cursor.unwrap_or(ChangeCursor::START),
+                caught_up: false,
+            })
+        };
+        observed(Operation::DeliverChanges, run).await
     }
 
     /// Moves a consumer to `cursor` (typically the `pruned_through` of a
@@ -137,10 +149,13 @@ impl IdentityManager {
         consumer: &str,
         cursor: ChangeCursor,
     ) -> Result<(), Error> {
-        check_consumer_name(consumer)?;
-        self.inner
-            .store
-            .save_consumer_cursor(tenant, consumer, cursor)
-            .await
+        let run = async {
+            check_consumer_name(consumer)?;
+            self.inner
+                .store
+                .save_consumer_cursor(tenant, consumer, cursor)
+                .await
+        };
+        observed(Operation::ResetConsumer, run).await
     }
 }

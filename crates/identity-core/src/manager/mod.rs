@@ -1,11 +1,14 @@
 //! The identity operations: create, batch create, update (PUT), patch, get,
-//! list, delete — every rule applied before anything is stored.
+//! list, delete, bulk operations, schema migration — every rule applied
+//! before anything is stored.
 
 mod body;
 mod builder;
 mod bulk;
 mod credentials;
 mod events;
+mod export;
+mod migrate;
 mod patch;
 mod reads;
 mod writes;
@@ -24,6 +27,10 @@ pub use builder::{ChangeRetention, IdentityManagerBuilder, ManagerConfig};
 pub use bulk::{BulkEntry, BulkOutcome, BulkResult, check_bulk_len};
 pub use credentials::UNKNOWN_HASH_FORMAT;
 pub use events::{Delivery, EventSink};
+pub use migrate::{
+    Collision, MIGRATION_RETRIES, MigrationCounts, MigrationEntry, MigrationOutcome, MigrationPage,
+    SchemaMigration,
+};
 pub use patch::{PATCH_GROWTH_FACTOR, PATCH_MAX_OPS};
 pub use reads::{IdentityPage, ListParams, SEARCHABLE_TYPES, decode_page_token, encode_page_token};
 pub use writes::check_batch_len;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{IdentityManager, LIST_IDS_MAX};
 use crate::error::Error;
 use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
+use crate::observe::{Operation, observed};
 use crate::search::TRAITS_PATTERN_MAX_DEPTH;
 use crate::store::{ListFilter, ListQuery, PageSize};
 use crate::{limits, normalize, text};
@@ -152,11 +153,11 @@ pub fn decode_page_token(token: &str) -> Result<Uuid, Error> {
 impl IdentityManager {
     /// The identity with this id.
     pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
-        self.inner
-            .store
-            .get(tenant, id)
-            .instrument(tracing::info_span!("identity.get", tenant = %tenant, identity.id = %id))
-            .await
+        let get =
+            self.inner.store.get(tenant, id).instrument(
+                tracing::info_span!("identity.get", tenant = %tenant, identity.id = %id),
+            );
+        observed(Operation::Get, get).await
     }
 
     /// The identity with this external id; a text no external id can be
@@ -166,14 +167,17 @@ impl IdentityManager {
         tenant: TenantId,
         external_id: &str,
     ) -> Result<Arc<Identity>, Error> {
-        let Ok(external_id) = ExternalId::new(external_id) else {
-            return Err(Error::NotFound);
+        let get = async {
+            let Ok(external_id) = ExternalId::new(external_id) else {
+                return Err(Error::NotFound);
+            };
+            self.inner
+                .store
+                .get_by_external_id(tenant, &external_id)
+                .instrument(tracing::info_span!("identity.get_by_external_id", tenant = %tenant))
+                .await
         };
-        self.inner
-            .store
-            .get_by_external_id(tenant, &external_id)
-            .instrument(tracing::info_span!("identity.get_by_external_id", tenant = %tenant))
-            .await
+        observed(Operation::GetByExternalId, get).await
     }
 
     /// The identity holding this identifier of this type; the identifier is
@@ -184,45 +188,54 @@ impl IdentityManager {
         kind: CredentialType,
         identifier: &str,
     ) -> Result<Arc<Identity>, Error> {
-        let normalised = normalize::credential_identifier(kind, identifier);
-        self.inner
-            .store
-            .find_by_identifier(tenant, kind, &normalised)
-            .instrument(
-                tracing::info_span!("identity.find_by_identifier", tenant = %tenant, kind = %kind),
-            )
-            .await
+        let find = async {
+            let normalised = normalize::credential_identifier(kind, identifier);
+            self.inner
+                .store
+                .find_by_identifier(tenant, kind, &normalised)
+                .instrument(
+                    tracing::info_span!("identity.find_by_identifier", tenant = %tenant, kind = %kind),
+                )
+                .await
+        };
+        observed(Operation::FindByIdentifier, find).await
     }
 
     /// One page of identities, ascending by id (SPEC §8).
     pub async fn list(&self, tenant: TenantId, params: ListParams) -> Result<IdentityPage, Error> {
-        let query = self.list_query(params)?;
-        let page = self
-            .inner
-            .store
-            .list(tenant, &query)
-            .instrument(tracing::info_span!("identity.list", tenant = %tenant))
-            .await?;
-        let next_page_token = match (page.has_more, page.identities.last()) {
-            (true, Some(last)) => Some(encode_page_token(last.id)),
-            _ => None,
+        let list = async {
+            let query = self.list_query(params)?;
+            let page = self
+                .inner
+                .store
+                .list(tenant, &query)
+                .instrument(tracing::info_span!("identity.list", tenant = %tenant))
+                .await?;
+            let next_page_token = match (page.has_more, page.identities.last()) {
+                (true, Some(last)) => Some(encode_page_token(last.id)),
+                _ => None,
+            };
+            Ok(IdentityPage {
+                identities: page.identities,
+                next_page_token,
+            })
         };
-        Ok(IdentityPage {
-            identities: page.identities,
-            next_page_token,
-        })
+        observed(Operation::List, list).await
     }
 
     /// How many identities match `params`' filter and criteria, over every
     /// page (its page size and token are ignored): the total count of a
     /// search.
     pub async fn count(&self, tenant: TenantId, params: ListParams) -> Result<u64, Error> {
-        let query = self.list_query(params.with_page_token(None))?;
-        self.inner
-            .store
-            .count_matching(tenant, &query)
-            .instrument(tracing::info_span!("identity.count", tenant = %tenant))
-            .await
+        let count = async {
+            let query = self.list_query(params.with_page_token(None))?;
+            self.inner
+                .store
+                .count_matching(tenant, &query)
+                .instrument(tracing::info_span!("identity.count", tenant = %tenant))
+                .await
+        };
+        observed(Operation::Count, count).await
     }
 
     /// The store query of `params`, checked: one filter, at most

@@ -17,6 +17,7 @@ use crate::model::{
     ExternalId, Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus,
     check_region,
 };
+use crate::observe::{Operation, observed};
 use crate::store::ValidIdentity;
 use crate::time::Timestamp;
 
@@ -141,7 +142,7 @@ impl IdentityManager {
         tenant: TenantId,
         body: CreateIdentityBody,
     ) -> Result<Arc<Identity>, Error> {
-        self.create_as(tenant, body, Run::Real).await
+        observed(Operation::Create, self.create_as(tenant, body, Run::Real)).await
     }
 
     /// What [`create`](IdentityManager::create) would answer for `body`,
@@ -186,7 +187,11 @@ impl IdentityManager {
         tenant: TenantId,
         body: CreateIdentityBody,
     ) -> Result<Arc<Identity>, Error> {
-        self.create_as(tenant, body, Run::Dry).await
+        observed(
+            Operation::CreateDryRun,
+            self.create_as(tenant, body, Run::Dry),
+        )
+        .await
     }
 
     async fn create_as(
@@ -252,7 +257,11 @@ impl IdentityManager {
         tenant: TenantId,
         entries: Vec<Option<BatchEntry>>,
     ) -> Result<Vec<BatchOutcome>, Error> {
-        self.batch_create_as(tenant, entries, Run::Real).await
+        observed(
+            Operation::BatchCreate,
+            self.batch_create_as(tenant, entries, Run::Real),
+        )
+        .await
     }
 
     /// What [`batch_create`](IdentityManager::batch_create) would answer for
@@ -293,7 +302,11 @@ impl IdentityManager {
         tenant: TenantId,
         entries: Vec<Option<BatchEntry>>,
     ) -> Result<Vec<BatchOutcome>, Error> {
-        self.batch_create_as(tenant, entries, Run::Dry).await
+        observed(
+            Operation::BatchCreateDryRun,
+            self.batch_create_as(tenant, entries, Run::Dry),
+        )
+        .await
     }
 
     async fn batch_create_as(
@@ -449,7 +462,7 @@ impl IdentityManager {
         expected_version: Option<u64>,
     ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.update", tenant = %tenant, identity.id = %id);
-        async move {
+        let update = async move {
             check_region(body.region.as_deref().unwrap_or_default())?;
             let mut imports = match &body.credentials {
                 Some(map) => credentials::parse_imports(map)?,
@@ -475,9 +488,8 @@ impl IdentityManager {
                 self.apply_update(&stored, &body, replacement, &imports, now)
             })
             .await
-        }
-        .instrument(span)
-        .await
+        };
+        observed(Operation::Update, update.instrument(span)).await
     }
 
     fn apply_update(
@@ -540,7 +552,7 @@ impl IdentityManager {
         expected_version: Option<u64>,
     ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.patch", tenant = %tenant, identity.id = %id);
-        async move {
+        let patch = async move {
             let ops = patch::parse(patch, &self.inner.config.limits)?;
             let env = patch::PatchEnv {
                 base_url: &self.inner.config.base_url,
@@ -556,9 +568,8 @@ impl IdentityManager {
                 Ok(next)
             })
             .await
-        }
-        .instrument(span)
-        .await
+        };
+        observed(Operation::Patch, patch.instrument(span)).await
     }
 
     /// Deletes one credential of an identity, or part of one, by Kratos'
@@ -587,7 +598,7 @@ impl IdentityManager {
         expected_version: Option<u64>,
     ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.delete_credential", tenant = %tenant, identity.id = %id, kind);
-        async move {
+        let delete = async move {
             self.read_modify_write(tenant, id, expected_version, |stored, now, _| {
                 let mut stored = Arc::unwrap_or_clone(stored);
                 credentials::delete(&mut stored.credentials, kind, identifier, now)?;
@@ -598,9 +609,8 @@ impl IdentityManager {
                 Ok(stored)
             })
             .await
-        }
-        .instrument(span)
-        .await
+        };
+        observed(Operation::DeleteCredential, delete.instrument(span)).await
     }
 
     /// Deletes the identity with its credentials and addresses. With
@@ -608,6 +618,21 @@ impl IdentityManager {
     /// stored (the last writer wins). The store records the deletion in the
     /// change feed in the same transaction.
     pub async fn delete(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
+        observed(
+            Operation::Delete,
+            self.delete_one(tenant, id, expected_version),
+        )
+        .await
+    }
+
+    /// [`delete`](IdentityManager::delete), unobserved: a bulk delete's
+    /// entries count in the bulk operation, not as deletes of their own.
+    pub(super) async fn delete_one(
         &self,
         tenant: TenantId,
         id: Uuid,

@@ -12,6 +12,8 @@ mod kratos_handler;
 mod kratos_import;
 mod kratos_region;
 mod kratos_support;
+mod migrate;
+mod observe;
 mod openapi;
 mod routes;
 mod search;

@@ -5,7 +5,10 @@
 // (the workspace lint is for library code).
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod e2e;
 mod feed;
 mod hostile;
+mod migrate_schema;
+mod scrape;
 mod server;

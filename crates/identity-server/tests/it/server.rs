@@ -34,8 +34,18 @@ impl Server {
     /// Started with `extra` flags besides the listening address, database
     /// and base URL.
     pub(crate) fn start_with(database: &str, extra: &[&str]) -> Server {
+        Server::spawn(&[], database, extra)
+    }
+
+    /// Started as `identity-server serve FLAGS`.
+    pub(crate) fn start_serve_subcommand(database: &str) -> Server {
+        Server::spawn(&["serve"], database, &[])
+    }
+
+    fn spawn(command: &[&str], database: &str, extra: &[&str]) -> Server {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_identity-server"))
+            .args(command)
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),
@@ -60,6 +70,7 @@ impl Server {
             .env_remove("IDENTITY_CHANGES_POLL")
             .env_remove("IDENTITY_CHANGES_RETENTION_DAYS")
             .env_remove("IDENTITY_CHANGES_RETENTION_COUNT")
+            .env_remove("IDENTITY_NO_METRICS")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

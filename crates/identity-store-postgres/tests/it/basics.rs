@@ -5,7 +5,7 @@ use std::time::Duration;
 use identity_core::{
     ErrorKind, ExternalId, IdentityStore, ListFilter, ListQuery, PageSize, TenantId, ValidIdentity,
 };
-use identity_store_postgres::{PostgresOptions, PostgresStore, SCHEMA_VERSION};
+use identity_store_postgres::{PostgresOptions, PostgresStore, SCHEMA_VERSION, schema_version_of};
 use identity_store_tests::fixtures::{TENANT, email, identity, valid};
 use serde_json::json;
 
@@ -49,6 +49,40 @@ async fn concurrent_connects_migrate_once() {
         store.schema_version().await.expect("version"),
         SCHEMA_VERSION
     );
+}
+
+/// `schema_version_of` reads the version without migrating: 0 in a schema
+/// never migrated (which it does not create), `SCHEMA_VERSION` once a
+/// store connected there; a bad URL is invalid input.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
+async fn the_schema_version_is_read_without_migrating() {
+    let url = url();
+    let schema = Schema::new(&url);
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let in_schema = format!("{url}{separator}options=-csearch_path%3D{}", schema.name);
+    let timeout = Duration::from_secs(10);
+    assert_eq!(
+        schema_version_of(&in_schema, timeout).await.expect("fresh"),
+        0
+    );
+    assert_eq!(
+        schema_version_of(&in_schema, timeout)
+            .await
+            .expect("still fresh"),
+        0
+    );
+    drop(schema.store().await);
+    assert_eq!(
+        schema_version_of(&in_schema, timeout)
+            .await
+            .expect("migrated"),
+        SCHEMA_VERSION
+    );
+    let bad = schema_version_of("postgres://u@h:notaport/db", timeout)
+        .await
+        .expect_err("bad URL");
+    assert_eq!(bad.kind(), ErrorKind::InvalidInput);
 }
 
 /// A database migrated by a newer library is refused, not written to.

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use identity_core::{ChangeCursor, ChangeKind, ErrorKind, IdentityStore, PageSize, TenantId};
-use identity_store_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
+use identity_store_sqlite::{
+    SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous, schema_version_of,
+};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -79,6 +81,36 @@ async fn a_file_from_a_newer_library_is_refused() {
         .expect_err("newer file refused");
     assert_eq!(e.kind(), ErrorKind::Internal);
     assert!(e.to_string().contains("newer"), "{e}");
+}
+
+/// `schema_version_of` reads the version without migrating or creating:
+/// a missing file stays missing, an empty one stays at 0, a migrated one
+/// reads `SCHEMA_VERSION`, a newer one its own number, a foreign one is
+/// refused.
+#[tokio::test]
+async fn the_schema_version_is_read_without_migrating() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v.db");
+    let url = format!("sqlite://{}", path.display());
+    let missing = schema_version_of(&url).expect_err("no file");
+    assert_eq!(missing.kind(), ErrorKind::Unavailable);
+    assert!(!path.exists(), "reading created the file");
+    drop(raw(&path));
+    assert_eq!(schema_version_of(&url).expect("empty file"), 0);
+    assert_eq!(schema_version_of(&url).expect("still empty"), 0);
+    drop(SqliteStore::open(&url, SqliteOptions::default()).expect("open migrates"));
+    assert_eq!(schema_version_of(&url).expect("migrated"), SCHEMA_VERSION);
+    raw(&path)
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .expect("bump");
+    assert_eq!(schema_version_of(&url).expect("newer"), SCHEMA_VERSION + 1);
+    raw(&path)
+        .pragma_update(None, "application_id", 7)
+        .expect("foreign");
+    assert_eq!(
+        schema_version_of(&url).expect_err("foreign").kind(),
+        ErrorKind::Internal
+    );
 }
 
 /// A file written at schema version 1, where an empty external id could

@@ -5,6 +5,7 @@ pub(crate) mod concurrency;
 pub(crate) mod crud;
 pub(crate) mod feed;
 pub(crate) mod list;
+pub(crate) mod migrate;
 pub(crate) mod model;
 pub(crate) mod normalised;
 pub(crate) mod search;
