@@ -35,6 +35,11 @@ pub enum ErrorKind {
     Schema,
     /// The store cannot be reached or is busy; retrying may help.
     Unavailable,
+    /// A write reached the store but its outcome is unknown: the
+    /// connection was lost after the commit was sent, and the store could
+    /// not find out whether it happened. It may or may not have; read
+    /// before retrying (a blind retry may apply it twice).
+    OutcomeUnknown,
     /// What the request points at is gone for good: a change cursor before
     /// the changes the store still keeps.
     Expired,
@@ -314,6 +319,19 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A write was sent to the store and may or may not have happened:
+    /// the connection was lost (or timed out) after the commit was sent,
+    /// and the store could not prove either outcome. Never a success in
+    /// disguise, and never retried by the store: the caller reads the
+    /// identity to find out before writing again.
+    #[error("outcome of the write unknown: {message}")]
+    OutcomeUnknown {
+        /// What was being written, without secrets.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Something unexpected.
     #[error("internal error: {message}")]
     Internal {
@@ -343,6 +361,7 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
             Error::CursorExpired { .. } => ErrorKind::Expired,
             Error::Internal { .. } => ErrorKind::Internal,
         }
@@ -373,6 +392,14 @@ impl Error {
     /// An unavailable error with a source.
     pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Error::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An outcome-unknown error with a source.
+    pub fn outcome_unknown(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::OutcomeUnknown {
             message: message.into(),
             source: Some(source.into()),
         }

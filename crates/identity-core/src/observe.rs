@@ -115,6 +115,7 @@ pub(crate) fn kind_label(kind: ErrorKind) -> &'static str {
         ErrorKind::VersionMismatch => "version_mismatch",
         ErrorKind::Schema => "schema",
         ErrorKind::Unavailable => "unavailable",
+        ErrorKind::OutcomeUnknown => "outcome_unknown",
         ErrorKind::Expired => "expired",
         ErrorKind::Internal => "internal",
     }
@@ -135,6 +136,7 @@ pub(crate) fn is_store_failure(kind: ErrorKind) -> bool {
         | ErrorKind::InvalidInput
         | ErrorKind::Schema
         | ErrorKind::Unavailable
+        | ErrorKind::OutcomeUnknown
         | ErrorKind::Internal => true,
     }
 }

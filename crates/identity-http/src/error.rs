@@ -71,6 +71,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::VersionMismatch => StatusCode::PRECONDITION_FAILED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::Expired => StatusCode::GONE,
     }
@@ -101,6 +102,9 @@ pub fn envelope_of(error: &Error) -> (StatusCode, Value) {
 /// The Kratos message of a 4xx or 5xx answer that has no more specific one.
 const MALFORMED: &str = "The request was malformed or contained invalid parameters";
 const UNAVAILABLE: &str = "The storage backend is unavailable, please try again later";
+const OUTCOME_UNKNOWN: &str =
+    "The write may or may not have happened: the storage backend failed while committing it";
+const OUTCOME_UNKNOWN_REASON: &str = "The connection to the storage backend was lost after the write was sent, and whether it was applied could not be determined. Read the resource to find out before retrying: a blind retry may apply the write twice.";
 const INTERNAL: &str = "An internal server error occurred, please contact the system administrator";
 
 fn kratos_envelope(status: StatusCode, error: &Error) -> Value {
@@ -152,6 +156,14 @@ fn kratos_envelope(status: StatusCode, error: &Error) -> Value {
                 .map(|(expected, actual)| json!({"expected_version": expected, "actual_version": actual})),
         ),
         ErrorKind::Unavailable => (None, UNAVAILABLE, None),
+        // A 503 like Unavailable (Kratos has no such answer), worded so
+        // that a client does not retry blindly; `details.outcome` lets a
+        // program tell it from a plain 503.
+        ErrorKind::OutcomeUnknown => (
+            Some(OUTCOME_UNKNOWN_REASON.to_owned()),
+            OUTCOME_UNKNOWN,
+            Some(json!({"outcome": "unknown"})),
+        ),
         ErrorKind::Internal => (None, INTERNAL, None),
         ErrorKind::Expired => match error {
             Error::CursorExpired {
@@ -283,7 +295,7 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 9] = [
+    const KINDS: [ErrorKind; 10] = [
         ErrorKind::Validation,
         ErrorKind::InvalidInput,
         ErrorKind::Schema,
@@ -291,6 +303,7 @@ mod tests {
         ErrorKind::Conflict,
         ErrorKind::VersionMismatch,
         ErrorKind::Unavailable,
+        ErrorKind::OutcomeUnknown,
         ErrorKind::Internal,
         ErrorKind::Expired,
     ];
@@ -298,7 +311,7 @@ mod tests {
     #[test]
     fn status_of_every_kind() {
         let statuses: Vec<u16> = KINDS.iter().map(|k| status_of(*k).as_u16()).collect();
-        assert_eq!(statuses, [400, 400, 400, 404, 409, 412, 503, 500, 410]);
+        assert_eq!(statuses, [400, 400, 400, 404, 409, 412, 503, 503, 500, 410]);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! - a lost or refused connection, a pool timeout, an administrator
 //!   shutdown, a server out of resources, a cancelled statement and
 //!   CockroachDB's "result is ambiguous" are [`Error::Unavailable`]:
-//!   retrying later may help;
+//!   retrying later may help (a write's lost `COMMIT` never gets here: the
+//!   runner in `run.rs` settles it or makes it
+//!   [`Error::OutcomeUnknown`]);
 //! - text PostgreSQL cannot store (a NUL character, a character the
 //!   database's encoding lacks) and values too large for an index are
 //!   [`Error::InvalidInput`]: a backstop only, since the core refuses NUL
@@ -127,15 +129,6 @@ fn classify(e: &tokio_postgres::Error) -> Class {
         "54000" => Class::InvalidInput("a value is too large for the database to index"),
         _ => Class::Internal,
     }
-}
-
-/// Whether the connection an error came from is gone: closed by either
-/// end, or terminated by the server (`57P01`, an administrator's
-/// `pg_terminate_backend` or a shutdown).
-pub(crate) fn is_dead_connection(e: &tokio_postgres::Error) -> bool {
-    e.is_closed()
-        || e.code()
-            .is_some_and(|c| *c == tokio_postgres::error::SqlState::ADMIN_SHUTDOWN)
 }
 
 /// A driver error without a SQLSTATE that means the connection, not the

@@ -36,7 +36,7 @@ use tokio_postgres::{Error as PgError, Row};
 use uuid::Uuid;
 
 use crate::rows::{self, Param};
-use crate::store::Failure;
+use crate::run::Failure;
 
 /// A change a write is about to commit: everything but its cursor and
 /// time, which [`APPEND`] gives it under the tenant's head row lock.

@@ -26,9 +26,25 @@
 //!   failure (SQLSTATE 40001) or a deadlock (40P01) is re-run from the
 //!   start with the same input, with bounded, jittered exponential backoff.
 //! - A write runs on its own task: dropping the caller's future never
-//!   leaves a transaction half done; a lost connection rolls it back on the
-//!   server, and the call fails with
-//!   [`Error::Unavailable`](identity_core::Error::Unavailable).
+//!   leaves a transaction half done; a connection lost before the write
+//!   sent its `COMMIT` rolls it back on the server, and the write is re-run
+//!   on a fresh connection (to the new primary after a failover) for up to
+//!   [`PostgresOptions::reconnect_window`], then fails with
+//!   [`Error::Unavailable`](identity_core::Error::Unavailable), which always
+//!   means "not written".
+//! - Client-side timeouts bound every call even when the server or the
+//!   network stops answering ([`PostgresOptions::statement_timeout`],
+//!   [`PostgresOptions::commit_timeout`], [`PostgresOptions::connect_timeout`]);
+//!   a connection that timed out is closed, never pooled again.
+//! - A write whose `COMMIT` was sent but not answered is settled on a fresh
+//!   connection: success when the store proves it happened, written once
+//!   when it proves it did not, otherwise
+//!   [`Error::OutcomeUnknown`](identity_core::Error::OutcomeUnknown): never
+//!   reported as a success, never silently re-applied (see
+//!   [`PostgresStore`]'s "Failover").
+//! - [`PostgresStore::with_standby`] sends reads to a standby, with
+//!   read-your-writes by version; writes and the reads inside them stay on
+//!   the primary.
 //! - Every uniqueness rule of the storage contract is a primary key or a
 //!   unique index led by the tenant; a write that breaks one fails with
 //!   [`Error::Conflict`](identity_core::Error::Conflict) naming the value
@@ -46,8 +62,8 @@
 //!   `next` never skips one that committed late (a sequence would; see
 //!   `feed.rs`). The cost: a tenant's writers take turns from that
 //!   statement to their commit.
-//! - A lost or refused connection, a pool timeout, a server shutting down
-//!   or out of resources are
+//! - A lost or refused connection (once the reconnect window is spent), a
+//!   pool timeout, a server shutting down or out of resources are
 //!   [`Error::Unavailable`](identity_core::Error::Unavailable); other
 //!   driver failures are [`Error::Internal`](identity_core::Error::Internal)
 //!   with the driver error as the source.
@@ -71,8 +87,11 @@ mod error;
 mod feed;
 mod options;
 mod rows;
+mod run;
 mod schema;
+mod standby;
 mod store;
+mod writes;
 
 pub use options::PostgresOptions;
 pub use schema::schema_version_of;

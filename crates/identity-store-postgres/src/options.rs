@@ -13,6 +13,27 @@ pub struct PostgresOptions {
     /// How long a call waits for a free connection, and how long opening a
     /// connection may take, before it fails as unavailable (default 5 s).
     pub connect_timeout: Duration,
+    /// The longest a read, or a write's statements up to its `COMMIT`, may
+    /// take before the call gives up on the connection (which is closed,
+    /// not pooled) and re-runs on a fresh one, or fails as unavailable
+    /// (default 30 s). A client-side bound: it holds when the server or
+    /// the network stops answering, which PostgreSQL's own
+    /// `statement_timeout` cannot.
+    pub statement_timeout: Duration,
+    /// The longest a `COMMIT` (or a one-statement write) may take (default
+    /// 10 s). A primary whose synchronous standby is gone waits for it
+    /// forever; past this bound the connection is closed and the write is
+    /// settled (see [`PostgresStore`](crate::PostgresStore)): proven done,
+    /// proven not done and re-run, or
+    /// [`Error::OutcomeUnknown`](identity_core::Error::OutcomeUnknown).
+    pub commit_timeout: Duration,
+    /// How long a call keeps reconnecting after its connection failed or
+    /// timed out, or no connection could be opened (a failover: the old
+    /// primary gone, the standby not yet promoted), before it fails
+    /// (default 10 s). A write that failed before sending its `COMMIT` is
+    /// re-run within this window, and one whose commit's answer was lost
+    /// is settled within it.
+    pub reconnect_window: Duration,
     /// How often a write whose transaction hit a serialization failure or
     /// a deadlock is re-run before it fails as unavailable (default 8).
     pub max_retries: u32,
@@ -33,6 +54,9 @@ impl Default for PostgresOptions {
         PostgresOptions {
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            commit_timeout: Duration::from_secs(10),
+            reconnect_window: Duration::from_secs(10),
             max_retries: 8,
             retry_base_delay: Duration::from_millis(2),
             schema: None,
@@ -51,6 +75,25 @@ impl PostgresOptions {
     /// Sets the connect and pool wait timeout.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the client-side bound of a read, and of a write's statements
+    /// before its commit.
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// Sets the client-side bound of a commit.
+    pub fn with_commit_timeout(mut self, timeout: Duration) -> Self {
+        self.commit_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a call keeps reconnecting after a lost connection.
+    pub fn with_reconnect_window(mut self, window: Duration) -> Self {
+        self.reconnect_window = window;
         self
     }
 

@@ -4,26 +4,28 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{
-    GenericClient, Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime,
+    Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime,
 };
 use identity_core::{
-    ChangeCursor, ChangeKind, ChangePage, ConflictField, CredentialType, Error, ExternalId,
+    ChangeCursor, ChangePage, ConflictField, CredentialType, Error, ErrorKind, ExternalId,
     Identity, IdentityStore, ListFilter, ListPage, ListQuery, ListQueryParts, PageSize,
-    PruneChanges, TenantId, ValidIdentity, WriteOp, sql,
+    PruneChanges, TenantId, ValidIdentity, sql,
 };
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Error as PgError, NoTls};
 use uuid::Uuid;
 
-use crate::error::{self, map_pool, retryable, unique_violation};
-use crate::feed::{self, Pending};
+use crate::error::map_pool;
+use crate::feed;
 use crate::options::{PostgresOptions, is_plain_identifier};
 use crate::rows::{self, identity_from_row, identity_select};
+use crate::run::{self, Failure, Kind, Lease};
 use crate::schema;
+use crate::standby::{Floor, Floors};
+use crate::writes::{batch_attempt, create_attempt, delete_attempt, update_attempt};
 
 /// An [`IdentityStore`] on PostgreSQL, with SQL that CockroachDB accepts
 /// too.
@@ -38,9 +40,35 @@ use crate::schema;
 /// read is one statement, so it sees one snapshot.
 ///
 /// Cloning is cheap and shares the pool.
+///
+/// # Failover
+///
+/// Every read and every write runs under client-side timeouts
+/// ([`PostgresOptions::statement_timeout`], [`PostgresOptions::commit_timeout`]);
+/// a connection that timed out is closed, never pooled again. Given a
+/// multi-host URL with `target_session_attrs=read-write`, new connections
+/// go to whichever host is the primary, so after a failover the store
+/// reconnects to the promoted standby by itself. A read, and a write that
+/// failed before sending its `COMMIT`, is re-run on a fresh connection for
+/// up to [`PostgresOptions::reconnect_window`]. A write whose `COMMIT` was
+/// sent but not answered is settled on a fresh connection (a create finds
+/// its fresh id taken or not, an update finds the row as it wrote it or
+/// as it found it, a delete finds the row still there or not): success
+/// when proven done, written once when proven not done, and otherwise
+/// [`Error::OutcomeUnknown`], never reported as a success or a failure it
+/// may not be. A delete whose row is gone cannot tell its own deletion
+/// from another's, so it is outcome unknown.
+///
+/// # Reads from a standby
+///
+/// [`PostgresStore::with_standby`] gives a handle whose reads go to a
+/// second pool; see its documentation.
 #[derive(Clone)]
 pub struct PostgresStore {
     inner: Arc<Inner>,
+    /// The pool reads go to, for a handle made by
+    /// [`PostgresStore::with_standby`].
+    standby: Option<Arc<Standby>>,
 }
 
 struct Inner {
@@ -48,35 +76,73 @@ struct Inner {
     options: PostgresOptions,
     /// Where the store connects, without credentials (for `Debug`).
     target: String,
+    /// The versions recent writes gave (kept once a standby handle exists).
+    floors: Floors,
+}
+
+struct Standby {
+    pool: Pool,
+    target: String,
 }
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
             .field("target", &self.inner.target)
+            .field("standby", &self.standby.as_ref().map(|s| &s.target))
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
 }
 
-/// Why one attempt of a transaction failed.
-pub(crate) enum Failure {
-    /// A driver error: retried when [`retryable`], else mapped.
-    Db(PgError),
-    /// A store error, final.
-    Store(Error),
-}
-
-impl From<PgError> for Failure {
-    fn from(e: PgError) -> Self {
-        Failure::Db(e)
+/// A pool for `url` with `options`; `schema_first` puts the options'
+/// `search_path` before the URL's own startup options, so that the URL's
+/// win (a standby's URL may name its own).
+fn pool(url: &str, options: &PostgresOptions, schema_first: bool) -> Result<(Pool, String), Error> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+        Error::invalid(
+            "invalid PostgreSQL connection URL (expected postgres://user@host:port/database)",
+        )
+    })?;
+    if let Some(schema) = &options.schema {
+        if !is_plain_identifier(schema) {
+            return Err(Error::invalid(format!(
+                "invalid schema name {schema:?}: use lowercase ASCII letters, digits and _"
+            )));
+        }
+        let startup = match config.get_options() {
+            Some(existing) if !existing.is_empty() && schema_first => {
+                format!("-c search_path={schema} {existing}")
+            }
+            Some(existing) if !existing.is_empty() => {
+                format!("{existing} -c search_path={schema}")
+            }
+            _ => format!("-c search_path={schema}"),
+        };
+        config.options(startup);
     }
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Store(e)
-    }
+    config.application_name(&options.application_name);
+    config.connect_timeout(options.connect_timeout);
+    let target = describe(&config, options.schema.as_deref());
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(options.max_connections.max(1))
+        // The most recently used connection first: a lightly loaded
+        // store keeps using a few warm backends (prepared statements
+        // and plans cached) instead of rotating through all of them.
+        .queue_mode(QueueMode::Lifo)
+        .wait_timeout(Some(options.connect_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| Error::internal("build the connection pool", e))?;
+    Ok((pool, target))
 }
 
 impl PostgresStore {
@@ -91,46 +157,7 @@ impl PostgresStore {
     /// version of this library. Safe when several processes start at once:
     /// each migration runs exactly once.
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<PostgresStore, Error> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
-            Error::invalid(
-                "invalid PostgreSQL connection URL (expected postgres://user@host:port/database)",
-            )
-        })?;
-        if let Some(schema) = &options.schema {
-            if !is_plain_identifier(schema) {
-                return Err(Error::invalid(format!(
-                    "invalid schema name {schema:?}: use lowercase ASCII letters, digits and _"
-                )));
-            }
-            let startup = match config.get_options() {
-                Some(existing) if !existing.is_empty() => {
-                    format!("{existing} -c search_path={schema}")
-                }
-                _ => format!("-c search_path={schema}"),
-            };
-            config.options(startup);
-        }
-        config.application_name(&options.application_name);
-        config.connect_timeout(options.connect_timeout);
-        let target = describe(&config, options.schema.as_deref());
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections.max(1))
-            // The most recently used connection first: a lightly loaded
-            // store keeps using a few warm backends (prepared statements
-            // and plans cached) instead of rotating through all of them.
-            .queue_mode(QueueMode::Lifo)
-            .wait_timeout(Some(options.connect_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::internal("build the connection pool", e))?;
+        let (pool, target) = pool(url, &options, false)?;
         let mut conn = pool.get().await.map_err(|e| map_pool("connect", e))?;
         schema::migrate(&mut conn, options.schema.as_deref()).await?;
         drop(conn);
@@ -139,7 +166,47 @@ impl PostgresStore {
                 pool,
                 options,
                 target,
+                floors: Floors::default(),
             }),
+            standby: None,
+        })
+    }
+
+    /// A handle on the same store whose reads go to `url`: a standby (a
+    /// URL with `target_session_attrs=read-only`, several standbys with
+    /// `load_balance_hosts=random` too, or any node with `any`), in a pool
+    /// of its own with the same options. Its writes,
+    /// and the reads inside them, go to the primary, as this handle's do.
+    ///
+    /// Which reads: `get`, `get_by_external_id`, `find_by_identifier`,
+    /// `list`, `count`, `count_matching` and `changes`.
+    /// `find_create_conflict` (the read that answers a write's question)
+    /// and `consumer_cursor` (read to deliver and move on) stay on the
+    /// primary. Read-your-writes: every write through any
+    /// handle of this store records the version it gave; a standby's
+    /// answer older than that, a standby that does not know the identity,
+    /// or a standby that fails, is asked of the primary again. So a caller
+    /// reads its own writes (and a read after an
+    /// [`Error::OutcomeUnknown`] write goes to the primary). Lists,
+    /// counts and the change feed read the standby as it is, which may lag
+    /// behind the primary by the replication delay (the feed's cursors
+    /// still come in commit order there).
+    ///
+    /// Use the returned handle for read-only work (e.g. a manager that
+    /// serves GETs) and this one for writes: a read-modify-write (PUT,
+    /// PATCH) through a standby handle reads the identity from the standby
+    /// first, and if the standby lags behind another process's write, the
+    /// write fails its version check (never overwrites) and the manager
+    /// re-reads, this time from the primary.
+    ///
+    /// Fails with [`Error::InvalidInput`] for a URL that cannot be used;
+    /// connections are opened on first use.
+    pub fn with_standby(&self, url: &str) -> Result<PostgresStore, Error> {
+        let (pool, target) = pool(url, &self.inner.options, true)?;
+        self.inner.floors.enable();
+        Ok(PostgresStore {
+            inner: Arc::clone(&self.inner),
+            standby: Some(Arc::new(Standby { pool, target })),
         })
     }
 
@@ -150,10 +217,14 @@ impl PostgresStore {
         schema::current_version(&conn).await
     }
 
-    /// Closes the pool: calls waiting for a connection, and every later
-    /// call, fail as unavailable; idle connections are closed.
+    /// Closes the pool (and this handle's standby pool): calls waiting for
+    /// a connection, and every later call, fail as unavailable; idle
+    /// connections are closed.
     pub fn close(&self) {
         self.inner.pool.close();
+        if let Some(standby) = &self.standby {
+            standby.pool.close();
+        }
     }
 
     async fn conn(&self, context: &str) -> Result<Object, Error> {
@@ -164,30 +235,100 @@ impl PostgresStore {
             .map_err(|e| map_pool(context, e))
     }
 
-    /// Runs a read, re-running it on a serialization failure, and once on
-    /// a connection that turns out to be dead (a read changes nothing, so
-    /// re-running it is safe; the pool may hand out a connection whose
-    /// server end was just closed before its task noticed).
+    /// Runs a read, re-running it on a serialization failure and on a
+    /// connection that failed or timed out (a read changes nothing, so
+    /// re-running it is safe); see `run.rs`.
     async fn read<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
     where
-        F: Fn(Object) -> Fut,
+        F: Fn(Lease) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        run(&self.inner, context, Rerun::OnDeadConnection, attempt).await
+        let inner = &self.inner;
+        run::run(&inner.pool, &inner.options, context, Kind::Read, attempt).await
+    }
+
+    /// Runs a read on the standby of a standby handle (on the primary
+    /// otherwise), and again on the primary when the standby's answer is
+    /// `stale` or the standby is unavailable.
+    async fn read_standby<T, F, Fut>(
+        &self,
+        context: &'static str,
+        stale: impl Fn(&Result<T, Error>) -> bool,
+        attempt: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(Lease) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let Some(standby) = &self.standby else {
+            return self.read(context, attempt).await;
+        };
+        let answer = run::run(
+            &standby.pool,
+            &self.inner.options,
+            context,
+            Kind::Read,
+            &attempt,
+        )
+        .await;
+        match answer {
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                tracing::debug!(context, "standby unavailable; reading the primary");
+                self.read(context, attempt).await
+            }
+            answer if stale(&answer) => self.read(context, attempt).await,
+            answer => answer,
+        }
+    }
+
+    /// Whether a standby's answer to a read of one identity may be older
+    /// than this store's writes: below a recorded floor, or not found.
+    fn stale_identity(&self, tenant: TenantId, answer: &Result<Identity, Error>) -> bool {
+        match answer {
+            Ok(found) => self
+                .inner
+                .floors
+                .stale(tenant.0, found.id, Some(found.version)),
+            Err(Error::NotFound) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Records what a write left, for read-your-writes.
+    fn floor(&self, tenant: TenantId, id: Uuid, floor: Floor) {
+        self.inner.floors.record(tenant.0, id, floor);
+    }
+
+    /// Records an update's or delete's answer.
+    fn floor_of<T>(&self, tenant: TenantId, id: Uuid, result: &Result<T, Error>, done: Floor) {
+        match result {
+            Ok(_) => self.floor(tenant, id, done),
+            Err(Error::VersionMismatch { actual, .. }) => {
+                self.floor(tenant, id, Floor::Version(*actual));
+            }
+            Err(Error::OutcomeUnknown { .. }) => self.floor(tenant, id, Floor::Unknown),
+            Err(_) => {}
+        }
     }
 
     /// Runs a write transaction on its own task, re-running it from the
-    /// start (with the same input) on a serialization failure or deadlock.
-    async fn write<T, F, Fut>(&self, context: &'static str, attempt: F) -> Result<T, Error>
+    /// start (with the same input) when that is safe, and settling it when
+    /// its commit's answer was lost; see `run.rs`.
+    async fn write<T, F, Fut>(
+        &self,
+        context: &'static str,
+        kind: Kind,
+        attempt: F,
+    ) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: Fn(Object) -> Fut + Send + Sync + 'static,
+        F: Fn(Lease) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        // A write on a connection that died is never re-run here: whether
-        // it committed is unknown.
-        let task = tokio::spawn(async move { run(&inner, context, Rerun::Never, attempt).await });
+        let task = tokio::spawn(async move {
+            run::run(&inner.pool, &inner.options, context, kind, attempt).await
+        });
         match task.await {
             Ok(result) => result,
             Err(e) => Err(Error::internal(
@@ -216,228 +357,6 @@ fn describe(config: &tokio_postgres::Config, schema: Option<&str>) -> String {
         config.get_dbname().unwrap_or(""),
         schema.map(|s| format!(" (schema {s})")).unwrap_or_default()
     )
-}
-
-/// Whether [`run`] re-runs an attempt whose connection died.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Rerun {
-    /// Once, at once, on a fresh connection (reads).
-    OnDeadConnection,
-    /// Never (writes: their outcome is unknown).
-    Never,
-}
-
-/// The retry loop: a fresh connection per attempt, bounded retries of
-/// serialization failures and deadlocks with jittered exponential backoff.
-async fn run<T, F, Fut>(
-    inner: &Inner,
-    context: &'static str,
-    rerun: Rerun,
-    attempt: F,
-) -> Result<T, Error>
-where
-    F: Fn(Object) -> Fut,
-    Fut: Future<Output = Result<T, Failure>>,
-{
-    let base = inner.options.retry_base_delay;
-    let cap = base.saturating_mul(100);
-    let mut delay = base;
-    let mut retries = 0;
-    let mut reran = false;
-    loop {
-        let conn = inner.pool.get().await.map_err(|e| map_pool(context, e))?;
-        match attempt(conn).await {
-            Ok(value) => return Ok(value),
-            Err(Failure::Store(e)) => return Err(e),
-            Err(Failure::Db(e))
-                if rerun == Rerun::OnDeadConnection && !reran && error::is_dead_connection(&e) =>
-            {
-                reran = true;
-                tracing::debug!(context, "read on a dead connection, re-running it");
-            }
-            Err(Failure::Db(e)) if retryable(&e) && retries < inner.options.max_retries => {
-                retries += 1;
-                tracing::debug!(context, retries, "transaction conflict, retrying");
-                tokio::time::sleep(jitter(delay)).await;
-                delay = delay.saturating_mul(2).min(cap);
-            }
-            Err(Failure::Db(e)) => return Err(error::map(context, e)),
-        }
-    }
-}
-
-/// A delay between half and all of `delay`, so that writers that collided
-/// do not collide again in lockstep.
-fn jitter(delay: Duration) -> Duration {
-    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
-    let half = micros / 2;
-    Duration::from_micros(half + fastrand::u64(0..=half.max(1)))
-}
-
-/// The store error of a failed write: a unique violation becomes a conflict
-/// naming the value that collided (looked up on `c`, after the failed
-/// statements were rolled back); anything else stays a driver error for
-/// the retry loop.
-async fn write_failure<C: GenericClient + Sync>(
-    c: &C,
-    nid: Uuid,
-    identity: &ValidIdentity,
-    op: WriteOp,
-    e: PgError,
-) -> Failure {
-    let Some(index) = unique_violation(&e) else {
-        return Failure::Db(e);
-    };
-    match rows::find_conflict(c, nid, identity, op).await {
-        Ok(found) => match found.or_else(|| index?.backstop(identity)) {
-            Some(field) => Failure::Store(Error::Conflict { field, op }),
-            None => Failure::Store(Error::internal("unexpected unique constraint violation", e)),
-        },
-        Err(lookup) => Failure::Db(lookup),
-    }
-}
-
-/// The change of a created identity.
-fn created(identity: &ValidIdentity) -> Pending {
-    Pending {
-        identity_id: identity.identity().id,
-        kind: ChangeKind::Created,
-        version: 1,
-        fields: identity.changed_fields(),
-    }
-}
-
-async fn create_attempt(
-    mut conn: Object,
-    nid: Uuid,
-    identity: &ValidIdentity,
-) -> Result<u64, Failure> {
-    let result = async {
-        let tx = conn.transaction().await?;
-        rows::insert(&tx, nid, identity.identity()).await?;
-        feed::append(&tx, nid, &[created(identity)]).await?;
-        tx.commit().await
-    }
-    .await;
-    match result {
-        Ok(()) => Ok(1),
-        // The transaction is rolled back (dropped) before the lookup.
-        Err(e) => Err(write_failure(&conn, nid, identity, WriteOp::Create, e).await),
-    }
-}
-
-async fn batch_attempt(
-    mut conn: Object,
-    nid: Uuid,
-    identities: &[ValidIdentity],
-) -> Result<Vec<Result<u64, Error>>, Failure> {
-    let mut tx = conn.transaction().await?;
-    let mut results = Vec::with_capacity(identities.len());
-    let mut changes = Vec::with_capacity(identities.len());
-    for identity in identities {
-        // A savepoint per entry: a conflict undoes its own entry only.
-        let entry = tx.savepoint("batch_entry").await?;
-        match rows::insert(&entry, nid, identity.identity()).await {
-            Ok(()) => {
-                entry.commit().await?;
-                results.push(Ok(1));
-                changes.push(created(identity));
-            }
-            Err(e) if unique_violation(&e).is_some() => {
-                entry.rollback().await?;
-                // The lookup sees the earlier entries of the batch.
-                match write_failure(&tx, nid, identity, WriteOp::Create, e).await {
-                    Failure::Store(conflict) => results.push(Err(conflict)),
-                    Failure::Db(e) => return Err(Failure::Db(e)),
-                }
-            }
-            Err(e) => return Err(Failure::Db(e)),
-        }
-    }
-    // The created entries' changes, in entry order, last (`feed.rs`).
-    feed::append(&tx, nid, &changes).await?;
-    tx.commit().await?;
-    Ok(results)
-}
-
-async fn update_attempt(
-    mut conn: Object,
-    nid: Uuid,
-    identity: &ValidIdentity,
-    expected_version: Option<u64>,
-) -> Result<u64, Failure> {
-    let id = identity.identity().id;
-    let result: Result<u64, Failure> = async {
-        let tx = conn.transaction().await?;
-        let head = rows::query_opt(&tx, rows::LOCK_HEAD, &[&nid, &id]).await?;
-        let Some(head) = head else {
-            return Err(Failure::Store(Error::NotFound));
-        };
-        let current = u64::try_from(head.try_get::<_, i64>(0)?).unwrap_or(0);
-        if let Some(expected) = expected_version.filter(|v| *v != current) {
-            return Err(Failure::Store(Error::VersionMismatch {
-                expected,
-                actual: current,
-            }));
-        }
-        let stored = rows::query_opt(&tx, rows::GET_LOCKED, &[&nid, &id])
-            .await?
-            .map(|row| identity_from_row(&row))
-            .transpose()?
-            .ok_or(Failure::Store(Error::NotFound))?;
-        let version = current + 1;
-        rows::update(&tx, nid, identity, &stored, version).await?;
-        let change = Pending {
-            identity_id: id,
-            kind: ChangeKind::Updated,
-            version,
-            fields: identity.changed_fields(),
-        };
-        feed::append(&tx, nid, &[change]).await?;
-        tx.commit().await?;
-        Ok(version)
-    }
-    .await;
-    match result {
-        Err(Failure::Db(e)) => Err(write_failure(&conn, nid, identity, WriteOp::Update, e).await),
-        other => other,
-    }
-}
-
-async fn delete_attempt(
-    conn: Object,
-    nid: Uuid,
-    id: Uuid,
-    expected_version: Option<u64>,
-) -> Result<(), Failure> {
-    let expected = expected_version.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-    // One statement, one transaction: the cascades and the change go with
-    // it.
-    let deleted = rows::execute(&conn, feed::DELETE, &[&nid, &id, &expected]).await?;
-    if deleted > 0 {
-        return Ok(());
-    }
-    let row = rows::query_opt(
-        &conn,
-        "SELECT version FROM identities WHERE nid = $1 AND id = $2",
-        &[&nid, &id],
-    )
-    .await?;
-    let Some(row) = row else {
-        return Err(Failure::Store(Error::NotFound));
-    };
-    let actual = u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0);
-    match expected_version {
-        Some(expected) if expected != actual => {
-            Err(Failure::Store(Error::VersionMismatch { expected, actual }))
-        }
-        // The identity came back (or reached the expected version) between
-        // the two statements: a serialization failure in all but name.
-        _ => Err(Failure::Store(Error::Unavailable {
-            message: "delete identity: the identity changed concurrently; retry".to_owned(),
-            source: None,
-        })),
-    }
 }
 
 /// The statement and arguments of one list page.
@@ -593,11 +512,11 @@ fn statement(nid: Uuid, query: &ListQuery, select: Select) -> ListStatement {
 }
 
 async fn read_one(
-    conn: Object,
+    conn: Lease,
     sql: &'static str,
     params: &[rows::Param<'_>],
 ) -> Result<Identity, Failure> {
-    match rows::query_opt(&conn, sql, params).await? {
+    match rows::query_opt(&*conn, sql, params).await? {
         Some(row) => Ok(identity_from_row(&row)?),
         None => Err(Failure::Store(Error::NotFound)),
     }
@@ -607,12 +526,16 @@ async fn read_one(
 impl IdentityStore for PostgresStore {
     async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         // The write runs on a task of its own, which needs its own handle.
+        let id = identity.identity().id;
         let identity = Arc::new(identity.clone());
-        self.write("create identity", move |conn| {
-            let identity = Arc::clone(&identity);
-            async move { create_attempt(conn, tenant.0, &identity).await }
-        })
-        .await
+        let result = self
+            .write("create identity", Kind::Write, move |conn| {
+                let identity = Arc::clone(&identity);
+                async move { create_attempt(conn, tenant.0, &identity).await }
+            })
+            .await;
+        self.floor_of(tenant, id, &result, Floor::Version(1));
+        result
     }
 
     async fn batch_create(
@@ -623,16 +546,35 @@ impl IdentityStore for PostgresStore {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
+        let ids: Vec<Uuid> = identities.iter().map(|i| i.identity().id).collect();
         let identities = Arc::new(identities.to_vec());
-        self.write("batch create", move |conn| {
-            let identities = Arc::clone(&identities);
-            async move { batch_attempt(conn, tenant.0, &identities).await }
-        })
-        .await
+        let result = self
+            .write("batch create", Kind::Write, move |conn| {
+                let identities = Arc::clone(&identities);
+                async move { batch_attempt(conn, tenant.0, &identities).await }
+            })
+            .await;
+        match &result {
+            Ok(entries) => {
+                for (id, entry) in ids.iter().zip(entries) {
+                    if entry.is_ok() {
+                        self.floor(tenant, *id, Floor::Version(1));
+                    }
+                }
+            }
+            Err(Error::OutcomeUnknown { .. }) => {
+                for id in &ids {
+                    self.floor(tenant, *id, Floor::Unknown);
+                }
+            }
+            Err(_) => {}
+        }
+        result
     }
 
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
-        self.read("get identity", |conn| async move {
+        let stale = |answer: &Result<Identity, Error>| self.stale_identity(tenant, answer);
+        self.read_standby("get identity", stale, |conn| async move {
             read_one(conn, rows::GET_BY_ID, &[&tenant.0, &id]).await
         })
         .await
@@ -645,7 +587,8 @@ impl IdentityStore for PostgresStore {
         external_id: &ExternalId,
     ) -> Result<Arc<Identity>, Error> {
         let external_id = external_id.as_str();
-        self.read("get identity by external id", |conn| async move {
+        let stale = |answer: &Result<Identity, Error>| self.stale_identity(tenant, answer);
+        self.read_standby("get identity by external id", stale, |conn| async move {
             read_one(conn, rows::GET_BY_EXTERNAL_ID, &[&tenant.0, &external_id]).await
         })
         .await
@@ -658,7 +601,8 @@ impl IdentityStore for PostgresStore {
         kind: CredentialType,
         identifier: &str,
     ) -> Result<Arc<Identity>, Error> {
-        self.read("find identity by identifier", |conn| async move {
+        let stale = |answer: &Result<Identity, Error>| self.stale_identity(tenant, answer);
+        self.read_standby("find identity by identifier", stale, |conn| async move {
             read_one(
                 conn,
                 rows::FIND_BY_IDENTIFIER,
@@ -677,7 +621,7 @@ impl IdentityStore for PostgresStore {
     ) -> Result<Option<ConflictField>, Error> {
         // Every unique index probed in one statement.
         self.read("find create conflict", |conn| async move {
-            Ok(rows::find_create_conflict(&conn, tenant.0, identity).await?)
+            Ok(rows::find_create_conflict(&*conn, tenant.0, identity).await?)
         })
         .await
     }
@@ -688,12 +632,17 @@ impl IdentityStore for PostgresStore {
         identity: &ValidIdentity,
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
+        let id = identity.identity().id;
         let identity = Arc::new(identity.clone());
-        self.write("update identity", move |conn| {
-            let identity = Arc::clone(&identity);
-            async move { update_attempt(conn, tenant.0, &identity, expected_version).await }
-        })
-        .await
+        let result = self
+            .write("update identity", Kind::Write, move |conn| {
+                let identity = Arc::clone(&identity);
+                async move { update_attempt(conn, tenant.0, &identity, expected_version).await }
+            })
+            .await;
+        let version = *result.as_ref().unwrap_or(&0);
+        self.floor_of(tenant, id, &result, Floor::Version(version));
+        result
     }
 
     async fn delete(
@@ -702,58 +651,73 @@ impl IdentityStore for PostgresStore {
         id: Uuid,
         expected_version: Option<u64>,
     ) -> Result<(), Error> {
-        self.write("delete identity", move |conn| async move {
-            delete_attempt(conn, tenant.0, id, expected_version).await
-        })
-        .await
+        let result = self
+            .write("delete identity", Kind::Write, move |conn| async move {
+                delete_attempt(conn, tenant.0, id, expected_version).await
+            })
+            .await;
+        self.floor_of(tenant, id, &result, Floor::Deleted);
+        result
     }
 
     async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
         let statement = list_statement(tenant.0, query);
         let limit = query.limit.get();
-        self.read("list identities", |conn| {
-            let statement = &statement;
-            async move {
-                let found = statement.run(&conn).await?;
-                let has_more = found.len() > limit;
-                let identities = found
-                    .iter()
-                    .take(limit)
-                    .map(|row| identity_from_row(row).map(Arc::new))
-                    .collect::<Result<Vec<_>, Error>>()?;
-                Ok(ListPage {
-                    identities,
-                    has_more,
-                })
-            }
-        })
+        self.read_standby(
+            "list identities",
+            |_| false,
+            |conn| {
+                let statement = &statement;
+                async move {
+                    let found = statement.run(&conn).await?;
+                    let has_more = found.len() > limit;
+                    let identities = found
+                        .iter()
+                        .take(limit)
+                        .map(|row| identity_from_row(row).map(Arc::new))
+                        .collect::<Result<Vec<_>, Error>>()?;
+                    Ok(ListPage {
+                        identities,
+                        has_more,
+                    })
+                }
+            },
+        )
         .await
     }
 
     async fn count(&self, tenant: TenantId) -> Result<u64, Error> {
-        self.read("count identities", |conn| async move {
-            let row = rows::query_opt(
-                &conn,
-                "SELECT COUNT(*) FROM identities WHERE nid = $1",
-                &[&tenant.0],
-            )
-            .await?;
-            let n: i64 = row.map_or(Ok(0), |r| r.try_get(0))?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
+        self.read_standby(
+            "count identities",
+            |_| false,
+            |conn| async move {
+                let row = rows::query_opt(
+                    &*conn,
+                    "SELECT COUNT(*) FROM identities WHERE nid = $1",
+                    &[&tenant.0],
+                )
+                .await?;
+                let n: i64 = row.map_or(Ok(0), |r| r.try_get(0))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            },
+        )
         .await
     }
 
     async fn count_matching(&self, tenant: TenantId, query: &ListQuery) -> Result<u64, Error> {
         let statement = statement(tenant.0, query, Select::Count);
-        self.read("count identities", |conn| {
-            let statement = &statement;
-            async move {
-                let found = statement.run(&conn).await?;
-                let n: i64 = found.first().map_or(Ok(0), |r| r.try_get(0))?;
-                Ok(u64::try_from(n).unwrap_or(0))
-            }
-        })
+        self.read_standby(
+            "count identities",
+            |_| false,
+            |conn| {
+                let statement = &statement;
+                async move {
+                    let found = statement.run(&conn).await?;
+                    let n: i64 = found.first().map_or(Ok(0), |r| r.try_get(0))?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                }
+            },
+        )
         .await
     }
 
@@ -763,17 +727,19 @@ impl IdentityStore for PostgresStore {
         after: Option<ChangeCursor>,
         limit: PageSize,
     ) -> Result<ChangePage, Error> {
-        self.read("read changes", |conn| async move {
-            feed::page(&conn, tenant, after, limit.get()).await
-        })
+        self.read_standby(
+            "read changes",
+            |_| false,
+            |conn| async move { feed::page(&*conn, tenant, after, limit.get()).await },
+        )
         .await
     }
 
     async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error> {
         let prune = prune.clone();
-        self.write("prune changes", move |conn| {
+        self.write("prune changes", Kind::Idempotent, move |conn| {
             let prune = prune.clone();
-            async move { Ok(feed::prune(&conn, tenant.0, &prune).await?) }
+            async move { Ok(feed::prune(&*conn, tenant.0, &prune).await?) }
         })
         .await
     }
@@ -783,9 +749,11 @@ impl IdentityStore for PostgresStore {
         tenant: TenantId,
         consumer: &str,
     ) -> Result<Option<ChangeCursor>, Error> {
-        self.read("read consumer cursor", |conn| async move {
-            feed::consumer(&conn, tenant.0, consumer).await
-        })
+        self.read_standby(
+            "read consumer cursor",
+            |_| false,
+            |conn| async move { feed::consumer(&*conn, tenant.0, consumer).await },
+        )
         .await
     }
 
@@ -796,9 +764,9 @@ impl IdentityStore for PostgresStore {
         cursor: ChangeCursor,
     ) -> Result<(), Error> {
         let consumer: Arc<str> = Arc::from(consumer);
-        self.write("save consumer cursor", move |conn| {
+        self.write("save consumer cursor", Kind::Idempotent, move |conn| {
             let consumer = Arc::clone(&consumer);
-            async move { Ok(feed::save_consumer(&conn, tenant.0, &consumer, cursor).await?) }
+            async move { Ok(feed::save_consumer(&*conn, tenant.0, &consumer, cursor).await?) }
         })
         .await
     }
@@ -846,13 +814,5 @@ mod tests {
         assert!(count.searching && !statement.searching);
         assert!(count.sql.starts_with("SELECT COUNT(*)"));
         assert!(!count.sql.contains("LIMIT"));
-    }
-
-    #[test]
-    fn jitter_stays_within_half_and_all() {
-        for _ in 0..100 {
-            let d = jitter(Duration::from_millis(10));
-            assert!(d >= Duration::from_millis(5) && d <= Duration::from_millis(10));
-        }
     }
 }

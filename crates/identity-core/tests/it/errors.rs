@@ -82,6 +82,14 @@ fn every_variant_has_its_kind_and_text() {
             "storage unavailable: db busy",
         ),
         (
+            Error::outcome_unknown(
+                "create identity",
+                std::io::Error::other("connection closed"),
+            ),
+            ErrorKind::OutcomeUnknown,
+            "outcome of the write unknown: create identity",
+        ),
+        (
             Error::internal("bug", std::io::Error::other("SELECT secret FROM t")),
             ErrorKind::Internal,
             "internal error: bug",

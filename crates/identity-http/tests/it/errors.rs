@@ -75,6 +75,14 @@ fn every_kind_has_its_status_and_message() {
             503,
         ),
         (
+            Error::outcome_unknown(
+                "create identity",
+                std::io::Error::other("connection closed"),
+            ),
+            ErrorKind::OutcomeUnknown,
+            503,
+        ),
+        (
             Error::internal("bug", std::io::Error::other("SELECT secret FROM t")),
             ErrorKind::Internal,
             500,
@@ -193,6 +201,14 @@ fn every_variant_has_one_envelope() {
             &["code", "status", "message"],
         ),
         (
+            Error::OutcomeUnknown {
+                message: "SELECT secret FROM t failed".into(),
+                source: Some(Box::new(std::io::Error::other("disk on fire"))),
+            },
+            503,
+            &["code", "status", "reason", "details", "message"],
+        ),
+        (
             Error::Internal {
                 message: "SELECT secret FROM t failed".into(),
                 source: Some(Box::new(std::io::Error::other("disk on fire"))),
@@ -234,5 +250,17 @@ fn every_variant_has_one_envelope() {
         unavailable,
         json!({"error": {"code": 503, "status": "Service Unavailable",
             "message": "The storage backend is unavailable, please try again later"}})
+    );
+    let (status, unknown) = envelope_of(&Error::outcome_unknown(
+        "create identity",
+        std::io::Error::other("connection closed"),
+    ));
+    assert_eq!(status.as_u16(), 503);
+    assert_eq!(
+        unknown,
+        json!({"error": {"code": 503, "status": "Service Unavailable",
+            "reason": "The connection to the storage backend was lost after the write was sent, and whether it was applied could not be determined. Read the resource to find out before retrying: a blind retry may apply the write twice.",
+            "details": {"outcome": "unknown"},
+            "message": "The write may or may not have happened: the storage backend failed while committing it"}})
     );
 }

@@ -44,15 +44,23 @@ async fn lock_recovery_table(schema: &Schema) -> Client {
 }
 
 /// Killing the store's connection in the middle of a create (after it
-/// wrote the identity row and most children) fails the call as
-/// unavailable, leaves no row behind, and the store keeps working.
+/// wrote the identity row and most children, before its commit), with no
+/// time left to reconnect: the create is re-run once at once (a pooled
+/// connection may be dead without the pool knowing yet), waits for the
+/// lock again past its statement timeout, and fails as unavailable,
+/// leaving no row behind; the store keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
 async fn killed_connection_mid_transaction_leaves_nothing() {
     let url = url();
     let schema = Schema::new(&url);
     let name = format!("kill_{}", &schema.name);
-    let store = PostgresStore::connect(&url, schema.options().with_application_name(&name))
+    let options = schema
+        .options()
+        .with_application_name(&name)
+        .with_statement_timeout(Duration::from_secs(1))
+        .with_reconnect_window(Duration::ZERO);
+    let store = PostgresStore::connect(&url, options)
         .await
         .expect("connect");
     let holder = lock_recovery_table(&schema).await;
@@ -83,7 +91,7 @@ async fn killed_connection_mid_transaction_leaves_nothing() {
         "nothing written"
     );
     let missing = store.get(TENANT, identity.id).await.expect_err("not there");
-    assert_eq!(missing.kind(), ErrorKind::NotFound);
+    assert_eq!(missing.kind(), ErrorKind::NotFound, "{missing:?}");
     // The pool dropped the dead connection: the same create now succeeds.
     assert_eq!(
         store.create(TENANT, &valid(identity.clone())).await.ok(),
@@ -141,4 +149,50 @@ async fn dropped_call_completes_whole() {
         "written whole"
     );
     assert_eq!(row_counts(&schema.raw().await).await, [1, 4, 5, 2, 1]);
+}
+
+/// Killing the store's connection before its commit was sent, with time to
+/// reconnect: the create is re-run on a fresh connection (nothing of the
+/// first attempt can have committed) and written exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: set IDENTITY_TEST_POSTGRES_URL and pass --include-ignored"]
+async fn killed_connection_before_commit_is_rerun_once() {
+    let url = url();
+    let schema = Schema::new(&url);
+    let name = format!("rerun_{}", &schema.name);
+    let store = PostgresStore::connect(&url, schema.options().with_application_name(&name))
+        .await
+        .expect("connect");
+    let holder = lock_recovery_table(&schema).await;
+    let identity = full_identity(1, &email(1));
+    let create = {
+        let store = store.clone();
+        let identity = identity.clone();
+        tokio::spawn(async move { store.create(TENANT, &valid(identity)).await })
+    };
+    let observer = raw(&url, None).await;
+    let pid = waiting_backend(&observer, &name).await;
+    let killed: bool = observer
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed);
+    // The re-run waits for the lock in turn.
+    let again = waiting_backend(&observer, &name).await;
+    assert_ne!(again, pid, "a fresh connection");
+    holder.batch_execute("ROLLBACK").await.expect("unlock");
+    assert_eq!(
+        create.await.expect("task").map_err(|e| format!("{e:?}")),
+        Ok(1)
+    );
+    assert_eq!(row_counts(&schema.raw().await).await, [1, 4, 5, 2, 1]);
+    let changes: i64 = schema
+        .raw()
+        .await
+        .query_one("SELECT count(*) FROM identity_changes", &[])
+        .await
+        .expect("count changes")
+        .get(0);
+    assert_eq!(changes, 1, "one change: written once");
 }
