@@ -102,6 +102,11 @@ fn raw_connection(path: &Path) -> Connection {
     c.set_prepared_statement_cache_capacity(64);
     c.pragma_update(None, "foreign_keys", true).expect("fk");
     c.pragma_update(None, "synchronous", "FULL").expect("sync");
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .expect("qpsg");
     c
 }
 

@@ -79,6 +79,10 @@ pub(crate) fn append(
     Ok(())
 }
 
+/// A page of a tenant's changes after a cursor.
+const PAGE: &str = "SELECT cursor, identity_id, kind, version, fields, at FROM identity_changes \
+     WHERE nid = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3";
+
 /// Up to `limit` changes after `after`, read in one snapshot with the
 /// tenant's pruning point; the inner error is [`Error::CursorExpired`].
 pub(crate) fn page(
@@ -105,10 +109,7 @@ pub(crate) fn page(
     let from = after.unwrap_or(pruned_through);
     let take = i64::try_from(limit).unwrap_or(i64::MAX);
     let changes = tx
-        .prepare_cached(
-            "SELECT cursor, identity_id, kind, version, fields, at FROM identity_changes \
-             WHERE nid = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3",
-        )?
+        .prepare_cached(PAGE)?
         .query_map(params![nid, column(from.get()), take], |r| {
             change_from_row(tenant, r)
         })?
@@ -257,4 +258,48 @@ fn column(n: u64) -> i64 {
 
 fn cursor_of(n: i64) -> ChangeCursor {
     ChangeCursor::new(u64::try_from(n).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+    use crate::options::SqliteOptions;
+
+    /// The feed's statements are compiled once, not on every write: a
+    /// statement that SQLite re-prepares whenever `?1` is bound again (as
+    /// it did the append inside a write transaction before the store
+    /// enabled the query planner stability guarantee) is parsed and
+    /// planned on every append and every page read.
+    #[test]
+    fn appends_and_page_reads_are_never_prepared_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut conn = Connection::open(dir.path().join("feed.db")).expect("open");
+        crate::schema::prepare_writer(&mut conn, &SqliteOptions::default(), false).expect("schema");
+        let tenants = [TenantId::DEFAULT, TenantId(Uuid::from_u128(7))];
+        for n in 0..20u64 {
+            let tenant = tenants[(n % 2) as usize];
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .expect("begin");
+            let change = Pending {
+                identity_id: Uuid::from_u128(u128::from(n) + 1),
+                kind: ChangeKind::Created,
+                version: 1,
+                fields: ChangedFields::field("traits").expect("a field"),
+            };
+            append(&tx, &crate::rows::nid(tenant), &[change]).expect("append");
+            tx.commit().expect("commit");
+            let read = page(&conn, tenant, None, 100).expect("read").expect("page");
+            assert_eq!(read.changes.len() as u64, n / 2 + 1);
+        }
+        let status = |sql: &str, what: StatementStatus| {
+            conn.prepare_cached(sql).expect("cached").get_status(what)
+        };
+        assert_eq!(status(APPEND, StatementStatus::Run), 20);
+        assert_eq!(status(APPEND, StatementStatus::RePrepare), 0);
+        assert_eq!(status(PAGE, StatementStatus::Run), 20);
+        assert_eq!(status(PAGE, StatementStatus::RePrepare), 0);
+    }
 }
