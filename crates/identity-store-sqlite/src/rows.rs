@@ -139,8 +139,10 @@ pub(crate) fn get_by_external_id(
 /// The identity holding this identifier: the identifier's row, then the
 /// identity's, in one read transaction (one snapshot).
 ///
-/// Two statements, not a JOIN: the bundled SQLite (STAT4) re-prepares the
-/// JOIN on every call (see `benches/README.md`).
+/// Two statements, not a JOIN: without the query planner stability
+/// guarantee (`schema::configure` enables it) the bundled SQLite (STAT4)
+/// re-prepared the JOIN on every call, and the two statements measured
+/// faster (see `benches/README.md`).
 pub(crate) fn find(
     conn: &Connection,
     nid: &[u8; 16],
