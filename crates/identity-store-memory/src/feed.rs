@@ -1,6 +1,6 @@
 //! One tenant's change feed.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use identity_core::{
@@ -37,11 +37,26 @@ struct Entry {
 /// Behind its own mutex, which a write takes while it still holds the locks
 /// of the rows (and indexes) it wrote: a change is visible exactly when its
 /// write is, and cursors follow commit order.
+///
+/// The kept changes are `CHUNK` to a chunk: the full chunks in a B-tree by
+/// number (`front`, `front + 1`, ...), then `tail`, the newest chunk
+/// (number `front + full.len()`), which appends fill; the first `skip` of
+/// the oldest chunk are pruned. No part of the feed is ever a request of
+/// 1 KiB or more, however many changes it keeps: a chunk is 960 bytes and
+/// a node of the B-tree under 500. (The `VecDeque` of chunks this replaced
+/// grew by doubling, asked for 1 KiB or more from its 33rd chunk on, and
+/// glibc consolidated its fast bins before each of those requests.) The
+/// feed still takes new memory, so glibc still consolidates when a new
+/// chunk finds neither a free block nor room at the top of the heap; in
+/// `profile put` that costs about as much as before (5,000 PUTs: 60
+/// consolidations, 478 instructions a PUT, against 600 for the doublings).
 #[derive(Default)]
 pub(crate) struct Feed {
-    /// The kept changes, `CHUNK` to a chunk; the first `skip` of the first
-    /// chunk are pruned.
-    chunks: VecDeque<Vec<Entry>>,
+    full: BTreeMap<u64, Vec<Entry>>,
+    /// Empty, or holding 1 to `CHUNK` changes in an allocation of exactly
+    /// `CHUNK`.
+    tail: Vec<Entry>,
+    front: u64,
     skip: usize,
     last: u64,
     pruned_through: u64,
@@ -80,13 +95,20 @@ impl Feed {
             fields,
             kind,
         };
-        match self.chunks.back_mut() {
-            Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
-            _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                chunk.push(entry);
-                self.chunks.push_back(chunk);
-            }
+        if self.tail.len() == CHUNK || self.tail.capacity() == 0 {
+            self.start_chunk();
+        }
+        self.tail.push(entry);
+    }
+
+    /// Files a full tail under its number and starts a new one (once every
+    /// `CHUNK` appends).
+    #[inline(never)]
+    fn start_chunk(&mut self) {
+        let full = std::mem::replace(&mut self.tail, Vec::with_capacity(CHUNK));
+        if !full.is_empty() {
+            let number = self.front + self.full.len() as u64;
+            self.full.insert(number, full);
         }
     }
 
@@ -95,10 +117,31 @@ impl Feed {
         usize::try_from(self.last - self.pruned_through).unwrap_or(usize::MAX)
     }
 
-    /// The `index`th kept change (0 is the oldest).
-    fn entry(&self, index: usize) -> Option<&Entry> {
-        let at = self.skip + index;
-        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+    /// The oldest kept change.
+    fn oldest(&self) -> Option<&Entry> {
+        match self.full.first_key_value() {
+            Some((_, chunk)) => chunk.get(self.skip),
+            None => self.tail.get(self.skip),
+        }
+    }
+
+    /// The kept changes from the `index`th on (0 is the oldest), in order.
+    fn entries_from(&self, index: usize) -> impl Iterator<Item = &Entry> {
+        let at = self.skip.saturating_add(index);
+        let number = self
+            .front
+            .saturating_add(u64::try_from(at / CHUNK).unwrap_or(u64::MAX));
+        let tail_number = self.front + self.full.len() as u64;
+        let tail = if number <= tail_number {
+            &self.tail[..]
+        } else {
+            &[]
+        };
+        self.full
+            .range(number..)
+            .flat_map(|(_, chunk)| chunk)
+            .chain(tail)
+            .skip(at % CHUNK)
     }
 
     pub(crate) fn page(
@@ -122,20 +165,24 @@ impl Feed {
         let start =
             usize::try_from(after.get().saturating_sub(self.pruned_through)).unwrap_or(usize::MAX);
         let end = start.saturating_add(limit.get()).min(self.len());
-        let changes: Vec<Change> = (start..end)
-            .filter_map(|index| {
-                let e = self.entry(index)?;
-                Some(Change::new(
-                    ChangeCursor::new(self.pruned_through + index as u64 + 1),
-                    tenant,
-                    e.identity_id,
-                    e.kind,
-                    e.version,
-                    e.fields,
-                    timestamp(e.at_micros),
-                ))
-            })
-            .collect();
+        let changes: Vec<Change> = if start < end {
+            self.entries_from(start)
+                .zip(start..end)
+                .map(|(e, index)| {
+                    Change::new(
+                        ChangeCursor::new(self.pruned_through + index as u64 + 1),
+                        tenant,
+                        e.identity_id,
+                        e.kind,
+                        e.version,
+                        e.fields,
+                        timestamp(e.at_micros),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let next = changes.last().map_or(after, |c| c.cursor);
         Ok(ChangePage { changes, next })
     }
@@ -146,7 +193,7 @@ impl Feed {
             .map_or(0, |keep| self.last.saturating_sub(keep));
         let before = prune.before.map(Timestamp::unix_micros);
         let mut removed = 0;
-        while let Some(oldest) = self.entry(0) {
+        while let Some(oldest) = self.oldest() {
             let cursor = self.pruned_through + 1;
             let too_old = before.is_some_and(|before| oldest.at_micros < before);
             if !(too_old || cursor <= keep_from) {
@@ -155,13 +202,19 @@ impl Feed {
             self.pruned_through = cursor;
             self.skip += 1;
             if self.skip == CHUNK {
-                self.chunks.pop_front();
+                // The oldest chunk is all pruned: a full one, or the tail
+                // when there is none.
+                if self.full.pop_first().is_none() {
+                    self.tail = Vec::new();
+                }
+                self.front += 1;
                 self.skip = 0;
             }
             removed += 1;
         }
         if self.len() == 0 {
-            self.chunks.clear();
+            self.full.clear();
+            self.tail = Vec::new();
             self.skip = 0;
         }
         removed
@@ -173,6 +226,14 @@ mod tests {
     use super::*;
 
     const T: TenantId = TenantId::DEFAULT;
+
+    impl Feed {
+        /// How many chunks hold kept changes (or pruned ones of the oldest
+        /// chunk).
+        fn chunk_count(&self) -> usize {
+            self.full.len() + usize::from(!self.tail.is_empty())
+        }
+    }
 
     fn id(n: u64) -> Uuid {
         Uuid::from_u64_pair(7, n)
@@ -215,7 +276,7 @@ mod tests {
         let c = CHUNK as u64;
         let n = 3 * c + 17;
         let mut feed = feed(n);
-        assert_eq!(feed.chunks.len(), 4);
+        assert_eq!(feed.chunk_count(), 4);
         assert_eq!(read(&feed, 0, 5), expected(1..=5));
         assert_eq!(read(&feed, c - 2, 5), expected(c - 1..=c + 3));
         assert_eq!(read(&feed, 5, 500), expected(6..=n));
@@ -226,7 +287,7 @@ mod tests {
         let keep = c + 5;
         assert_eq!(feed.prune(&PruneChanges::new(None, Some(keep))), n - keep);
         assert_eq!(n - keep, 2 * c + 12);
-        assert_eq!((feed.chunks.len(), feed.skip), (2, 12));
+        assert_eq!((feed.chunk_count(), feed.skip), (2, 12));
         assert!(matches!(
             feed.page(
                 T,
@@ -243,15 +304,123 @@ mod tests {
 
         // Everything pruned, then numbering goes on.
         assert_eq!(feed.prune(&PruneChanges::new(None, Some(0))), keep);
-        assert_eq!((feed.chunks.len(), feed.skip), (0, 0));
+        assert_eq!((feed.chunk_count(), feed.skip), (0, 0));
         feed.append(id(n + 1), ChangeKind::Updated, n + 1, ChangedFields::NONE);
         assert_eq!(read(&feed, n, 10), expected(n + 1..=n + 1));
+    }
+
+    /// Every change from `after` on, read in pages of `limit`.
+    fn read_all(feed: &Feed, after: u64, limit: usize) -> Vec<(u64, Uuid, u64)> {
+        let mut out = Vec::new();
+        let mut after = after;
+        loop {
+            let page = read(feed, after, limit);
+            let Some(last) = page.last() else {
+                return out;
+            };
+            after = last.0;
+            out.extend(page);
+        }
+    }
+
+    #[test]
+    fn pages_and_prunes_a_feed_of_many_chunks() {
+        let c = CHUNK as u64;
+        // 30 full chunks and 7 in the tail: more chunks than one node of
+        // the B-tree holds.
+        let n = 30 * c + 7;
+        let mut feed = feed(n);
+        assert_eq!((feed.full.len(), feed.tail.len()), (30, 7));
+        assert_eq!(feed.chunk_count(), 31);
+        assert!(
+            feed.full
+                .values()
+                .chain([&feed.tail])
+                .all(|chunk| chunk.capacity() == CHUNK),
+            "every chunk is one allocation of exactly CHUNK entries"
+        );
+        assert_eq!(read_all(&feed, 0, 100), expected(1..=n));
+        assert_eq!(read_all(&feed, 0, 7), expected(1..=n));
+        for after in [c - 1, c, c + 1, 11 * c, 12 * c - 1, 29 * c, 30 * c, n - 1] {
+            assert_eq!(
+                read(&feed, after, 3),
+                expected(after + 1..=(after + 3).min(n))
+            );
+        }
+
+        // Prune up to the middle of chunk 12 (the 13th): 12 chunks go.
+        let pruned = 12 * c + 5;
+        assert_eq!(
+            feed.prune(&PruneChanges::new(None, Some(n - pruned))),
+            pruned
+        );
+        assert_eq!((feed.chunk_count(), feed.skip, feed.front), (19, 5, 12));
+        assert_eq!(read_all(&feed, pruned, 50), expected(pruned + 1..=n));
+        assert_eq!(
+            read(&feed, pruned + c, 2),
+            expected(pruned + c + 1..=pruned + c + 2)
+        );
+
+        // Appending goes on past another full chunk.
+        let more = n + c;
+        for k in n + 1..=more {
+            feed.append(id(k), ChangeKind::Updated, k, ChangedFields::NONE);
+        }
+        assert_eq!((feed.full.len(), feed.tail.len()), (19, 7));
+        assert_eq!(read_all(&feed, pruned, 100), expected(pruned + 1..=more));
+
+        // Up to exactly the end of the full chunks: only the tail is left.
+        let to_tail = 31 * c;
+        assert_eq!(
+            feed.prune(&PruneChanges::new(None, Some(more - to_tail))),
+            to_tail - pruned
+        );
+        assert_eq!((feed.full.len(), feed.tail.len(), feed.skip), (0, 7, 0));
+        assert_eq!(read_all(&feed, to_tail, 3), expected(to_tail + 1..=more));
+
+        // Then the tail too, and numbering goes on from the last cursor.
+        assert_eq!(feed.prune(&PruneChanges::new(None, Some(0))), 7);
+        assert_eq!((feed.chunk_count(), feed.skip), (0, 0));
+        assert_eq!(feed.tail.capacity(), 0, "an empty feed holds no chunk");
+        for k in more + 1..=more + c + 1 {
+            feed.append(id(k), ChangeKind::Updated, k, ChangedFields::NONE);
+        }
+        assert_eq!((feed.full.len(), feed.tail.len()), (1, 1));
+        assert_eq!(read_all(&feed, more, 10), expected(more + 1..=more + c + 1));
+        assert!(matches!(
+            feed.page(
+                T,
+                Some(ChangeCursor::new(more - 1)),
+                PageSize::new(1).expect("a page size")
+            ),
+            Err(Error::CursorExpired { .. })
+        ));
+    }
+
+    #[test]
+    fn prunes_a_full_tail_that_is_the_only_chunk() {
+        let c = CHUNK as u64;
+        let mut feed = feed(c);
+        assert_eq!((feed.full.len(), feed.tail.len()), (0, CHUNK));
+        assert_eq!(feed.prune(&PruneChanges::new(None, Some(1))), c - 1);
+        assert_eq!((feed.chunk_count(), feed.skip), (1, CHUNK - 1));
+        assert_eq!(read(&feed, c - 1, 5), expected(c..=c));
+        assert_eq!(feed.prune(&PruneChanges::new(None, Some(0))), 1);
+        assert_eq!((feed.chunk_count(), feed.skip), (0, 0));
+        assert_eq!(read(&feed, c, 5), []);
+        feed.append(id(c + 1), ChangeKind::Updated, c + 1, ChangedFields::NONE);
+        assert_eq!(read(&feed, c, 5), expected(c + 1..=c + 1));
+        assert_eq!(feed.tail.capacity(), CHUNK);
     }
 
     #[test]
     fn prunes_by_age_up_to_the_first_younger_change() {
         let mut feed = feed(CHUNK as u64 + 3);
-        for (k, entry) in feed.chunks.iter_mut().flatten().enumerate() {
+        let chunks = feed
+            .full
+            .values_mut()
+            .chain(std::iter::once(&mut feed.tail));
+        for (k, entry) in chunks.flatten().enumerate() {
             entry.at_micros = i64::try_from(k).expect("small") * 10;
         }
         let c = CHUNK as u64;

@@ -182,9 +182,9 @@ impl MemoryStore {
         f(t)
     }
 
-    /// The row of `identity`, made before any lock is taken.
+    /// The row of `identity` and its keys, made before any lock is taken.
     fn row(&self, identity: &ValidIdentity) -> Result<Row, Error> {
-        Row::new(identity, self.compact)
+        Ok(Row::new(identity, self.compact)?.with_keys(identity.unique_keys()))
     }
 }
 
@@ -245,7 +245,9 @@ impl IdentityStore for MemoryStore {
         identity: &ValidIdentity,
         expected_version: Option<u64>,
     ) -> Result<u64, Error> {
-        let row = self.row(identity)?;
+        // Without its keys: `replace` moves them over from the stored row,
+        // or copies them when they change.
+        let row = Row::new(identity, self.compact)?;
         self.in_tenant(tenant, |t| t.replace(identity, expected_version, row))?
             .ok_or(Error::NotFound)
     }

@@ -30,9 +30,11 @@ enum RowData {
 }
 
 impl Row {
-    /// The row of `identity`, at the version it carries: made before the
-    /// write takes any lock (the encoding and the copy of its keys are
-    /// the costly part), then given its version with [`Row::at_version`].
+    /// The row of `identity`, at the version it carries, without its keys:
+    /// made before the write takes any lock (the encoding, and the copy of
+    /// the keys, [`Row::with_keys`], are the costly part), then given its
+    /// version with [`Row::at_version`]. An update that keeps the values
+    /// the stored row holds takes that row's keys instead of a copy.
     pub(crate) fn new(identity: &ValidIdentity, compact: bool) -> Result<Row, Error> {
         let i = identity.identity();
         let data = if compact {
@@ -46,8 +48,14 @@ impl Row {
             data,
             version: i.version,
             organization_id: i.organization_id,
-            keys: identity.unique_keys().into(),
+            keys: Box::default(),
         })
+    }
+
+    /// This row holding (a copy of) `keys`.
+    pub(crate) fn with_keys(mut self, keys: &[ConflictField]) -> Row {
+        self.keys = keys.into();
+        self
     }
 
     /// This row at `version`, the one the store gives it.

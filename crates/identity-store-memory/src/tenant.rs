@@ -89,12 +89,25 @@ pub(crate) fn poisoned<T>(_: PoisonError<T>) -> Error {
 /// The stored row with this id, checked against the expected version.
 fn row_at(rows: &Rows, id: Uuid, expected_version: Option<u64>) -> Result<&Row, Error> {
     let row = rows.get(&id).ok_or(Error::NotFound)?;
+    at_version(row, expected_version)?;
+    Ok(row)
+}
+
+/// [`row_at`], mutable.
+fn row_at_mut(rows: &mut Rows, id: Uuid, expected_version: Option<u64>) -> Result<&mut Row, Error> {
+    let row = rows.get_mut(&id).ok_or(Error::NotFound)?;
+    at_version(row, expected_version)?;
+    Ok(row)
+}
+
+/// Whether `row` is at the expected version (if one is expected).
+fn at_version(row: &Row, expected_version: Option<u64>) -> Result<(), Error> {
     match expected_version {
         Some(expected) if expected != row.version => Err(Error::VersionMismatch {
             expected,
             actual: row.version,
         }),
-        _ => Ok(row),
+        _ => Ok(()),
     }
 }
 
@@ -150,14 +163,17 @@ impl Tenant {
         Ok(version)
     }
 
-    /// Replaces a stored identity (the body of `update`).
+    /// Replaces a stored identity (the body of `update`). `row` comes
+    /// without its keys ([`Row::new`]).
     ///
     /// When the identity keeps exactly the unique values the row holds (the
     /// common update: same email, same identifiers), the indexes need no
     /// change and no other identity can take those values (the row holds
-    /// them), so this takes only the row's shard and the feed. Otherwise it
-    /// lets go and starts over in lock order: the index lock, the shard,
-    /// the feed, checking everything again.
+    /// them), so this takes only the row's shard and the feed, and the new
+    /// row takes over the old one's list of them (the same values, maybe
+    /// in another order: nothing reads their order) instead of a copy.
+    /// Otherwise it lets go and starts over in lock order: the index lock,
+    /// the shard, the feed, checking everything again.
     pub(crate) fn replace(
         &self,
         identity: &ValidIdentity,
@@ -165,14 +181,17 @@ impl Tenant {
         row: Row,
     ) -> Result<u64, Error> {
         let id = identity.identity().id;
-        {
+        let row = {
             let mut rows = write(self.shard(id))?;
-            let current = row_at(&rows, id, expected_version)?;
-            if current.holds_exactly(&row.keys) {
+            let current = row_at_mut(&mut rows, id, expected_version)?;
+            if current.holds_exactly(identity.unique_keys()) {
                 let version = current.version + 1;
-                let row = row.at_version(version);
+                let mut row = row.at_version(version);
                 let mut feed = self.feed()?;
-                let old = rows.insert(id, row);
+                // Every check passed and every lock is held: from here on
+                // nothing fails.
+                row.keys = std::mem::take(&mut current.keys);
+                let old = std::mem::replace(current, row);
                 feed.append(id, ChangeKind::Updated, version, identity.changed_fields());
                 // The old row (maybe the last reference to an identity) is
                 // freed after the locks.
@@ -181,7 +200,11 @@ impl Tenant {
                 drop(old);
                 return Ok(version);
             }
-        }
+            drop(rows);
+            // The values change: the row gets its own copy of them, made
+            // while no lock is held.
+            row.with_keys(identity.unique_keys())
+        };
         let mut keys = write(&self.keys)?;
         let mut rows = write(self.shard(id))?;
         let version = row_at(&rows, id, expected_version)?.version + 1;

@@ -156,3 +156,117 @@ async fn races_keep_indexes_rows_and_feed_in_step_shared() {
 async fn races_keep_indexes_rows_and_feed_in_step_compact() {
     races_keep_indexes_rows_and_feed_in_step(MemoryStore::compact()).await;
 }
+
+/// The row of `seed`: its version, its values in the order the row lists
+/// them, and the holder of each in the indexes.
+fn row_and_index(store: &MemoryStore, seed: u64) -> (u64, Vec<ConflictField>, Vec<Uuid>) {
+    let (rows, index) = store
+        .tenants
+        .read()
+        .expect("tenants")
+        .get(&TENANT)
+        .expect("tenant")
+        .snapshot();
+    let (version, keys) = rows.get(&id(seed)).cloned().expect("the row");
+    let holders = keys
+        .iter()
+        .map(|k| {
+            let held: Vec<_> = index.iter().filter(|(v, _)| v == k).collect();
+            assert_eq!(held.len(), 1, "{k} held once");
+            held[0].1
+        })
+        .collect();
+    (version, keys, holders)
+}
+
+/// An update that keeps the row's values takes over the stored row's list
+/// of them (same values, here in another order); the next update that
+/// changes them frees exactly those it drops.
+async fn updates_keep_then_change_the_rows_values(store: MemoryStore) {
+    use identity_core::CredentialType::Password;
+    let with_identifiers = |identifiers: &[&str]| {
+        let mut i = identity(1, "a@example.com");
+        i.credentials
+            .get_mut(&Password)
+            .expect("password")
+            .identifiers = identifiers.iter().map(|s| (*s).to_owned()).collect();
+        i.external_id = Some(ext("ext-1"));
+        valid(i)
+    };
+    let sort = |mut keys: Vec<ConflictField>| {
+        keys.sort_unstable();
+        keys
+    };
+    let sorted = |written: &identity_core::ValidIdentity| sort(written.unique_keys().to_vec());
+
+    let first = with_identifiers(&["a@example.com", "b"]);
+    assert_eq!(store.create(TENANT, &first).await.expect("create"), 1);
+    let (version, keys, holders) = row_and_index(&store, 1);
+    assert_eq!((version, keys.as_slice()), (1, first.unique_keys()));
+    assert_eq!(keys.len(), 5);
+    assert_eq!(holders, vec![id(1); 5]);
+
+    // The same values, the identifiers in the other order: the fast path.
+    let reordered = with_identifiers(&["b", "a@example.com"]);
+    assert_ne!(reordered.unique_keys(), first.unique_keys());
+    assert_eq!(sorted(&reordered), sorted(&first));
+    assert_eq!(
+        store
+            .update(TENANT, &reordered, Some(1))
+            .await
+            .expect("update"),
+        2
+    );
+    let (version, keys, holders) = row_and_index(&store, 1);
+    // Taken over from the stored row, in its order, not copied.
+    assert_eq!((version, keys.as_slice()), (2, first.unique_keys()));
+    assert_eq!(holders, vec![id(1); 5]);
+
+    // Drop "b", add "c": the index frees "b" and "c" is the row's.
+    let changed = with_identifiers(&["a@example.com", "c"]);
+    assert_eq!(
+        store
+            .update(TENANT, &changed, Some(2))
+            .await
+            .expect("update"),
+        3
+    );
+    let (version, keys, holders) = row_and_index(&store, 1);
+    assert_eq!((version, keys.as_slice()), (3, changed.unique_keys()));
+    assert_eq!(holders, vec![id(1); 5]);
+    let holder = |identifier: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .find_by_identifier(TENANT, Password, identifier)
+                .await
+                .map(|i| i.id)
+                .map_err(|e| e.kind())
+        }
+    };
+    assert_eq!(holder("b").await, Err(ErrorKind::NotFound));
+    assert_eq!(holder("c").await, Ok(id(1)));
+    assert_eq!(holder("a@example.com").await, Ok(id(1)));
+
+    // And a fast-path update after the slow one keeps them all.
+    assert_eq!(
+        store
+            .update(TENANT, &changed, Some(3))
+            .await
+            .expect("update"),
+        4
+    );
+    let (version, keys, holders) = row_and_index(&store, 1);
+    assert_eq!((version, sort(keys)), (4, sorted(&changed)));
+    assert_eq!(holders, vec![id(1); 5]);
+}
+
+#[tokio::test]
+async fn updates_keep_then_change_the_rows_values_shared() {
+    updates_keep_then_change_the_rows_values(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn updates_keep_then_change_the_rows_values_compact() {
+    updates_keep_then_change_the_rows_values(MemoryStore::compact()).await;
+}
