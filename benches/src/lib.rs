@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the identity stores live in `benches/`.
 
 pub mod corpus;
+pub mod sqlite_raw;
 
 /// The validator `identity-core` compiles for a schema, rebuilt here with
 /// the same options (its `email`, `tel` and `uuid` formats, the linear-time

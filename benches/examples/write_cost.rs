@@ -1,0 +1,147 @@
+//! The SQLite store's writes against the raw rusqlite baseline, with and
+//! without the change feed's row, measured by turns: in every round, a
+//! block of creates (then of updates) by each contender in a row, on the
+//! same files throughout. A load that comes and goes on a shared machine
+//! falls on every contender alike, which separate criterion groups run
+//! minutes apart cannot promise (an `fsync`-bound median moves by tens of
+//! percent between them).
+//!
+//! ```text
+//! cargo run --profile bench -p identity-benches --example write_cost [ROUNDS]
+//! ```
+//!
+//! Prints the mean µs per write of each contender and the ratios
+//! (`benches/README.md`, "The change feed's cost"). The raw change row is
+//! the store's own statement (`sqlite_raw::STORE_APPEND`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use identity_benches::sqlite_raw::{
+    T, email, moved, person, raw_connection, raw_create, raw_create_with_change, raw_insert,
+    raw_update_with,
+};
+use identity_core::{Identity, IdentityStore, ValidIdentity};
+use identity_store_sqlite::{SqliteOptions, SqliteStore};
+use rusqlite::TransactionBehavior;
+
+/// Writes of each contender per turn.
+const BLOCK: usize = 25;
+/// Identities written before the first turn.
+const PRELOAD: u64 = 2_000;
+
+fn valid(i: &Identity) -> ValidIdentity {
+    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
+}
+
+fn main() {
+    let rounds: usize = match std::env::args().nth(1) {
+        Some(n) => n.parse().expect("ROUNDS is a number"),
+        None => 100,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join("store.db");
+    let store: Arc<dyn IdentityStore> = Arc::new(
+        SqliteStore::open(
+            store_path.to_str().expect("utf-8"),
+            SqliteOptions::default(),
+        )
+        .expect("store"),
+    );
+    let mut raw = raw_connection(&dir.path().join("raw.db"));
+    let preload: Vec<Identity> = (0..PRELOAD).map(|n| person(n, &email(n))).collect();
+    for chunk in preload.chunks(100) {
+        let batch: Vec<_> = chunk.iter().map(valid).collect();
+        let results = rt.block_on(store.batch_create(T, &batch)).expect("preload");
+        assert!(results.iter().all(Result::is_ok));
+        let tx = raw
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .expect("begin");
+        for i in chunk {
+            raw_insert(&tx, i);
+        }
+        tx.commit().expect("commit");
+    }
+
+    let names = ["store", "raw", "raw + change"];
+    let mut create = [Duration::ZERO; 3];
+    let mut update = [Duration::ZERO; 3];
+    let mut next = 1_000_000u64;
+    let base = person(42, &email(42));
+    let flip = [
+        moved(&base, 1, "flip@example.com"),
+        moved(&base, 2, "flop@example.com"),
+    ];
+    let flip_valid = [valid(&flip[0]), valid(&flip[1])];
+    let mut store_version = rt.block_on(store.get(T, base.id)).expect("base").version;
+    let mut raw_version = 1u64;
+    for _ in 0..rounds {
+        for (who, total) in create.iter_mut().enumerate() {
+            let fresh: Vec<Identity> = (0..BLOCK as u64)
+                .map(|k| person(next + k, &email(next + k)))
+                .collect();
+            next += BLOCK as u64;
+            let checked: Vec<ValidIdentity> = fresh.iter().map(valid).collect();
+            let start = Instant::now();
+            for (i, v) in fresh.iter().zip(&checked) {
+                match who {
+                    0 => {
+                        rt.block_on(store.create(T, v)).expect("create");
+                    }
+                    1 => raw_create(&mut raw, i),
+                    _ => raw_create_with_change(&mut raw, i),
+                }
+            }
+            *total += start.elapsed();
+        }
+        for (who, total) in update.iter_mut().enumerate() {
+            let start = Instant::now();
+            for _ in 0..BLOCK {
+                match who {
+                    0 => {
+                        let next = &flip_valid[(store_version % 2) as usize];
+                        store_version = rt
+                            .block_on(store.update(T, next, Some(store_version)))
+                            .expect("update");
+                    }
+                    _ => {
+                        let next = &flip[(raw_version % 2) as usize];
+                        raw_version = raw_update_with(&mut raw, next, raw_version, who == 2);
+                    }
+                }
+            }
+            *total += start.elapsed();
+        }
+    }
+    let writes = u32::try_from(rounds * BLOCK).expect("a u32 of writes");
+    // The raw change rows were written: one per create and per update of
+    // the third contender.
+    let rows: i64 = raw
+        .query_row("SELECT count(*) FROM identity_changes", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 2 * i64::from(writes));
+    for (what, totals) in [("create", create), ("update", update)] {
+        let us: Vec<f64> = totals
+            .iter()
+            .map(|t| (*t / writes).as_secs_f64() * 1e6)
+            .collect();
+        let each: Vec<String> = names
+            .iter()
+            .zip(&us)
+            .map(|(name, us)| format!("{name} {us:.0} µs"))
+            .collect();
+        println!(
+            "{what} ({writes} each): {}; raw + change / raw {:.3}, store / raw {:.3}, \
+             store / (raw + change) {:.3}",
+            each.join(", "),
+            us[2] / us[1],
+            us[0] / us[1],
+            us[0] / us[2]
+        );
+    }
+}
