@@ -118,13 +118,70 @@ fn main() {
             *total += start.elapsed();
         }
     }
+    // Untimed: WAL frames (pages) each contender's write commits, read
+    // from the frame count after a block of writes into a truncated WAL
+    // (a block stays far below the 1,000-frame autocheckpoint).
+    let aux = |path: &std::path::Path| rusqlite::Connection::open(path).expect("aux");
+    let (store_aux, raw_aux) = (aux(&store_path), aux(&dir.path().join("raw.db")));
+    let frames = |c: &rusqlite::Connection, truncate: bool| -> i64 {
+        let mode = if truncate { "TRUNCATE" } else { "PASSIVE" };
+        c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+            .expect("checkpoint")
+    };
+    let mut per_write = [[0f64; 3]; 2];
+    for (who, (create_frames, update_frames)) in [0, 1, 2]
+        .into_iter()
+        .map(|who| {
+            let c = if who == 0 { &store_aux } else { &raw_aux };
+            frames(c, true);
+            for k in 0..BLOCK as u64 {
+                let i = person(next + k, &email(next + k));
+                match who {
+                    0 => {
+                        rt.block_on(store.create(T, &valid(&i))).expect("create");
+                    }
+                    1 => raw_create(&mut raw, &i),
+                    _ => raw_create_with_change(&mut raw, &i),
+                }
+            }
+            next += BLOCK as u64;
+            let created = frames(c, false);
+            frames(c, true);
+            for _ in 0..BLOCK {
+                if who == 0 {
+                    let v = &flip_valid[(store_version % 2) as usize];
+                    store_version = rt
+                        .block_on(store.update(T, v, Some(store_version)))
+                        .expect("update");
+                } else {
+                    let n = &flip[(raw_version % 2) as usize];
+                    raw_version = raw_update_with(&mut raw, n, raw_version, who == 2);
+                }
+            }
+            (who, (created, frames(c, false)))
+        })
+        .collect::<Vec<_>>()
+    {
+        per_write[0][who] = create_frames as f64 / BLOCK as f64;
+        per_write[1][who] = update_frames as f64 / BLOCK as f64;
+    }
+    println!(
+        "WAL frames per write (store, raw, raw + change): create {:.1}, {:.1}, {:.1}; \
+         update {:.1}, {:.1}, {:.1}",
+        per_write[0][0],
+        per_write[0][1],
+        per_write[0][2],
+        per_write[1][0],
+        per_write[1][1],
+        per_write[1][2]
+    );
     let writes = u32::try_from(rounds * BLOCK).expect("a u32 of writes");
     // The raw change rows were written: one per create and per update of
-    // the third contender.
+    // the third contender, timed or counted.
     let rows: i64 = raw
         .query_row("SELECT count(*) FROM identity_changes", [], |r| r.get(0))
         .expect("count");
-    assert_eq!(rows, 2 * i64::from(writes));
+    assert_eq!(rows, 2 * (i64::from(writes) + BLOCK as i64));
     for (what, totals) in [("create", create), ("update", update)] {
         let us: Vec<f64> = totals
             .iter()
