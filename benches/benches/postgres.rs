@@ -325,13 +325,17 @@ enum Op {
 }
 
 /// Runs `iters` operations spread over `clients` concurrent tasks and
-/// returns the wall time.
+/// returns the wall time. With `own_tenants`, each client creates in a
+/// tenant of its own (the change feed's cursors are per tenant, so one
+/// tenant's writes take turns from their change to their commit, and
+/// different tenants' do not); otherwise every client uses [`T`].
 async fn run_store(
     store: &PostgresStore,
     op: Op,
     iters: u64,
     clients: usize,
     next: &Arc<AtomicU64>,
+    own_tenants: bool,
 ) -> Duration {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients as u64)
@@ -339,13 +343,18 @@ async fn run_store(
             let store = store.clone();
             let next = Arc::clone(next);
             let share = iters / clients as u64 + u64::from(c < iters % clients as u64);
+            let tenant = if own_tenants {
+                TenantId(Uuid::from_u128(u128::from(c) + 1))
+            } else {
+                T
+            };
             tokio::spawn(async move {
                 for k in 0..share {
                     let n = (c * 7919 + k * 104_729) % PRELOAD;
                     match op {
                         Op::Create => {
                             let i = person(next.fetch_add(1, Ordering::Relaxed));
-                            store.create(T, &valid(&i)).await.expect("create");
+                            store.create(tenant, &valid(&i)).await.expect("create");
                         }
                         Op::Get => {
                             std::hint::black_box(store.get(T, person(n).id).await.expect("get"));
@@ -474,9 +483,16 @@ fn main() {
         for clients in CLIENTS {
             group.bench_function(BenchmarkId::new("store", clients), |b| {
                 b.iter_custom(|iters| {
-                    rt.block_on(run_store(&store, op, iters, clients, &store_next))
+                    rt.block_on(run_store(&store, op, iters, clients, &store_next, false))
                 })
             });
+            if matches!(op, Op::Create) && clients > 1 {
+                group.bench_function(BenchmarkId::new("store_own_tenants", clients), |b| {
+                    b.iter_custom(|iters| {
+                        rt.block_on(run_store(&store, op, iters, clients, &store_next, true))
+                    })
+                });
+            }
             group.bench_function(BenchmarkId::new("raw", clients), |b| {
                 b.iter_custom(|iters| rt.block_on(run_raw(&raws, op, iters, clients, &raw_next)))
             });
