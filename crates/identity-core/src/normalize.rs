@@ -52,6 +52,18 @@ fn fold(value: &str) -> String {
     }
 }
 
+/// Appends [`fold`]'s result to `out`: the ASCII case (almost every value)
+/// is written in place, without a string of its own.
+pub(crate) fn fold_into(value: &str, out: &mut String) {
+    if value.is_ascii() {
+        let start = out.len();
+        out.push_str(value.trim());
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.push_str(&fold(value));
+    }
+}
+
 /// Normalises an email-like value: trim, NFKC, width-fold, drop invisible
 /// characters, lowercase.
 ///
