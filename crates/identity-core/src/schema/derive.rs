@@ -418,7 +418,7 @@ fn visit(value: &Value, path: &[Step], at: &Trail<'_>, f: &mut dyn FnMut(&Trail<
     };
     match (step, value) {
         (Step::Key(k), Value::Object(map)) => {
-            if let Some(child) = map.get(k) {
+            if let Some(child) = member(map, k) {
                 visit(child, rest, &at.child(TrailStep::Key(k)), f);
             }
         }
@@ -433,6 +433,16 @@ fn visit(value: &Value, path: &[Step], at: &Trail<'_>, f: &mut dyn FnMut(&Trail<
             }
         }
         _ => {}
+    }
+}
+
+/// `map.get(key)`: on the small objects traits are made of, comparing the
+/// keys costs less than hashing the one looked up.
+fn member<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
     }
 }
 
