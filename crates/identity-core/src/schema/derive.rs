@@ -47,7 +47,7 @@ pub struct Derived {
     text: String,
     /// The lists' entries, grouped by list in the order of the `List`
     /// constants, each group in its list's order.
-    entries: Vec<Entry>,
+    entries: Entries,
     /// Where each list's group ends in `entries`.
     ends: [usize; LISTS],
 }
@@ -59,6 +59,70 @@ struct Entry {
     start: usize,
     end: usize,
     via: AddressVia,
+}
+
+/// How many entries [`Entries`] holds without allocating: a document's
+/// one address in all six lists, or two in three.
+const INLINE: usize = 6;
+
+/// The entries of [`Derived`]: in place up to [`INLINE`], then on the heap.
+#[derive(Clone)]
+struct Entries {
+    len: usize,
+    inline: [Entry; INLINE],
+    /// Every entry once there are more than [`INLINE`] (and empty until
+    /// then).
+    heap: Vec<Entry>,
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries {
+            len: 0,
+            inline: [Entry {
+                start: 0,
+                end: 0,
+                via: AddressVia::Email,
+            }; INLINE],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Entries {
+    type Target = [Entry];
+
+    fn deref(&self) -> &[Entry] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl Entries {
+    #[inline]
+    fn insert(&mut self, at: usize, entry: Entry) {
+        if !self.heap.is_empty() {
+            self.heap.insert(at, entry);
+        } else if self.len < INLINE {
+            // Almost always an append; else a few entries move up one.
+            let mut i = self.len;
+            while i > at {
+                self.inline[i] = self.inline[i - 1];
+                i -= 1;
+            }
+            self.inline[at] = entry;
+            self.len += 1;
+        } else {
+            let mut heap = Vec::with_capacity(2 * INLINE);
+            heap.extend_from_slice(&self.inline[..at]);
+            heap.push(entry);
+            heap.extend_from_slice(&self.inline[at..]);
+            self.heap = heap;
+        }
+    }
 }
 
 /// The lists of [`Derived`], in the order of their groups.
@@ -192,10 +256,6 @@ impl Derived {
     }
 
     fn insert(&mut self, list: usize, at: usize, span: Span, via: AddressVia) {
-        if self.entries.capacity() == 0 {
-            // A document's one address in all six lists, without growing.
-            self.entries.reserve(8);
-        }
         self.entries.insert(
             at,
             Entry {
@@ -616,5 +676,35 @@ fn apply(
         && let Some(value) = on(via, true, out, violations)
     {
         out.push_unique(RECOVERY, value, via);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In place, at the spill and on the heap, an insert puts the entry
+    /// where `Vec::insert` does.
+    #[test]
+    fn entries_insert_like_a_vec() {
+        for at_of in [|_: usize| 0, |n: usize| n, |n: usize| n / 2] {
+            let mut entries = Entries::default();
+            let mut reference: Vec<usize> = Vec::new();
+            for n in 0..3 * INLINE {
+                let at = at_of(n);
+                entries.insert(
+                    at,
+                    Entry {
+                        start: n,
+                        end: n + 1,
+                        via: AddressVia::Sms,
+                    },
+                );
+                reference.insert(at, n);
+                let got: Vec<usize> = entries.iter().map(|e| e.start).collect();
+                assert_eq!(got, reference);
+            }
+            assert_eq!(entries.len(), 3 * INLINE);
+        }
     }
 }
