@@ -104,9 +104,7 @@ impl std::ops::Deref for Entries {
 impl Entries {
     #[inline]
     fn insert(&mut self, at: usize, entry: Entry) {
-        if !self.heap.is_empty() {
-            self.heap.insert(at, entry);
-        } else if self.len < INLINE {
+        if self.heap.is_empty() && self.len < INLINE {
             // Almost always an append; else a few entries move up one.
             let mut i = self.len;
             while i > at {
@@ -116,12 +114,21 @@ impl Entries {
             self.inline[at] = entry;
             self.len += 1;
         } else {
+            self.insert_on_heap(at, entry);
+        }
+    }
+
+    /// [`Entries::insert`] past [`INLINE`] entries: kept out of the inlined
+    /// path, which almost every document stays on.
+    #[cold]
+    #[inline(never)]
+    fn insert_on_heap(&mut self, at: usize, entry: Entry) {
+        if self.heap.is_empty() {
             let mut heap = Vec::with_capacity(2 * INLINE);
-            heap.extend_from_slice(&self.inline[..at]);
-            heap.push(entry);
-            heap.extend_from_slice(&self.inline[at..]);
+            heap.extend_from_slice(&self.inline[..self.len]);
             self.heap = heap;
         }
+        self.heap.insert(at, entry);
     }
 }
 
@@ -255,6 +262,7 @@ impl Derived {
         self.insert(CODE_ADDRESSES, at, span, via);
     }
 
+    #[inline]
     fn insert(&mut self, list: usize, at: usize, span: Span, via: AddressVia) {
         self.entries.insert(
             at,
