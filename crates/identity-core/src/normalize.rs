@@ -56,8 +56,17 @@ fn fold(value: &str) -> String {
 /// is written in place, without a string of its own.
 pub(crate) fn fold_into(value: &str, out: &mut String) {
     if value.is_ascii() {
+        // `str::trim` on ASCII: the ASCII characters with Unicode's
+        // White_Space property are tab to carriage return, and space.
+        let bytes = value.as_bytes();
+        let blank = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let from = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+        let to = bytes
+            .iter()
+            .rposition(|b| !blank(b))
+            .map_or(from, |i| i + 1);
         let start = out.len();
-        out.push_str(value.trim());
+        out.push_str(&value[from..to]);
         out[start..].make_ascii_lowercase();
     } else {
         out.push_str(&fold(value));

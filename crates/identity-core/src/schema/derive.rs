@@ -214,8 +214,9 @@ impl Derived {
     /// its place.
     fn write(&mut self, write: impl FnOnce(&mut String)) -> Span {
         if self.text.capacity() == 0 {
-            // Room for a few addresses before the first reallocation.
-            self.text.reserve(64);
+            // Room for three or four addresses before the first
+            // reallocation (as cheap to allocate as room for one).
+            self.text.reserve(128);
         }
         let start = self.text.len();
         write(&mut self.text);
