@@ -210,6 +210,33 @@ pub fn credential_identifier(kind: CredentialType, value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The in-place fold trims exactly what `str::trim` does, for every
+    /// ASCII byte on either side, and lowercases the rest.
+    #[test]
+    fn fold_into_is_fold_on_ascii() {
+        for b in 0..=127u8 {
+            let c = char::from(b);
+            for value in [
+                format!("{c}A.b@X{c}"),
+                format!("{c}{c}Q{c}"),
+                format!("{c}"),
+                format!("{c}{c}"),
+            ] {
+                let mut out = String::from("kept|");
+                fold_into(&value, &mut out);
+                assert_eq!(
+                    out,
+                    format!("kept|{}", value.trim().to_ascii_lowercase()),
+                    "{value:?}"
+                );
+                assert_eq!(out["kept|".len()..], fold(&value), "{value:?}");
+            }
+        }
+        let mut out = String::new();
+        fold_into(" \u{b}\tMiXeD Case\r\n", &mut out);
+        assert_eq!(out, "mixed case");
+    }
+
     #[test]
     fn emails_fold_case_width_and_invisibles() {
         assert_eq!(email("  Foo@EXAMPLE.com "), "foo@example.com");
