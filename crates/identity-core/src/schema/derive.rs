@@ -234,11 +234,15 @@ impl Derived {
     /// (on the same channel).
     fn push_unique(&mut self, list: usize, span: Span, via: AddressVia) {
         let (start, end) = self.bounds(list);
-        let value = self.span(span);
-        if self.entries[start..end]
-            .iter()
-            .any(|e| e.via == via && self.value(e) == value)
-        {
+        // Lengths first: most values differ in length. Bytes: equal as
+        // strings exactly when equal as bytes, without boundary checks.
+        let len = span.end - span.start;
+        let text = self.text.as_bytes();
+        if self.entries[start..end].iter().any(|e| {
+            e.via == via
+                && e.end - e.start == len
+                && text[e.start..e.end] == text[span.start..span.end]
+        }) {
             return;
         }
         self.insert(list, end, span, via);
