@@ -71,53 +71,57 @@ pub fn stock_email_rule(value: &str) -> bool {
 /// display names, domain literals and non-ASCII are all left to the stock
 /// rule.
 fn is_plain_email(value: &str) -> bool {
-    let mut bytes = value.as_bytes().iter();
-    // The local part: dot-separated, non-empty runs of `atext`.
-    let mut local_len = 0;
-    let mut after_dot = true;
+    let bytes = value.as_bytes();
+    // The local part: dot-separated, non-empty runs of `atext`, each found
+    // by a tight scan for the first byte that is not `atext`.
+    let mut at = 0;
     loop {
-        let Some(&b) = bytes.next() else { return false };
-        if CLASS[usize::from(b)] & ATEXT != 0 {
-            after_dot = false;
-        } else if b == b'.' && !after_dot {
-            after_dot = true;
-        } else if b == b'@' {
-            break;
-        } else {
+        let Some(run) = bytes[at..]
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & ATEXT == 0)
+        else {
+            return false;
+        };
+        if run == 0 {
             return false;
         }
-        local_len += 1;
-    }
-    if after_dot || local_len > EMAIL_LOCAL_MAX_LEN {
-        return false;
-    }
-    // The domain: labels of letters, digits and inner hyphens, checked in
-    // one pass (see `is_plain_label`, the rule for one label).
-    let domain = bytes.as_slice();
-    if domain.is_empty() || domain.len() > 253 {
-        return false;
-    }
-    let mut label_len = 0;
-    let mut prev = b'.';
-    for &b in domain {
-        if b == b'.' {
-            if label_len == 0 || label_len > 63 || prev == b'-' {
-                return false;
-            }
-            label_len = 0;
-        } else if CLASS[usize::from(b)] & LDH != 0 {
-            // A label starts with a letter or digit, and `--` in its third
-            // and fourth places is the A-label marker.
-            if b == b'-' && (label_len == 0 || (label_len == 3 && prev == b'-')) {
-                return false;
-            }
-            label_len += 1;
-        } else {
-            return false;
+        at += run;
+        match bytes[at] {
+            b'.' => at += 1,
+            b'@' => break,
+            _ => return false,
         }
-        prev = b;
     }
-    label_len != 0 && label_len <= 63 && prev != b'-'
+    if at > EMAIL_LOCAL_MAX_LEN {
+        return false;
+    }
+    // The domain: labels of 1 to 63 letters, digits and hyphens that start
+    // and end with a letter or digit, without `--` in their third and
+    // fourth places (the A-label marker).
+    let mut rest = &bytes[at + 1..];
+    if rest.is_empty() || rest.len() > 253 {
+        return false;
+    }
+    loop {
+        let len = rest
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & LDH == 0)
+            .unwrap_or(rest.len());
+        let label = &rest[..len];
+        match (label.first(), label.last()) {
+            (Some(&first), Some(&last))
+                if len <= 63
+                    && first != b'-'
+                    && last != b'-'
+                    && label.get(2..4) != Some(b"--".as_slice()) => {}
+            _ => return false,
+        }
+        match rest.get(len) {
+            None => return true,
+            Some(b'.') => rest = &rest[len + 1..],
+            Some(_) => return false,
+        }
+    }
 }
 
 const ATEXT: u8 = 1;
