@@ -39,14 +39,14 @@ pub struct CodeAddress<'a> {
 ///
 /// Every normalised value is written once, in one string, and each list
 /// names the values it holds by their place in it: a document's whole
-/// derivation is one or two allocations, whatever number of lists a value
-/// is in.
+/// derivation is one allocation (the string; the lists' first six entries
+/// are kept in place), whatever number of lists a value is in.
 #[derive(Clone, Default)]
 pub struct Derived {
     /// The normalised values, one after the other.
     text: String,
-    /// The lists' entries, grouped by list in the order of the `List`
-    /// constants, each group in its list's order.
+    /// The lists' entries, grouped by list in the order of the list
+    /// constants (`PASSWORD` to `RECOVERY`), each group in its list's order.
     entries: Entries,
     /// Where each list's group ends in `entries`.
     ends: [usize; LISTS],
