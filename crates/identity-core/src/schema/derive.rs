@@ -232,6 +232,7 @@ impl Derived {
 
     /// Adds a value at the end of `list` unless the list already holds it
     /// (on the same channel).
+    #[inline(always)]
     fn push_unique(&mut self, list: usize, span: Span, via: AddressVia) {
         let (start, end) = self.bounds(list);
         // Lengths first: most values differ in length. Bytes: equal as
