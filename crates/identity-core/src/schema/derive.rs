@@ -251,6 +251,7 @@ impl Derived {
 
     /// Adds a code address in its place (by address, then channel) unless
     /// the list already holds it.
+    #[inline(always)]
     fn insert_code_address(&mut self, span: Span, via: AddressVia) {
         let (start, end) = self.bounds(CODE_ADDRESSES);
         let key = (self.span(span), via);
@@ -520,6 +521,7 @@ fn member<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     }
 }
 
+#[inline(always)]
 fn leaf(value: &Value, at: &Trail<'_>, f: &mut dyn FnMut(&Trail<'_>, &str)) {
     match value {
         Value::String(s) => f(at, s),
