@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p identity-core --example quickstart`
 
-use identity_core::{Limits, SchemaRegistry};
+use identity_core::{CredentialType, Limits, SchemaRegistry};
 use serde_json::json;
 
 fn main() -> Result<(), identity_core::Error> {
@@ -30,13 +30,16 @@ fn main() -> Result<(), identity_core::Error> {
     let mut traits =
         json!({"email": "Ada.Lovelace@Example.COM", "phone": "+44 20 7946 0958", "name": "Ada"});
     let derived = schema.validate(&mut traits, &Limits::default())?;
-    for (kind, identifiers) in &derived.identifiers {
-        println!("{kind} identifiers: {identifiers:?}");
+    for kind in CredentialType::ALL {
+        let identifiers: Vec<&str> = derived.identifiers_of(kind).collect();
+        if !identifiers.is_empty() {
+            println!("{kind} identifiers: {identifiers:?}");
+        }
     }
-    for a in &derived.verifiable_addresses {
+    for a in derived.verifiable_addresses() {
         println!("verifiable address: {} via {}", a.value, a.via.as_str());
     }
-    for a in &derived.recovery_addresses {
+    for a in derived.recovery_addresses() {
         println!("recovery address:   {} via {}", a.value, a.via.as_str());
     }
 

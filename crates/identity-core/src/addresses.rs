@@ -11,14 +11,14 @@ use crate::time::{IdGenerator, Timestamp};
 /// the same normalised value is kept with its id, verification state and
 /// `created_at`; a new one starts `pending`; the rest are dropped. The result
 /// follows the order of `derived`.
-pub fn reconcile_verifiable(
-    derived: &[DerivedAddress],
+pub fn reconcile_verifiable<'a>(
+    derived: impl IntoIterator<Item = DerivedAddress<'a>>,
     existing: &[VerifiableAddress],
     now: Timestamp,
     ids: &dyn IdGenerator,
 ) -> Vec<VerifiableAddress> {
     derived
-        .iter()
+        .into_iter()
         .map(|d| {
             let found = existing
                 .iter()
@@ -27,14 +27,14 @@ pub fn reconcile_verifiable(
                 Some(a) => {
                     let mut kept = a.clone();
                     if kept.value != d.value {
-                        kept.value.clone_from(&d.value);
+                        d.value.clone_into(&mut kept.value);
                         kept.updated_at = now;
                     }
                     kept
                 }
                 None => VerifiableAddress {
                     id: ids.new_id(),
-                    value: d.value.clone(),
+                    value: d.value.to_owned(),
                     verified: false,
                     via: d.via,
                     status: VerificationStatus::Pending,
@@ -49,14 +49,14 @@ pub fn reconcile_verifiable(
 
 /// The recovery addresses after the traits derived `derived`, by the same
 /// rule as [`reconcile_verifiable`].
-pub fn reconcile_recovery(
-    derived: &[DerivedAddress],
+pub fn reconcile_recovery<'a>(
+    derived: impl IntoIterator<Item = DerivedAddress<'a>>,
     existing: &[RecoveryAddress],
     now: Timestamp,
     ids: &dyn IdGenerator,
 ) -> Vec<RecoveryAddress> {
     derived
-        .iter()
+        .into_iter()
         .map(|d| {
             let found = existing
                 .iter()
@@ -65,14 +65,14 @@ pub fn reconcile_recovery(
                 Some(a) => {
                     let mut kept = a.clone();
                     if kept.value != d.value {
-                        kept.value.clone_from(&d.value);
+                        d.value.clone_into(&mut kept.value);
                         kept.updated_at = now;
                     }
                     kept
                 }
                 None => RecoveryAddress {
                     id: ids.new_id(),
-                    value: d.value.clone(),
+                    value: d.value.to_owned(),
                     via: d.via,
                     created_at: now,
                     updated_at: now,

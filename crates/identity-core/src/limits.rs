@@ -159,16 +159,13 @@ fn bound_into(
     bound: &mut usize,
 ) -> Result<(), ()> {
     match value {
-        Value::Null | Value::Bool(_) => *bound += 5,
-        Value::Number(_) => *bound += NUMBER_MAX_LEN,
-        Value::String(s) => *bound = bound.saturating_add(string_bound(s.len())),
         Value::Array(items) => {
             if depth + 1 > max_depth {
                 return Err(());
             }
             *bound = bound.saturating_add(2 + items.len());
             for item in items {
-                bound_into(item, depth + 1, max_depth, max_bytes, bound)?;
+                bound_child(item, depth + 1, max_depth, max_bytes, bound)?;
             }
         }
         Value::Object(map) => {
@@ -178,14 +175,46 @@ fn bound_into(
             *bound = bound.saturating_add(2 + map.len());
             for (k, child) in map {
                 *bound = bound.saturating_add(string_bound(k.len()) + 1);
-                bound_into(child, depth + 1, max_depth, max_bytes, bound)?;
+                bound_child(child, depth + 1, max_depth, max_bytes, bound)?;
             }
         }
+        scalar => *bound = bound.saturating_add(scalar_bound(scalar)),
     }
     if *bound > max_bytes {
         return Err(());
     }
     Ok(())
+}
+
+/// [`bound_into`] for a member or item: a scalar (most of them) is counted
+/// here, without a call.
+#[inline(always)]
+fn bound_child(
+    value: &Value,
+    depth: usize,
+    max_depth: usize,
+    max_bytes: usize,
+    bound: &mut usize,
+) -> Result<(), ()> {
+    if let Value::Array(_) | Value::Object(_) = value {
+        return bound_into(value, depth, max_depth, max_bytes, bound);
+    }
+    *bound = bound.saturating_add(scalar_bound(value));
+    if *bound > max_bytes {
+        return Err(());
+    }
+    Ok(())
+}
+
+/// The most bytes a scalar takes written (0 for an array or object).
+#[inline(always)]
+fn scalar_bound(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => NUMBER_MAX_LEN,
+        Value::String(s) => string_bound(s.len()),
+        Value::Array(_) | Value::Object(_) => 0,
+    }
 }
 
 /// The exact compact JSON size and depth, with an explicit stack (any depth

@@ -52,6 +52,27 @@ fn fold(value: &str) -> String {
     }
 }
 
+/// Appends [`fold`]'s result to `out`: the ASCII case (almost every value)
+/// is written in place, without a string of its own.
+pub(crate) fn fold_into(value: &str, out: &mut String) {
+    if value.is_ascii() {
+        // `str::trim` on ASCII: the ASCII characters with Unicode's
+        // White_Space property are tab to carriage return, and space.
+        let bytes = value.as_bytes();
+        let blank = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let from = bytes.iter().position(|b| !blank(b)).unwrap_or(bytes.len());
+        let to = bytes
+            .iter()
+            .rposition(|b| !blank(b))
+            .map_or(from, |i| i + 1);
+        let start = out.len();
+        out.push_str(&value[from..to]);
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.push_str(&fold(value));
+    }
+}
+
 /// Normalises an email-like value: trim, NFKC, width-fold, drop invisible
 /// characters, lowercase.
 ///
@@ -188,6 +209,33 @@ pub fn credential_identifier(kind: CredentialType, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The in-place fold trims exactly what `str::trim` does, for every
+    /// ASCII byte on either side, and lowercases the rest.
+    #[test]
+    fn fold_into_is_fold_on_ascii() {
+        for b in 0..=127u8 {
+            let c = char::from(b);
+            for value in [
+                format!("{c}A.b@X{c}"),
+                format!("{c}{c}Q{c}"),
+                format!("{c}"),
+                format!("{c}{c}"),
+            ] {
+                let mut out = String::from("kept|");
+                fold_into(&value, &mut out);
+                assert_eq!(
+                    out,
+                    format!("kept|{}", value.trim().to_ascii_lowercase()),
+                    "{value:?}"
+                );
+                assert_eq!(out["kept|".len()..], fold(&value), "{value:?}");
+            }
+        }
+        let mut out = String::new();
+        fold_into(" \u{b}\tMiXeD Case\r\n", &mut out);
+        assert_eq!(out, "mixed case");
+    }
 
     #[test]
     fn emails_fold_case_width_and_invisibles() {

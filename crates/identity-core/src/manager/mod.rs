@@ -172,9 +172,9 @@ impl IdentityManager {
         credentials::apply_derived(&mut identity.credentials, &derived, now);
         let ids = self.inner.ids.as_ref();
         identity.verifiable_addresses =
-            reconcile_verifiable(&derived.verifiable_addresses, prior_verifiable, now, ids);
+            reconcile_verifiable(derived.verifiable_addresses(), prior_verifiable, now, ids);
         identity.recovery_addresses =
-            reconcile_recovery(&derived.recovery_addresses, prior_recovery, now, ids);
+            reconcile_recovery(derived.recovery_addresses(), prior_recovery, now, ids);
         identity.updated_at = now;
         Ok(())
     }

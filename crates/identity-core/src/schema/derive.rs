@@ -1,9 +1,9 @@
 //! Validation of traits, and derivation of identifiers and addresses from the
 //! `ory.sh/kratos` sites found at registration.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::extension::{Site, Step};
@@ -13,45 +13,332 @@ use crate::limits::Limits;
 use crate::model::{AddressVia, CredentialType};
 use crate::normalize;
 
-/// An address derived from the traits, normalised.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct DerivedAddress {
+/// An address derived from the traits, normalised; borrowed from the
+/// [`Derived`] that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DerivedAddress<'a> {
     /// The channel.
     pub via: AddressVia,
     /// The normalised value.
-    pub value: String,
+    pub value: &'a str,
 }
 
-/// An entry of the `code` credential's address list.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CodeAddress {
+/// An entry of the `code` credential's address list; borrowed from the
+/// [`Derived`] that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct CodeAddress<'a> {
     /// The channel the code is sent on.
     pub channel: AddressVia,
     /// The normalised address.
-    pub address: String,
+    pub address: &'a str,
 }
 
-/// What the `ory.sh/kratos` keyword derives from valid traits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the `ory.sh/kratos` keyword derives from valid traits: identifiers
+/// of the schema-driven credential types and addresses, read through the
+/// methods.
+///
+/// Every normalised value is written once, in one string, and each list
+/// names the values it holds by their place in it: a document's whole
+/// derivation is one allocation (the string; the lists' first six entries
+/// are kept in place), whatever number of lists a value is in.
+#[derive(Clone, Default)]
 pub struct Derived {
-    /// Identifiers of the schema-driven credential types (`password`,
-    /// `webauthn`, `code`), de-duplicated, in document order.
-    pub identifiers: BTreeMap<CredentialType, Vec<String>>,
-    /// The `code` credential's addresses, sorted by address then channel.
-    pub code_addresses: Vec<CodeAddress>,
-    /// Verifiable addresses, de-duplicated, in document order.
-    pub verifiable_addresses: Vec<DerivedAddress>,
-    /// Recovery addresses, de-duplicated, in document order.
-    pub recovery_addresses: Vec<DerivedAddress>,
+    /// The normalised values, one after the other.
+    text: String,
+    /// The lists' entries, grouped by list in the order of the list
+    /// constants (`PASSWORD` to `RECOVERY`), each group in its list's order.
+    entries: Entries,
+    /// Where each list's group ends in `entries`.
+    ends: [usize; LISTS],
 }
+
+/// One value of a list: its place in [`Derived::text`] and, for an address,
+/// its channel (an identifier's is always `Email`, and unused).
+#[derive(Clone, Copy)]
+struct Entry {
+    start: usize,
+    end: usize,
+    via: AddressVia,
+}
+
+/// How many entries [`Entries`] holds without allocating: a document's
+/// one address in all six lists, or two in three.
+const INLINE: usize = 6;
+
+/// The entries of [`Derived`]: in place up to [`INLINE`], then on the heap.
+#[derive(Clone)]
+struct Entries {
+    len: usize,
+    inline: [Entry; INLINE],
+    /// Every entry once there are more than [`INLINE`] (and empty until
+    /// then).
+    heap: Vec<Entry>,
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries {
+            len: 0,
+            inline: [Entry {
+                start: 0,
+                end: 0,
+                via: AddressVia::Email,
+            }; INLINE],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Entries {
+    type Target = [Entry];
+
+    fn deref(&self) -> &[Entry] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl Entries {
+    #[inline]
+    fn insert(&mut self, at: usize, entry: Entry) {
+        if self.heap.is_empty() && self.len < INLINE {
+            // Almost always an append; else a few entries move up one.
+            let mut i = self.len;
+            while i > at {
+                self.inline[i] = self.inline[i - 1];
+                i -= 1;
+            }
+            self.inline[at] = entry;
+            self.len += 1;
+        } else {
+            self.insert_on_heap(at, entry);
+        }
+    }
+
+    /// [`Entries::insert`] past [`INLINE`] entries: kept out of the inlined
+    /// path, which almost every document stays on.
+    #[cold]
+    #[inline(never)]
+    fn insert_on_heap(&mut self, at: usize, entry: Entry) {
+        if self.heap.is_empty() {
+            let mut heap = Vec::with_capacity(2 * INLINE);
+            heap.extend_from_slice(&self.inline[..self.len]);
+            self.heap = heap;
+        }
+        self.heap.insert(at, entry);
+    }
+}
+
+/// The lists of [`Derived`], in the order of their groups.
+const PASSWORD: usize = 0;
+const WEBAUTHN: usize = 1;
+const CODE: usize = 2;
+const CODE_ADDRESSES: usize = 3;
+const VERIFIABLE: usize = 4;
+const RECOVERY: usize = 5;
+const LISTS: usize = 6;
 
 impl Derived {
-    /// The identifiers derived for one type (empty when none).
-    pub fn identifiers_of(&self, kind: CredentialType) -> &[String] {
-        self.identifiers
-            .get(&kind)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+    /// The identifiers derived for one type, de-duplicated, in document
+    /// order: for `password`, `webauthn` and `code` (the schema-driven
+    /// types), none for any other.
+    pub fn identifiers_of(
+        &self,
+        kind: CredentialType,
+    ) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + Clone + '_ {
+        let list = match kind {
+            CredentialType::Password => Some(PASSWORD),
+            CredentialType::Webauthn => Some(WEBAUTHN),
+            CredentialType::Code => Some(CODE),
+            _ => None,
+        };
+        list.map_or(&[][..], |l| self.group(l))
+            .iter()
+            .map(|e| self.value(e))
+    }
+
+    /// The `code` credential's addresses, sorted by address then channel,
+    /// without repeats.
+    pub fn code_addresses(
+        &self,
+    ) -> impl ExactSizeIterator<Item = CodeAddress<'_>> + DoubleEndedIterator + Clone + '_ {
+        self.group(CODE_ADDRESSES).iter().map(|e| CodeAddress {
+            channel: e.via,
+            address: self.value(e),
+        })
+    }
+
+    /// Verifiable addresses, de-duplicated, in document order.
+    pub fn verifiable_addresses(
+        &self,
+    ) -> impl ExactSizeIterator<Item = DerivedAddress<'_>> + DoubleEndedIterator + Clone + '_ {
+        self.addresses(VERIFIABLE)
+    }
+
+    /// Recovery addresses, de-duplicated, in document order.
+    pub fn recovery_addresses(
+        &self,
+    ) -> impl ExactSizeIterator<Item = DerivedAddress<'_>> + DoubleEndedIterator + Clone + '_ {
+        self.addresses(RECOVERY)
+    }
+
+    fn addresses(
+        &self,
+        list: usize,
+    ) -> impl ExactSizeIterator<Item = DerivedAddress<'_>> + DoubleEndedIterator + Clone + '_ {
+        self.group(list).iter().map(|e| DerivedAddress {
+            via: e.via,
+            value: self.value(e),
+        })
+    }
+
+    /// Where `list`'s group starts and ends in `entries`.
+    fn bounds(&self, list: usize) -> (usize, usize) {
+        let start = list.checked_sub(1).map_or(0, |before| self.ends[before]);
+        (start, self.ends[list])
+    }
+
+    fn group(&self, list: usize) -> &[Entry] {
+        let (start, end) = self.bounds(list);
+        &self.entries[start..end]
+    }
+
+    fn value(&self, e: &Entry) -> &str {
+        &self.text[e.start..e.end]
+    }
+
+    /// Writes a value with `write` (which appends to the text) and returns
+    /// its place.
+    fn write(&mut self, write: impl FnOnce(&mut String)) -> Span {
+        if self.text.capacity() == 0 {
+            // Room for three or four addresses before the first
+            // reallocation (as cheap to allocate as room for one).
+            self.text.reserve(128);
+        }
+        let start = self.text.len();
+        write(&mut self.text);
+        Span {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    fn span(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+
+    /// Adds a value at the end of `list` unless the list already holds it
+    /// (on the same channel).
+    #[inline(always)]
+    fn push_unique(&mut self, list: usize, span: Span, via: AddressVia) {
+        let (start, end) = self.bounds(list);
+        // Lengths first: most values differ in length. Bytes: equal as
+        // strings exactly when equal as bytes, without boundary checks.
+        let len = span.end - span.start;
+        let text = self.text.as_bytes();
+        if self.entries[start..end].iter().any(|e| {
+            e.via == via
+                && e.end - e.start == len
+                && text[e.start..e.end] == text[span.start..span.end]
+        }) {
+            return;
+        }
+        self.insert(list, end, span, via);
+    }
+
+    /// Adds a code address in its place (by address, then channel) unless
+    /// the list already holds it.
+    #[inline(always)]
+    fn insert_code_address(&mut self, span: Span, via: AddressVia) {
+        let (start, end) = self.bounds(CODE_ADDRESSES);
+        let key = (self.span(span), via);
+        let mut at = end;
+        for (i, e) in self.entries[start..end].iter().enumerate() {
+            match (self.value(e), e.via).cmp(&key) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return,
+                std::cmp::Ordering::Greater => {
+                    at = start + i;
+                    break;
+                }
+            }
+        }
+        self.insert(CODE_ADDRESSES, at, span, via);
+    }
+
+    #[inline]
+    fn insert(&mut self, list: usize, at: usize, span: Span, via: AddressVia) {
+        self.entries.insert(
+            at,
+            Entry {
+                start: span.start,
+                end: span.end,
+                via,
+            },
+        );
+        for end in &mut self.ends[list..] {
+            *end += 1;
+        }
+    }
+}
+
+/// A value written in [`Derived::text`], not yet in any list.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The lists, compared by what they hold (not by how the text is laid out).
+impl PartialEq for Derived {
+    fn eq(&self, other: &Self) -> bool {
+        (0..LISTS).all(|list| {
+            let (a, b) = (self.group(list), other.group(list));
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.via == y.via && self.value(x) == other.value(y))
+        })
+    }
+}
+
+impl Eq for Derived {}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// A list written as one, without collecting it.
+        struct List<I>(I);
+        impl<I: Iterator + Clone> std::fmt::Debug for List<I>
+        where
+            I::Item: std::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self.0.clone()).finish()
+            }
+        }
+        f.debug_struct("Derived")
+            .field(
+                "password",
+                &List(self.identifiers_of(CredentialType::Password)),
+            )
+            .field(
+                "webauthn",
+                &List(self.identifiers_of(CredentialType::Webauthn)),
+            )
+            .field("code", &List(self.identifiers_of(CredentialType::Code)))
+            .field("code_addresses", &List(self.code_addresses()))
+            .field("verifiable_addresses", &List(self.verifiable_addresses()))
+            .field("recovery_addresses", &List(self.recovery_addresses()))
+            .finish()
     }
 }
 
@@ -116,10 +403,6 @@ impl IdentitySchema {
                 .retain(|v| seen.insert((v.instance_path().to_owned(), v.message().to_owned())));
             return Err(Error::Validation(violations));
         }
-        // By address, then channel (SPEC §2, as Kratos writes them).
-        out.code_addresses
-            .sort_by(|a, b| (&a.address, a.channel).cmp(&(&b.address, b.channel)));
-        out.code_addresses.dedup();
         Ok(out)
     }
 }
@@ -210,7 +493,7 @@ fn visit(value: &Value, path: &[Step], at: &Trail<'_>, f: &mut dyn FnMut(&Trail<
     };
     match (step, value) {
         (Step::Key(k), Value::Object(map)) => {
-            if let Some(child) = map.get(k) {
+            if let Some(child) = member(map, k) {
                 visit(child, rest, &at.child(TrailStep::Key(k)), f);
             }
         }
@@ -228,17 +511,22 @@ fn visit(value: &Value, path: &[Step], at: &Trail<'_>, f: &mut dyn FnMut(&Trail<
     }
 }
 
+/// `map.get(key)`: on the small objects traits are made of, comparing the
+/// keys costs less than hashing the one looked up.
+fn member<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+#[inline(always)]
 fn leaf(value: &Value, at: &Trail<'_>, f: &mut dyn FnMut(&Trail<'_>, &str)) {
     match value {
         Value::String(s) => f(at, s),
         Value::Number(n) => f(at, &n.to_string()),
         _ => {}
-    }
-}
-
-fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
-    if !list.contains(&item) {
-        list.push(item);
     }
 }
 
@@ -249,15 +537,66 @@ fn empty_violation(path: &Trail<'_>) -> Violation {
     )
 }
 
+/// One value's normalised forms, each written in the derived text on its
+/// first use and shared by every later one.
+struct Forms<'r> {
+    raw: &'r str,
+    /// Trimmed, NFKC, invisible characters dropped, lowercased.
+    folded: Option<Span>,
+    /// E.164, when the value parses as a phone number.
+    phone: Option<Option<Span>>,
+}
+
+impl<'r> Forms<'r> {
+    fn new(raw: &'r str) -> Self {
+        Forms {
+            raw,
+            folded: None,
+            phone: None,
+        }
+    }
+
+    /// [`normalize::username`] and [`normalize::email`].
+    fn folded(&mut self, out: &mut Derived) -> Span {
+        let raw = self.raw;
+        *self
+            .folded
+            .get_or_insert_with(|| out.write(|text| normalize::fold_into(raw, text)))
+    }
+
+    /// [`normalize::phone`].
+    fn phone(&mut self, out: &mut Derived) -> Option<Span> {
+        let raw = self.raw;
+        *self.phone.get_or_insert_with(|| {
+            normalize::phone(raw).map(|e164| out.write(|text| text.push_str(&e164)))
+        })
+    }
+
+    /// [`normalize::identifier_like`]: the folded value, or E.164 when it
+    /// starts with `+` and parses as a phone number.
+    fn identifier_like(&mut self, out: &mut Derived) -> Span {
+        let folded = self.folded(out);
+        let value = out.span(folded);
+        if value.starts_with('+')
+            && let Some(e164) = normalize::phone(value)
+        {
+            return out.write(|text| text.push_str(&e164));
+        }
+        folded
+    }
+}
+
 /// Normalises a value on a channel, checking what the channel requires.
 fn on_channel(
     site: &Site,
     via: AddressVia,
     path: &Trail<'_>,
-    raw: &str,
+    forms: &mut Forms<'_>,
+    out: &mut Derived,
     violations: &mut Vec<Violation>,
     require_phone: bool,
-) -> Option<String> {
+) -> Option<Span> {
+    let raw = forms.raw;
     let lenient = !require_phone && site.format.as_deref() == Some("no-validate");
     // A channel's own check reports where Kratos does: at the value's
     // `format` (which the channel implies when the schema has none).
@@ -271,11 +610,11 @@ fn on_channel(
                 )));
                 return None;
             }
-            normalize::email(raw)
+            forms.folded(out)
         }
-        AddressVia::Sms => match normalize::phone(raw) {
+        AddressVia::Sms => match forms.phone(out) {
             Some(e164) => e164,
-            None if lenient => normalize::username(raw),
+            None if lenient => forms.folded(out),
             None => {
                 violations.push(at_format(format!(
                     "{} is not valid \"tel\"",
@@ -300,79 +639,88 @@ fn apply(
     violations: &mut Vec<Violation>,
 ) {
     let ext = &site.extension;
+    let mut forms = Forms::new(raw);
     if ext.password_identifier || ext.webauthn_identifier {
         let value = if site.format.as_deref() == Some("tel") {
-            normalize::phone(raw).unwrap_or_else(|| normalize::username(raw))
+            match forms.phone(out) {
+                Some(e164) => e164,
+                None => forms.folded(out),
+            }
         } else {
-            normalize::identifier_like(raw)
+            forms.identifier_like(out)
         };
         if value.is_empty() {
             violations.push(empty_violation(path));
         } else {
-            let ids = &mut out.identifiers;
-            match (ext.password_identifier, ext.webauthn_identifier) {
-                (true, true) => {
-                    push_unique(
-                        ids.entry(CredentialType::Password).or_default(),
-                        value.clone(),
-                    );
-                    push_unique(ids.entry(CredentialType::Webauthn).or_default(), value);
-                }
-                (true, false) => {
-                    push_unique(ids.entry(CredentialType::Password).or_default(), value);
-                }
-                _ => push_unique(ids.entry(CredentialType::Webauthn).or_default(), value),
+            // An identifier's channel is unused: always `Email`.
+            if ext.password_identifier {
+                out.push_unique(PASSWORD, value, AddressVia::Email);
+            }
+            if ext.webauthn_identifier {
+                out.push_unique(WEBAUTHN, value, AddressVia::Email);
             }
         }
     }
-    // Each channel's normalisation runs once per value, however many of
-    // code, verification and recovery use it; its last user takes it.
-    let strict_recovery = ext.recovery_via == Some(AddressVia::Sms);
-    let mut uses = [0usize; 2];
-    for via in [ext.code_via, ext.verification_via]
-        .into_iter()
-        .chain((!strict_recovery).then_some(ext.recovery_via))
-        .flatten()
-    {
-        uses[usize::from(via == AddressVia::Sms)] += 1;
-    }
-    let mut lenient: [Option<Option<String>>; 2] = [None, None];
-    let mut on = |via: AddressVia, require_phone: bool, violations: &mut Vec<Violation>| {
+    // Each channel's check runs once per value, however many of code,
+    // verification and recovery use it (recovery via sms has its own).
+    let mut lenient: [Option<Option<Span>>; 2] = [None, None];
+    let mut on = |via: AddressVia,
+                  require_phone: bool,
+                  out: &mut Derived,
+                  violations: &mut Vec<Violation>| {
         if require_phone && via == AddressVia::Sms {
-            return on_channel(site, via, path, raw, violations, true);
+            return on_channel(site, via, path, &mut forms, out, violations, true);
         }
-        let n = usize::from(via == AddressVia::Sms);
-        let slot =
-            lenient[n].get_or_insert_with(|| on_channel(site, via, path, raw, violations, false));
-        uses[n] = uses[n].saturating_sub(1);
-        if uses[n] == 0 {
-            slot.take()
-        } else {
-            slot.clone()
-        }
+        *lenient[usize::from(via == AddressVia::Sms)]
+            .get_or_insert_with(|| on_channel(site, via, path, &mut forms, out, violations, false))
     };
     if let Some(via) = ext.code_via
-        && let Some(value) = on(via, false, violations)
+        && let Some(value) = on(via, false, out, violations)
     {
-        push_unique(
-            out.identifiers.entry(CredentialType::Code).or_default(),
-            value.clone(),
-        );
-        out.code_addresses.push(CodeAddress {
-            channel: via,
-            address: value,
-        });
+        out.push_unique(CODE, value, AddressVia::Email);
+        // By address, then channel (SPEC §2, as Kratos writes them).
+        out.insert_code_address(value, via);
     }
     if let Some(via) = ext.verification_via
-        && let Some(value) = on(via, false, violations)
+        && let Some(value) = on(via, false, out, violations)
     {
-        push_unique(&mut out.verifiable_addresses, DerivedAddress { via, value });
+        out.push_unique(VERIFIABLE, value, via);
     }
     // A recovery code sent to a number that cannot receive it locks the
     // user out: recovery via sms always needs a real phone number.
     if let Some(via) = ext.recovery_via
-        && let Some(value) = on(via, true, violations)
+        && let Some(value) = on(via, true, out, violations)
     {
-        push_unique(&mut out.recovery_addresses, DerivedAddress { via, value });
+        out.push_unique(RECOVERY, value, via);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In place, at the spill and on the heap, an insert puts the entry
+    /// where `Vec::insert` does.
+    #[test]
+    fn entries_insert_like_a_vec() {
+        for at_of in [|_: usize| 0, |n: usize| n, |n: usize| n / 2] {
+            let mut entries = Entries::default();
+            let mut reference: Vec<usize> = Vec::new();
+            for n in 0..3 * INLINE {
+                let at = at_of(n);
+                entries.insert(
+                    at,
+                    Entry {
+                        start: n,
+                        end: n + 1,
+                        via: AddressVia::Sms,
+                    },
+                );
+                reference.insert(at, n);
+                let got: Vec<usize> = entries.iter().map(|e| e.start).collect();
+                assert_eq!(got, reference);
+            }
+            assert_eq!(entries.len(), 3 * INLINE);
+        }
     }
 }

@@ -72,29 +72,56 @@ pub fn stock_email_rule(value: &str) -> bool {
 /// rule.
 fn is_plain_email(value: &str) -> bool {
     let bytes = value.as_bytes();
-    // The local part: dot-separated, non-empty runs of `atext`.
-    let mut i = 0;
-    let mut after_dot = true;
+    // The local part: dot-separated, non-empty runs of `atext`, each found
+    // by a tight scan for the first byte that is not `atext`.
+    let mut at = 0;
     loop {
-        let Some(&b) = bytes.get(i) else { return false };
-        match b {
+        let Some(run) = bytes[at..]
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & ATEXT == 0)
+        else {
+            return false;
+        };
+        if run == 0 {
+            return false;
+        }
+        at += run;
+        match bytes[at] {
+            b'.' => at += 1,
             b'@' => break,
-            b'.' if after_dot => return false,
-            b'.' => after_dot = true,
-            _ if CLASS[usize::from(b)] & ATEXT != 0 => after_dot = false,
             _ => return false,
         }
-        i += 1;
     }
-    if after_dot || i > EMAIL_LOCAL_MAX_LEN {
+    if at > EMAIL_LOCAL_MAX_LEN {
         return false;
     }
-    // The domain: labels of letters, digits and inner hyphens.
-    let domain = &bytes[i + 1..];
-    if domain.is_empty() || domain.len() > 253 {
+    // The domain: labels of 1 to 63 letters, digits and hyphens that start
+    // and end with a letter or digit, without `--` in their third and
+    // fourth places (the A-label marker).
+    let mut rest = &bytes[at + 1..];
+    if rest.is_empty() || rest.len() > 253 {
         return false;
     }
-    domain.split(|&b| b == b'.').all(is_plain_label)
+    loop {
+        let len = rest
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & LDH == 0)
+            .unwrap_or(rest.len());
+        let label = &rest[..len];
+        match (label.first(), label.last()) {
+            (Some(&first), Some(&last))
+                if len <= 63
+                    && first != b'-'
+                    && last != b'-'
+                    && label.get(2..4) != Some(b"--".as_slice()) => {}
+            _ => return false,
+        }
+        match rest.get(len) {
+            None => return true,
+            Some(b'.') => rest = &rest[len + 1..],
+            Some(_) => return false,
+        }
+    }
 }
 
 const ATEXT: u8 = 1;
@@ -122,18 +149,6 @@ const CLASS: [u8; 256] = {
     table
 };
 
-/// A host name label of letters, digits and inner hyphens, not an A-label.
-fn is_plain_label(label: &[u8]) -> bool {
-    let (Some(first), Some(last)) = (label.first(), label.last()) else {
-        return false;
-    };
-    label.len() <= 63
-        && first.is_ascii_alphanumeric()
-        && last.is_ascii_alphanumeric()
-        && label.iter().all(|&b| CLASS[usize::from(b)] & LDH != 0)
-        && label.get(2..4) != Some(b"--".as_slice())
-}
-
 /// The `tel` format: a phone number that parses and is valid in E.164 form.
 pub fn is_valid_tel(value: &str) -> bool {
     crate::normalize::phone(value).is_some()
@@ -142,4 +157,84 @@ pub fn is_valid_tel(value: &str) -> bool {
 /// The `uuid` format (RFC 4122 hyphenated form), asserted under every draft.
 pub(super) fn is_valid_uuid(value: &str) -> bool {
     value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain form checked label by label, as `is_plain_email` did before
+    /// it checked the domain in one pass: the reference for the test below.
+    fn is_plain_email_by_labels(value: &str) -> bool {
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        let mut after_dot = true;
+        loop {
+            let Some(&b) = bytes.get(i) else { return false };
+            match b {
+                b'@' => break,
+                b'.' if after_dot => return false,
+                b'.' => after_dot = true,
+                _ if CLASS[usize::from(b)] & ATEXT != 0 => after_dot = false,
+                _ => return false,
+            }
+            i += 1;
+        }
+        if after_dot || i > EMAIL_LOCAL_MAX_LEN {
+            return false;
+        }
+        let domain = &bytes[i + 1..];
+        if domain.is_empty() || domain.len() > 253 {
+            return false;
+        }
+        domain.split(|&b| b == b'.').all(is_plain_label)
+    }
+
+    /// A host name label of letters, digits and inner hyphens, not an A-label.
+    fn is_plain_label(label: &[u8]) -> bool {
+        let (Some(first), Some(last)) = (label.first(), label.last()) else {
+            return false;
+        };
+        label.len() <= 63
+            && first.is_ascii_alphanumeric()
+            && last.is_ascii_alphanumeric()
+            && label.iter().all(|&b| CLASS[usize::from(b)] & LDH != 0)
+            && label.get(2..4) != Some(b"--".as_slice())
+    }
+
+    /// Every string of up to 8 bytes over an alphabet of the bytes that
+    /// matter, and long labels and local parts around their limits.
+    #[test]
+    fn one_pass_agrees_with_label_by_label() {
+        let alphabet = b"a1-.@_";
+        let mut checked = 0;
+        for len in 0..=8u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let mut s = String::new();
+                for _ in 0..len {
+                    s.push(char::from(alphabet[n % alphabet.len()]));
+                    n /= alphabet.len();
+                }
+                assert_eq!(is_plain_email(&s), is_plain_email_by_labels(&s), "{s:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 2_015_539);
+        for local in [1, 63, 64, 65] {
+            for label in [1, 2, 3, 4, 62, 63, 64] {
+                for tail in ["", "-", "a", ".b", ".", "--x"] {
+                    let s = format!("{}@{}{tail}", "l".repeat(local), "d".repeat(label));
+                    assert_eq!(is_plain_email(&s), is_plain_email_by_labels(&s), "{s:?}");
+                    let s = format!("a@x.{}{tail}.yz", "d".repeat(label));
+                    assert_eq!(is_plain_email(&s), is_plain_email_by_labels(&s), "{s:?}");
+                }
+            }
+        }
+        let long_domain = format!("a@{}", vec!["d".repeat(63); 4].join("."));
+        assert_eq!(long_domain.len() - 2, 255);
+        assert!(!is_plain_email(&long_domain));
+        assert!(is_plain_email("ab--c@x.example"));
+        assert!(!is_plain_email("a@xn--c.example"));
+        assert!(is_plain_email("a@x-n-c.example"));
+    }
 }

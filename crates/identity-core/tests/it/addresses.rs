@@ -11,11 +11,8 @@ fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).expect("timestamp")
 }
 
-fn derived(via: AddressVia, value: &str) -> DerivedAddress {
-    DerivedAddress {
-        via,
-        value: value.into(),
-    }
+fn derived(via: AddressVia, value: &str) -> DerivedAddress<'_> {
+    DerivedAddress { via, value }
 }
 
 #[test]
@@ -47,7 +44,7 @@ fn matches_keep_their_state_new_ones_are_pending_the_rest_go() {
     ];
     let ids = SequentialIds::new();
     let got = reconcile_verifiable(
-        &[
+        [
             derived(AddressVia::Sms, "+16502530000"),
             derived(AddressVia::Email, "test@example.com"),
         ],
@@ -94,14 +91,14 @@ fn same_value_on_another_channel_is_a_different_address() {
     }];
     let ids = SequentialIds::new();
     let unchanged = reconcile_recovery(
-        &[derived(AddressVia::Email, "a@b.example")],
+        [derived(AddressVia::Email, "a@b.example")],
         &existing,
         then,
         &ids,
     );
     assert_eq!(unchanged, existing);
     let got = reconcile_recovery(
-        &[derived(AddressVia::Sms, "a@b.example")],
+        [derived(AddressVia::Sms, "a@b.example")],
         &existing,
         then,
         &ids,

@@ -255,11 +255,8 @@ fn violation(instance_path: &str, schema_path: &str, message: &str) -> Violation
     Violation::new(instance_path, schema_path, message)
 }
 
-fn code_address(channel: AddressVia, address: &str) -> CodeAddress {
-    CodeAddress {
-        channel,
-        address: address.into(),
-    }
+fn code_address(channel: AddressVia, address: &str) -> CodeAddress<'_> {
+    CodeAddress { channel, address }
 }
 
 /// A manager over the memory store whose default schema is `raw`.
@@ -316,7 +313,11 @@ fn code_config(manager: &IdentityManager, identity: &Identity) -> Value {
 #[test]
 fn credentials_case_00_password_identifier() {
     let d = derived(credentials_schema(), json!({"email": "foo@ory.sh"}));
-    assert_eq!(d.identifiers_of(CredentialType::Password), ["foo@ory.sh"]);
+    assert_eq!(
+        d.identifiers_of(CredentialType::Password)
+            .collect::<Vec<_>>(),
+        ["foo@ory.sh"]
+    );
 }
 
 /// The schema path of `format` on the items of `multi_schema`'s `emails`.
@@ -350,7 +351,8 @@ fn credentials_case_01_emoji_and_duplicates() {
         json!({"emails": ["foo@ory.sh", "foo@ory.sh", "bar@ory.sh"], "username": "Foo🥳🖐baR"}),
     );
     assert_eq!(
-        d.identifiers_of(CredentialType::Password),
+        d.identifiers_of(CredentialType::Password)
+            .collect::<Vec<_>>(),
         ["foo@ory.sh", "bar@ory.sh", "foo🥳🖐bar"]
     );
 }
@@ -377,7 +379,8 @@ fn credentials_case_02_webauthn_from_emails() {
         json!({"emails": ["foo@ory.sh", "foo@ory.sh", "bar@ory.sh"], "username": "foobar"}),
     );
     assert_eq!(
-        d.identifiers_of(CredentialType::Webauthn),
+        d.identifiers_of(CredentialType::Webauthn)
+            .collect::<Vec<_>>(),
         ["foo@ory.sh", "bar@ory.sh"]
     );
 }
@@ -447,7 +450,11 @@ async fn credentials_case_03_existing_password_identifiers_replaced() {
 #[test]
 fn credentials_case_04_webauthn_identifier() {
     let d = derived(webauthn_schema(), json!({"email": "foo@ory.sh"}));
-    assert_eq!(d.identifiers_of(CredentialType::Webauthn), ["foo@ory.sh"]);
+    assert_eq!(
+        d.identifiers_of(CredentialType::Webauthn)
+            .collect::<Vec<_>>(),
+        ["foo@ory.sh"]
+    );
 }
 
 /// Ports `TestSchemaExtensionCredentials/case=5`.
@@ -474,9 +481,12 @@ async fn credentials_case_05_existing_webauthn_identifiers_replaced() {
 #[test]
 fn credentials_case_06_code_identifier_and_address() {
     let d = derived(code_schema(), json!({"email": "foo@ory.sh"}));
-    assert_eq!(d.identifiers_of(CredentialType::Code), ["foo@ory.sh"]);
     assert_eq!(
-        d.code_addresses,
+        d.identifiers_of(CredentialType::Code).collect::<Vec<_>>(),
+        ["foo@ory.sh"]
+    );
+    assert_eq!(
+        d.code_addresses().collect::<Vec<_>>(),
         vec![code_address(AddressVia::Email, "foo@ory.sh")]
     );
 }
@@ -634,7 +644,8 @@ fn credentials_case_14_password_from_emails_and_phone() {
                "phone": "+49 176 671 11 638"}),
     );
     assert_eq!(
-        d.identifiers_of(CredentialType::Password),
+        d.identifiers_of(CredentialType::Password)
+            .collect::<Vec<_>>(),
         ["foo@ory.sh", "bar@ory.sh", "+4917667111638"]
     );
 }
@@ -688,7 +699,11 @@ fn multi_password(emails: &[String], username: &str, expected: &[&str]) {
         multi_schema(),
         json!({"emails": emails, "username": username}),
     );
-    assert_eq!(d.identifiers_of(CredentialType::Password), expected);
+    assert_eq!(
+        d.identifiers_of(CredentialType::Password)
+            .collect::<Vec<_>>(),
+        expected
+    );
 }
 
 /// Ports `TestSchemaExtensionCredentials/case=18`: a zero-width space in an
@@ -891,11 +906,11 @@ fn credentials_case_28_no_validate_carrier_address() {
         json!({"email": "foo.@docomo.ne.jp"}),
     );
     assert_eq!(
-        d.identifiers_of(CredentialType::Code),
+        d.identifiers_of(CredentialType::Code).collect::<Vec<_>>(),
         ["foo.@docomo.ne.jp"]
     );
     assert_eq!(
-        d.code_addresses,
+        d.code_addresses().collect::<Vec<_>>(),
         vec![code_address(AddressVia::Email, "foo.@docomo.ne.jp")]
     );
 }
@@ -909,11 +924,11 @@ fn credentials_case_29_no_validate_carrier_address_lowercased() {
         json!({"email": "FOO.@docomo.ne.jp"}),
     );
     assert_eq!(
-        d.identifiers_of(CredentialType::Code),
+        d.identifiers_of(CredentialType::Code).collect::<Vec<_>>(),
         ["foo.@docomo.ne.jp"]
     );
     assert_eq!(
-        d.code_addresses,
+        d.code_addresses().collect::<Vec<_>>(),
         vec![code_address(AddressVia::Email, "foo.@docomo.ne.jp")]
     );
 }
@@ -986,7 +1001,7 @@ fn new_verifiable(n: u128, via: AddressVia, value: &str) -> VerifiableAddress {
 fn verifiable(raw: Value, traits: Value, existing: &[VerifiableAddress]) -> Vec<VerifiableAddress> {
     let d = derived(raw, traits);
     reconcile_verifiable(
-        &d.verifiable_addresses,
+        d.verifiable_addresses(),
         existing,
         ts(T1),
         &SequentialIds::new(),
@@ -1249,7 +1264,7 @@ fn verification_sms_under_no_validate_works() {
         verify_no_validate_schema("no-validate"),
         json!({"phone": "not a phone number"}),
     )
-    .map(|d| reconcile_verifiable(&d.verifiable_addresses, &[], ts(T1), &SequentialIds::new()))
+    .map(|d| reconcile_verifiable(d.verifiable_addresses(), &[], ts(T1), &SequentialIds::new()))
     .map_err(|e| e.to_string());
     assert_eq!(
         got,
@@ -1322,11 +1337,8 @@ fn verification_keeps_verified_address_stored_unnormalised() {
     );
 }
 
-fn derived_address(via: AddressVia, value: &str) -> DerivedAddress {
-    DerivedAddress {
-        via,
-        value: value.into(),
-    }
+fn derived_address(via: AddressVia, value: &str) -> DerivedAddress<'_> {
+    DerivedAddress { via, value }
 }
 
 /// Ports `TestMergeVerifiableAddresses/case=empty base`: nothing derived,
@@ -1334,7 +1346,7 @@ fn derived_address(via: AddressVia, value: &str) -> DerivedAddress {
 #[test]
 fn merge_verifiable_addresses_empty_base() {
     let got = reconcile_verifiable(
-        &[],
+        [],
         &[had(1, Email, "override@ory.sh", false)],
         ts(T1),
         &SequentialIds::new(),
@@ -1346,7 +1358,7 @@ fn merge_verifiable_addresses_empty_base() {
 #[test]
 fn merge_verifiable_addresses_no_overlap() {
     let got = reconcile_verifiable(
-        &[derived_address(Email, "base@ory.sh")],
+        [derived_address(Email, "base@ory.sh")],
         &[had(1, Email, "override@ory.sh", false)],
         ts(T1),
         &SequentialIds::new(),
@@ -1361,7 +1373,7 @@ fn merge_verifiable_addresses_no_overlap() {
 #[test]
 fn merge_verifiable_addresses_overrides() {
     let got = reconcile_verifiable(
-        &[
+        [
             derived_address(Email, "base@ory.sh"),
             derived_address(Email, "common-1-is-overwritten@ory.sh"),
             derived_address(Sms, "common-2-is-ignored@ory.sh"),
@@ -1412,7 +1424,7 @@ fn new_recovery(n: u128, via: AddressVia, value: &str) -> RecoveryAddress {
 fn recovery(raw: Value, traits: Value, existing: &[RecoveryAddress]) -> Vec<RecoveryAddress> {
     let d = derived(raw, traits);
     reconcile_recovery(
-        &d.recovery_addresses,
+        d.recovery_addresses(),
         existing,
         ts(T1),
         &SequentialIds::new(),
@@ -1705,7 +1717,11 @@ fn runner_get_identifier_case_0() {
         .collect();
     assert_eq!(sites, vec![(vec![Step::Key("email".into())], true, true)]);
     let d = derived(raw, json!({"email": "foo@ory.sh"}));
-    assert_eq!(d.identifiers_of(CredentialType::Password), ["foo@ory.sh"]);
+    assert_eq!(
+        d.identifiers_of(CredentialType::Password)
+            .collect::<Vec<_>>(),
+        ["foo@ory.sh"]
+    );
 }
 
 /// Ports `TestExtensionRunner/method=get identifier/case=1`: the same under
@@ -1731,7 +1747,8 @@ fn runner_get_identifier_case_1() {
     );
     let d = derived(raw, json!({"emails": ["foo@ory.sh", "bar@ory.sh"]}));
     assert_eq!(
-        d.identifiers_of(CredentialType::Password),
+        d.identifiers_of(CredentialType::Password)
+            .collect::<Vec<_>>(),
         ["foo@ory.sh", "bar@ory.sh"]
     );
 }

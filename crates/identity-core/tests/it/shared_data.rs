@@ -49,8 +49,11 @@ fn every_shared_document_meets_its_expectation() {
         if file_says_valid {
             let derived = result.unwrap_or_else(|e| panic!("{name}: {e}"));
             let mut got_ids = serde_json::Map::new();
-            for (kind, list) in &derived.identifiers {
-                got_ids.insert(kind.as_str().to_owned(), serde_json::json!(list));
+            for kind in CredentialType::ALL {
+                let list: Vec<&str> = derived.identifiers_of(kind).collect();
+                if !list.is_empty() {
+                    got_ids.insert(kind.as_str().to_owned(), serde_json::json!(list));
+                }
             }
             let want_ids = want["identifiers"].as_object().expect("identifiers");
             assert_eq!(
@@ -66,15 +69,18 @@ fn every_shared_document_meets_its_expectation() {
                     "{name}: {kind} has duplicates"
                 );
             }
-            let code = serde_json::to_value(&derived.code_addresses).expect("json");
+            let code =
+                serde_json::to_value(derived.code_addresses().collect::<Vec<_>>()).expect("json");
             assert_eq!(as_set(&code), as_set(&want["code_addresses"]), "{name}");
-            let ver = serde_json::to_value(&derived.verifiable_addresses).expect("json");
+            let ver = serde_json::to_value(derived.verifiable_addresses().collect::<Vec<_>>())
+                .expect("json");
             assert_eq!(
                 as_set(&ver),
                 as_set(&want["verifiable_addresses"]),
                 "{name}"
             );
-            let rec = serde_json::to_value(&derived.recovery_addresses).expect("json");
+            let rec = serde_json::to_value(derived.recovery_addresses().collect::<Vec<_>>())
+                .expect("json");
             assert_eq!(as_set(&rec), as_set(&want["recovery_addresses"]), "{name}");
         } else {
             let err = result.expect_err(name);
@@ -103,11 +109,13 @@ fn derived_code_credential_lists_sorted_addresses() {
         .validate(&mut traits, &Limits::default())
         .expect("valid");
     assert_eq!(
-        derived.identifiers_of(CredentialType::Code),
+        derived
+            .identifiers_of(CredentialType::Code)
+            .collect::<Vec<_>>(),
         ["+442079460958"]
     );
     assert_eq!(
-        serde_json::to_value(&derived.code_addresses).expect("json"),
+        serde_json::to_value(derived.code_addresses().collect::<Vec<_>>()).expect("json"),
         serde_json::json!([{"channel": "sms", "address": "+442079460958"}])
     );
 }
