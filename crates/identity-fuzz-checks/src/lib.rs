@@ -12,8 +12,8 @@ use identity_core::password::{self, PasswordHasher};
 pub mod structured;
 
 use identity_core::{
-    CreateIdentityBody, CredentialInclude, ErrorKind, FixedClock, IdentityManager, IdentitySchema,
-    Limits, SchemaRegistry, SequentialIds, TenantId, Timestamp, UpdateIdentityBody,
+    CreateIdentityBody, CredentialInclude, CredentialType, ErrorKind, FixedClock, IdentityManager,
+    IdentitySchema, Limits, SchemaRegistry, SequentialIds, TenantId, Timestamp, UpdateIdentityBody,
 };
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
@@ -75,9 +75,9 @@ pub fn check_validate(data: &[u8]) {
                     .validate(&mut doc, &limits)
                     .expect("a valid document stays valid");
                 assert_eq!(again, derived, "derivation is deterministic");
-                for ids in derived.identifiers.values() {
+                for kind in CredentialType::ALL {
                     assert!(
-                        ids.iter().all(|i| !i.is_empty()),
+                        derived.identifiers_of(kind).all(|i| !i.is_empty()),
                         "an empty identifier was derived"
                     );
                 }
