@@ -32,39 +32,17 @@ use uuid::Uuid;
 
 const URL_ENV: &str = "IDENTITY_TEST_POSTGRES_URL";
 const T: TenantId = TenantId::DEFAULT;
-const NOW: &str = "2026-03-04T05:06:07.123456Z";
 /// Identities stored before reads and updates are measured.
 const PRELOAD: u64 = 2_000;
 const CLIENTS: [usize; 3] = [1, 4, 16];
 
-/// A typical identity: email trait, password and code credentials, one
-/// verifiable and one recovery address (as in the `stores` bench).
+/// The `stores` bench's typical identity `n` (email trait, password and
+/// code credentials, one verifiable and one recovery address), with the
+/// admin metadata the update here rewrites.
 fn person(n: u64) -> Identity {
-    let email = format!("user{n}@example.com");
-    serde_json::from_value(json!({
-        "id": Uuid::from_u128(u128::from(n) << 64 | 0xbeef),
-        "schema_id": "default",
-        "state": "active",
-        "state_changed_at": NOW,
-        "traits": {"email": email, "name": {"first": "Ada", "last": "Lovelace"}},
-        "credentials": {
-            "password": {"type": "password", "identifiers": [email],
-                "config": {"hashed_password": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"},
-                "version": 0, "created_at": NOW, "updated_at": NOW},
-            "code": {"type": "code", "identifiers": [email],
-                "config": {"addresses": [{"channel": "email", "address": email}]},
-                "version": 1, "created_at": NOW, "updated_at": NOW}
-        },
-        "verifiable_addresses": [{"id": Uuid::from_u128(u128::from(n) << 64 | 1), "value": email,
-            "verified": false, "via": "email", "status": "pending", "created_at": NOW, "updated_at": NOW}],
-        "recovery_addresses": [{"id": Uuid::from_u128(u128::from(n) << 64 | 2), "value": email,
-            "via": "email", "created_at": NOW, "updated_at": NOW}],
-        "metadata_public": {"plan": "pro"},
-        "metadata_admin": {"counter": 0},
-        "created_at": NOW,
-        "updated_at": NOW
-    }))
-    .expect("fixture")
+    let mut i = identity_benches::sqlite_raw::person(n, &identity_benches::sqlite_raw::email(n));
+    i.metadata_admin = Some(json!({"counter": 0}));
+    i
 }
 
 fn valid(i: &Identity) -> ValidIdentity {
