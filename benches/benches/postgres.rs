@@ -45,9 +45,7 @@ fn person(n: u64) -> Identity {
     i
 }
 
-fn valid(i: &Identity) -> ValidIdentity {
-    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
-}
+use identity_benches::sqlite_raw::valid;
 
 // The store's statements, verbatim (crates/identity-store-postgres/src/rows.rs).
 const SELECT: &str = "SELECT i.id, i.schema_id, i.state, i.state_changed_at, i.traits, \

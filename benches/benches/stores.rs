@@ -28,7 +28,7 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use identity_core::{
     CredentialInclude, CredentialType, Identity, IdentityStore, ListFilter, ListQuery, PageSize,
-    State, ValidIdentity,
+    State,
 };
 use identity_store_memory::MemoryStore;
 use identity_store_sqlite::{SqliteOptions, SqliteStore};
@@ -39,15 +39,11 @@ use uuid::Uuid;
 
 use identity_benches::sqlite_raw::{
     NID, T, email, moved, person, raw_connection, raw_create, raw_create_with_change, raw_insert,
-    raw_update, raw_update_with,
+    raw_insert_all, raw_update, raw_update_with, valid,
 };
 /// Identities stored before reads are measured.
 const PRELOAD: u64 = 2_000;
 const BATCH: u64 = 100;
-
-fn valid(i: &Identity) -> ValidIdentity {
-    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
-}
 
 /// What the raw baseline reads: the version and the document text, owned
 /// (not decoded).
@@ -291,13 +287,7 @@ fn stores(c: &mut Criterion) {
             let results = rt.block_on(store.batch_create(T, &batch)).expect("preload");
             assert!(results.iter().all(Result::is_ok));
         }
-        let tx = raw
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .expect("begin");
-        for i in chunk {
-            raw_insert(&tx, i);
-        }
-        tx.commit().expect("commit");
+        raw_insert_all(&mut raw, chunk);
         let tx = docs.unchecked_transaction().expect("begin");
         for i in chunk {
             doc_insert(&tx, i);

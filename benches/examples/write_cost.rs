@@ -18,21 +18,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use identity_benches::sqlite_raw::{
-    T, email, moved, person, raw_connection, raw_create, raw_create_with_change, raw_insert,
-    raw_update_with,
+    T, email, moved, person, raw_connection, raw_create, raw_create_with_change, raw_insert_all,
+    raw_update_with, valid,
 };
 use identity_core::{Identity, IdentityStore, ValidIdentity};
 use identity_store_sqlite::{SqliteOptions, SqliteStore};
-use rusqlite::TransactionBehavior;
 
 /// Writes of each contender per turn.
 const BLOCK: usize = 25;
 /// Identities written before the first turn.
 const PRELOAD: u64 = 2_000;
-
-fn valid(i: &Identity) -> ValidIdentity {
-    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
-}
 
 fn main() {
     let rounds: usize = match std::env::args().nth(1) {
@@ -59,13 +54,7 @@ fn main() {
         let batch: Vec<_> = chunk.iter().map(valid).collect();
         let results = rt.block_on(store.batch_create(T, &batch)).expect("preload");
         assert!(results.iter().all(Result::is_ok));
-        let tx = raw
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .expect("begin");
-        for i in chunk {
-            raw_insert(&tx, i);
-        }
-        tx.commit().expect("commit");
+        raw_insert_all(&mut raw, chunk);
     }
 
     let names = ["store", "raw", "raw + change"];
@@ -128,52 +117,46 @@ fn main() {
         c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
             .expect("checkpoint")
     };
-    let mut per_write = [[0f64; 3]; 2];
-    for (who, (create_frames, update_frames)) in [0, 1, 2]
-        .into_iter()
-        .map(|who| {
-            let c = if who == 0 { &store_aux } else { &raw_aux };
-            frames(c, true);
-            for k in 0..BLOCK as u64 {
-                let i = person(next + k, &email(next + k));
-                match who {
-                    0 => {
-                        rt.block_on(store.create(T, &valid(&i))).expect("create");
-                    }
-                    1 => raw_create(&mut raw, &i),
-                    _ => raw_create_with_change(&mut raw, &i),
+    // Per contender: frames per create, per update.
+    let mut per_write = [[0f64; 2]; 3];
+    for (who, counted) in per_write.iter_mut().enumerate() {
+        let c = if who == 0 { &store_aux } else { &raw_aux };
+        frames(c, true);
+        for k in 0..BLOCK as u64 {
+            let i = person(next + k, &email(next + k));
+            match who {
+                0 => {
+                    rt.block_on(store.create(T, &valid(&i))).expect("create");
                 }
+                1 => raw_create(&mut raw, &i),
+                _ => raw_create_with_change(&mut raw, &i),
             }
-            next += BLOCK as u64;
-            let created = frames(c, false);
-            frames(c, true);
-            for _ in 0..BLOCK {
-                if who == 0 {
-                    let v = &flip_valid[(store_version % 2) as usize];
-                    store_version = rt
-                        .block_on(store.update(T, v, Some(store_version)))
-                        .expect("update");
-                } else {
-                    let n = &flip[(raw_version % 2) as usize];
-                    raw_version = raw_update_with(&mut raw, n, raw_version, who == 2);
-                }
+        }
+        next += BLOCK as u64;
+        counted[0] = frames(c, false) as f64 / BLOCK as f64;
+        frames(c, true);
+        for _ in 0..BLOCK {
+            if who == 0 {
+                let v = &flip_valid[(store_version % 2) as usize];
+                store_version = rt
+                    .block_on(store.update(T, v, Some(store_version)))
+                    .expect("update");
+            } else {
+                let n = &flip[(raw_version % 2) as usize];
+                raw_version = raw_update_with(&mut raw, n, raw_version, who == 2);
             }
-            (who, (created, frames(c, false)))
-        })
-        .collect::<Vec<_>>()
-    {
-        per_write[0][who] = create_frames as f64 / BLOCK as f64;
-        per_write[1][who] = update_frames as f64 / BLOCK as f64;
+        }
+        counted[1] = frames(c, false) as f64 / BLOCK as f64;
     }
     println!(
         "WAL frames per write (store, raw, raw + change): create {:.1}, {:.1}, {:.1}; \
          update {:.1}, {:.1}, {:.1}",
         per_write[0][0],
-        per_write[0][1],
-        per_write[0][2],
         per_write[1][0],
+        per_write[2][0],
+        per_write[0][1],
         per_write[1][1],
-        per_write[1][2]
+        per_write[2][1]
     );
     let writes = u32::try_from(rounds * BLOCK).expect("a u32 of writes");
     // The raw change rows were written: one per create and per update of

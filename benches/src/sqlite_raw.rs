@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use identity_core::{CredentialInclude, CredentialType, Identity, TenantId};
+use identity_core::{CredentialInclude, CredentialType, Identity, TenantId, ValidIdentity};
 use identity_store_sqlite::{SqliteOptions, SqliteStore};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::json;
@@ -206,6 +206,22 @@ pub fn raw_recovery(c: &Connection, pk: i64, a: &identity_core::RecoveryAddress,
         ])
     })
     .expect("recovery");
+}
+
+/// `i` as the stores take it (the fixtures are valid by construction).
+pub fn valid(i: &Identity) -> ValidIdentity {
+    ValidIdentity::new_for_tests(i.clone()).expect("valid fixture")
+}
+
+/// Inserts every identity of `batch` in one transaction.
+pub fn raw_insert_all(c: &mut Connection, batch: &[Identity]) {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("begin");
+    for i in batch {
+        raw_insert(&tx, i);
+    }
+    tx.commit().expect("commit");
 }
 
 /// Creates `i` in a transaction of its own (`BEGIN IMMEDIATE`).
