@@ -40,13 +40,8 @@
 //!
 //! # Threads
 //!
-//! Writes run on a thread each opened store starts for them (named
-//! `identity-sqlite-writer`, ended when the last clone of the store is
-//! dropped), one at a time in the order they were made: each waits for its
-//! `fsync`, milliseconds the async executor must not spend. A write is
-//! handed over a channel and its result comes back through a oneshot, a
-//! hop of about 6 µs against 26 µs for tokio's blocking pool on the same
-//! machine. Reads run
+//! Writes run on tokio's blocking pool (`spawn_blocking`): each waits for
+//! its `fsync`, milliseconds the async executor must not spend. Reads run
 //! on the caller's thread, on a reader connection from a small pool
 //! ([`SqliteOptions::max_readers`]): a get is one statement on one row and
 //! one decode (a find two statements), 14–38 µs on a loaded 2-core

@@ -1,11 +1,10 @@
 //! [`SqliteStore`]: connections, where each call runs (reads on the
-//! caller's thread, writes on the store's writer thread), and the
+//! caller's thread, writes on the blocking pool), and the
 //! [`IdentityStore`] implementation.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,15 +26,10 @@ use crate::search::{self, Select};
 /// An [`IdentityStore`] on SQLite.
 ///
 /// One writer connection behind a mutex takes every write, each in one
-/// `BEGIN IMMEDIATE` transaction, on a thread the store starts for its
-/// writes (one per opened store, ended when the last clone is dropped): a
-/// write waits for its `fsync` (milliseconds), and the executor must not.
-/// The write is handed over a channel and its result comes back through a
-/// oneshot, a hop of about 6 µs where tokio's blocking pool took 26 µs
-/// (`blocking_pool_hop` in the stores bench). Writes run one at a time in
-/// the order they were handed over. A write whose future is dropped still
-/// finishes (or rolls back) its transaction as a whole; one that panics
-/// rolls back and fails with [`Error::Internal`], and the thread goes on.
+/// `BEGIN IMMEDIATE` transaction, on tokio's blocking pool
+/// (`spawn_blocking`): a write waits for its `fsync` (milliseconds), and
+/// the executor must not. A write whose future is dropped still finishes
+/// (or rolls back) its transaction as a whole.
 ///
 /// Reads of a file database run on the caller's thread, on a reader
 /// connection from a small pool, each in one snapshot (WAL lets them run
@@ -61,8 +55,6 @@ struct Inner {
     location: Location,
     options: SqliteOptions,
     writer: Mutex<Connection>,
-    /// The writer thread's queue (see [`writer_thread`]).
-    writes: mpsc::Sender<Job>,
     /// Idle reader connections (file databases only).
     readers: Mutex<Vec<Connection>>,
 }
@@ -110,7 +102,6 @@ impl SqliteStore {
                 location,
                 options,
                 writer: Mutex::new(writer),
-                writes: writer_thread()?,
                 readers: Mutex::new(Vec::new()),
             }),
         })
@@ -151,28 +142,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        let (done, outcome) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            // A panic unwinds through the transaction guard, which rolls
-            // back; the next write finds the connection out of it.
-            let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut inner.writer())));
-            // The caller may have gone: its write stands (or rolled back)
-            // all the same.
-            let _ = done.send(result);
-        });
-        let stopped = || Error::Internal {
-            message: format!("{context}: the SQLite writer thread has stopped"),
-            source: None,
-        };
-        self.inner.writes.send(job).map_err(|_| stopped())?;
-        match outcome.await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::Internal {
-                message: format!("{context}: the database task panicked"),
-                source: None,
-            }),
-            Err(_) => Err(stopped()),
-        }
+        blocking(context, move || f(&mut inner.writer())).await
     }
 }
 
@@ -273,25 +243,6 @@ fn ready(conn: MutexGuard<'_, Connection>) -> MutexGuard<'_, Connection> {
         let _ = conn.execute_batch("ROLLBACK");
     }
     conn
-}
-
-/// A write handed to the writer thread.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Starts a store's writer thread: it runs the jobs sent on the returned
-/// queue one at a time, in order, and ends when the queue's sender (held by
-/// the store's shared state) is dropped.
-fn writer_thread() -> Result<mpsc::Sender<Job>, Error> {
-    let (queue, jobs) = mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name("identity-sqlite-writer".to_owned())
-        .spawn(move || {
-            for job in jobs {
-                job();
-            }
-        })
-        .map_err(|e| Error::internal("start the SQLite writer thread", e))?;
-    Ok(queue)
 }
 
 /// Runs `f` on tokio's blocking pool.
@@ -724,57 +675,6 @@ mod tests {
         assert_eq!(ms, 1_234);
         let ms = store.read("probe", timeout).await.expect("read");
         assert_eq!(ms, 0, "the pooled reader is back to no timeout");
-    }
-
-    /// Writes run on the store's own thread, one after another; a write
-    /// that panics inside its transaction fails with an internal error,
-    /// leaves nothing behind, and the next write runs on the same thread.
-    #[tokio::test(flavor = "current_thread")]
-    async fn writes_run_on_the_writer_thread_which_outlives_a_panicking_write() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("writer.db");
-        let store = SqliteStore::open(path.to_str().expect("utf-8"), SqliteOptions::default())
-            .expect("open");
-        let name = || thread::current().name().map(str::to_owned);
-        let (first, first_name) = store
-            .write("probe", move |_| Ok((thread::current().id(), name())))
-            .await
-            .expect("write");
-        assert_ne!(first, thread::current().id());
-        assert_eq!(first_name.as_deref(), Some("identity-sqlite-writer"));
-
-        let panicked = store
-            .write("panicking write", |c| -> Result<(), Error> {
-                let tx = begin(c, "begin")?;
-                tx.execute(
-                    "INSERT INTO identity_change_consumers (nid, consumer, cursor) \
-                     VALUES (x'00', 'left behind', 1)",
-                    [],
-                )
-                .expect("insert");
-                panic!("a bug in a write");
-            })
-            .await;
-        match panicked {
-            Err(Error::Internal { message, source }) => {
-                assert_eq!(message, "panicking write: the database task panicked");
-                assert!(source.is_none());
-            }
-            other => panic!("expected an internal error, got {other:?}"),
-        }
-
-        let (second, rows) = store
-            .write("after the panic", |c| {
-                let rows: i64 = c
-                    .query_row("SELECT count(*) FROM identity_change_consumers", [], |r| {
-                        r.get(0)
-                    })
-                    .ctx("count")?;
-                Ok((thread::current().id(), rows))
-            })
-            .await
-            .expect("write after the panic");
-        assert_eq!((second, rows), (first, 0));
     }
 
     /// An in-memory database is read through the writer: while a write
