@@ -1,9 +1,12 @@
 //! PostgreSQL store throughput: create, get, update and find-by-identifier
 //! through `PostgresStore`, and a raw tokio-postgres baseline that sends
 //! the same SQL in the same transaction shape (pipelined child inserts,
-//! `SELECT … FOR UPDATE` then the one-statement read on update) with none
-//! of the library's logic: no pool, no row decoding into identities, no
-//! row diff, no conflict diagnosis, no task per write. Each operation runs
+//! `SELECT … FOR UPDATE` pipelined with the one-statement read on update)
+//! with none of the library's logic: no pool, no row decoding into
+//! identities, no row diff, no conflict diagnosis, no task per write, and
+//! no change feed. `raw_change` is the same baseline with the store's
+//! change row ([`APPEND`]) sent with each write's statements: what the
+//! feed costs a write, without the store around it. Each operation runs
 //! with 1, 4 and 16 concurrent clients.
 //!
 //! The `postgres/search_100k` group (issue 17, item 4) lists and counts
@@ -89,6 +92,15 @@ const UPDATE_IDENTITY: &str = "UPDATE identities SET schema_id = $3, state = $4,
      organization_id = $9, external_id = $10, created_at = $11, updated_at = $12, \
      version = $13 WHERE nid = $1 AND id = $2";
 
+/// The store's change row (`identity-store-postgres`' `feed::APPEND`, a
+/// private constant, copied): no cursor (readers number it), a `seq` from
+/// the column's default.
+const APPEND: &str = "INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
+     SELECT $1, c.id, c.kind, c.version, c.fields, \
+     (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::INT8 \
+     FROM unnest($2::UUID[], $3::TEXT[], $4::INT8[], $5::TEXT[]) \
+       WITH ORDINALITY AS c (id, kind, version, fields, n) ORDER BY c.n";
+
 /// One raw connection with its statements prepared.
 struct Raw {
     client: Client,
@@ -97,6 +109,7 @@ struct Raw {
     insert: [Statement; 5],
     lock: Statement,
     update: Statement,
+    append: Statement,
 }
 
 async fn raw(url: &str, schema: &str) -> Raw {
@@ -126,6 +139,7 @@ async fn raw(url: &str, schema: &str) -> Raw {
         ],
         lock: prepare(LOCK_HEAD.into()).await,
         update: prepare(UPDATE_IDENTITY.into()).await,
+        append: prepare(APPEND.into()).await,
         client,
     }
 }
@@ -135,7 +149,22 @@ fn micros(t: identity_core::Timestamp) -> i64 {
 }
 
 impl Raw {
-    async fn create(&self, i: &Identity) {
+    /// The change row of a write of `i` (`with_change`), or nothing.
+    async fn change(&self, with_change: bool, i: &Identity, kind: &str, version: i64) {
+        if !with_change {
+            return;
+        }
+        let (ids, kinds, versions, fields) = ([i.id], [kind], [version], ["metadata_admin"]);
+        self.client
+            .execute(
+                &self.append,
+                &[&T.0, &&ids[..], &&kinds[..], &&versions[..], &&fields[..]],
+            )
+            .await
+            .expect("raw change");
+    }
+
+    async fn create(&self, i: &Identity, with_change: bool) {
         let nid = T.0;
         let credentials: Vec<Value> = i
             .credentials
@@ -226,12 +255,13 @@ impl Raw {
             [&nid, &i.id, &v],
             [&nid, &i.id, &r],
         ];
-        let (a, b, d, e, f) = tokio::join!(
+        let (a, b, d, e, f, ()) = tokio::join!(
             self.client.execute(&s[0], &head),
             self.client.execute(&s[1], &children[0]),
             self.client.execute(&s[2], &children[1]),
             self.client.execute(&s[3], &children[2]),
             self.client.execute(&s[4], &children[3]),
+            self.change(with_change, i, "created", 1),
         );
         for result in [a, b, d, e, f] {
             result.expect("raw insert");
@@ -253,41 +283,37 @@ impl Raw {
             .expect("raw find")
     }
 
-    async fn update(&self, i: &Identity) {
+    async fn update(&self, i: &Identity, with_change: bool) {
         self.client.batch_execute("BEGIN").await.expect("begin");
-        let version: i64 = self
-            .client
-            .query_one(&self.lock, &[&T.0, &i.id])
-            .await
-            .expect("lock")
-            .get(0);
-        let _stored = self.get(i.id).await;
+        type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+        let key: [P<'_>; 2] = [&T.0, &i.id];
+        let (lock, _stored) = tokio::join!(self.client.query_one(&self.lock, &key), self.get(i.id));
+        let version: i64 = lock.expect("lock").get(0);
         let state = i.state.as_str();
         let changed = i.state_changed_at.map(micros);
         let (created, updated) = (micros(i.created_at), micros(i.updated_at));
         let external_id = i.external_id.as_ref().map(|e| e.as_str());
         let next = version + 1;
-        self.client
-            .execute(
-                &self.update,
-                &[
-                    &T.0,
-                    &i.id,
-                    &i.schema_id,
-                    &state,
-                    &changed,
-                    &i.traits,
-                    &i.metadata_public,
-                    &i.metadata_admin,
-                    &i.organization_id,
-                    &external_id,
-                    &created,
-                    &updated,
-                    &next,
-                ],
-            )
-            .await
-            .expect("raw update");
+        let row: [P<'_>; 13] = [
+            &T.0,
+            &i.id,
+            &i.schema_id,
+            &state,
+            &changed,
+            &i.traits,
+            &i.metadata_public,
+            &i.metadata_admin,
+            &i.organization_id,
+            &external_id,
+            &created,
+            &updated,
+            &next,
+        ];
+        let (updated, ()) = tokio::join!(
+            self.client.execute(&self.update, &row),
+            self.change(with_change, i, "updated", next)
+        );
+        updated.expect("raw update");
         self.client.batch_execute("COMMIT").await.expect("commit");
     }
 }
@@ -302,9 +328,9 @@ enum Op {
 
 /// Runs `iters` operations spread over `clients` concurrent tasks and
 /// returns the wall time. With `own_tenants`, each client creates in a
-/// tenant of its own (the change feed's cursors are per tenant, so one
-/// tenant's writes take turns from their change to their commit, and
-/// different tenants' do not); otherwise every client uses [`T`].
+/// tenant of its own (the change feed is per tenant; until schema version
+/// 5 one tenant's writes took turns from their change to their commit);
+/// otherwise every client uses [`T`].
 async fn run_store(
     store: &PostgresStore,
     op: Op,
@@ -366,6 +392,7 @@ async fn run_raw(
     iters: u64,
     clients: usize,
     next: &Arc<AtomicU64>,
+    with_change: bool,
 ) -> Duration {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -379,7 +406,7 @@ async fn run_raw(
                     let n = (c as u64 * 7919 + k * 104_729) % PRELOAD;
                     match op {
                         Op::Create => {
-                            raw.create(&person(next.fetch_add(1, Ordering::Relaxed)))
+                            raw.create(&person(next.fetch_add(1, Ordering::Relaxed)), with_change)
                                 .await
                         }
                         Op::Get => {
@@ -388,7 +415,7 @@ async fn run_raw(
                         Op::Update => {
                             let mut i = person(n);
                             i.metadata_admin = Some(json!({"counter": k}));
-                            raw.update(&i).await;
+                            raw.update(&i, with_change).await;
                         }
                         Op::Find => {
                             std::hint::black_box(raw.find(&format!("user{n}@example.com")).await);
@@ -470,8 +497,17 @@ fn main() {
                 });
             }
             group.bench_function(BenchmarkId::new("raw", clients), |b| {
-                b.iter_custom(|iters| rt.block_on(run_raw(&raws, op, iters, clients, &raw_next)))
+                b.iter_custom(|iters| {
+                    rt.block_on(run_raw(&raws, op, iters, clients, &raw_next, false))
+                })
             });
+            if matches!(op, Op::Create | Op::Update) {
+                group.bench_function(BenchmarkId::new("raw_change", clients), |b| {
+                    b.iter_custom(|iters| {
+                        rt.block_on(run_raw(&raws, op, iters, clients, &raw_next, true))
+                    })
+                });
+            }
         }
         group.finish();
     }

@@ -429,17 +429,19 @@ pub struct ListPage {
 /// nothing for that entry. The change's `at` is the store's clock at the
 /// write.
 ///
-/// Cursors are numbered per tenant, from 1, and grow in commit order: a
-/// change becomes visible to [`IdentityStore::changes`] only after every
-/// change of a smaller cursor of its tenant is visible. So a reader that
-/// follows [`ChangePage::next`] sees every committed change exactly once,
-/// in an order consistent with each identity's versions, even while
-/// writers commit concurrently. (A store that numbers with a sequence
-/// taken before commit breaks this: a transaction can take cursor 7,
-/// commit after another took and committed 8, and a reader who already
-/// went past 8 skips 7. The SQL stores serialise the numbering of a
-/// tenant's writes instead.) Gaps in the numbering are allowed only where
-/// changes were pruned.
+/// Cursors are numbered per tenant, from 1: a change becomes visible to
+/// [`IdentityStore::changes`] only after every change of a smaller cursor
+/// of its tenant is visible, and the changes of one identity are numbered
+/// in version order. So a reader that follows [`ChangePage::next`] sees
+/// every committed change exactly once, in an order consistent with each
+/// identity's versions, even while writers commit concurrently. (A store
+/// that numbers with a sequence taken before commit breaks this: a
+/// transaction can take cursor 7, commit after another took and committed
+/// 8, and a reader who already went past 8 skips 7. SQLite commits one
+/// write at a time; PostgreSQL numbers changes after they commit.) Gaps
+/// in the numbering are allowed only where changes were pruned. Along one
+/// identity's changes `at` does not go back; along the feed it may, a
+/// little, where a change committed late.
 #[async_trait]
 pub trait IdentityStore: Send + Sync + Debug + 'static {
     /// Inserts a new identity and returns its version (1).

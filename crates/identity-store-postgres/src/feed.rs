@@ -1,31 +1,44 @@
-//! The change feed's SQL: appending a write's changes, reading a page,
-//! pruning, and consumer cursors (tables in `schema.rs`, version 3).
+//! The change feed's SQL: appending a write's changes, numbering them,
+//! reading a page, pruning, and consumer cursors (tables in `schema.rs`,
+//! versions 3 and 5).
 //!
-//! # Why cursors follow commit order
+//! # Why changes are numbered after they commit
 //!
-//! A sequence (or any number taken before commit) does not do: writer A
-//! takes 7, writer B takes 8 and commits, a reader reads 8 and moves its
-//! cursor past it, then A commits 7, which the reader never sees. So a
-//! tenant's cursors come from its row in `identity_change_heads`, bumped by
-//! [`APPEND`] (`INSERT … ON CONFLICT DO UPDATE … RETURNING last_cursor`) as
-//! the last statement of every write transaction, just before `COMMIT`.
-//! The update holds the row's lock until the transaction ends, and
-//! PostgreSQL makes a transaction visible before it releases its locks: B
-//! can only take 8 after A's 7 is visible, so a snapshot that shows 8
-//! shows 7 too. Under READ COMMITTED the waiting writer's `DO UPDATE`
-//! applies to the row version A committed, so it never fails; under
-//! CockroachDB's SERIALIZABLE the loser gets a serialization failure, and
-//! the store re-runs the whole transaction.
+//! A number taken before commit does not do: writer A takes 7, writer B
+//! takes 8 and commits, a reader reads 8 and moves its cursor past it,
+//! then A commits 7, which the reader never sees (`tests/it/feed.rs`
+//! shows it with a plain sequence). Nor does a counter row that writers
+//! bump and hold through their commit (versions 3 and 4 did that): it is
+//! exact, but a tenant's writers then commit one at a time, and
+//! concurrent writers of one tenant could not share a WAL flush.
 //!
-//! The price: a tenant's writes serialise on that row from their last
-//! statement to their commit (one commit, its WAL flush included, at a
-//! time per tenant). Taking it last keeps that window short, and also
-//! means every write locks its identity rows first and the head row last,
-//! always in that order, so the head row adds no deadlock.
+//! So a write appends its changes with no cursor ([`APPEND`], [`DELETE`]),
+//! only a `seq` from `identity_changes_seq`, and holds no lock for the
+//! feed. Cursors are given by readers: a reader that finds committed
+//! changes without a cursor, and needs them for its page, numbers them
+//! ([`number`]) in a transaction of its own that takes the tenant's head
+//! row in `identity_change_heads` (so numberings of a tenant run one at a
+//! time), numbers what its snapshot shows unnumbered from the head's last
+//! cursor on, in `seq` order, and commits before any reader can see the
+//! new cursors. Then:
+//! - only committed changes get cursors, and each gets one (the head
+//!   row's lock, and the update's `cursor IS NULL` re-checked under the
+//!   row lock);
+//! - a numbering starts after the one before it committed, so the
+//!   cursors visible to any snapshot are every cursor up to some point:
+//!   a reader that went past a cursor never finds a smaller one later;
+//! - the changes of one identity get cursors in version order: a write
+//!   takes its `seq` after it locked (or, creating, inserted) the
+//!   identity's row, so after the previous write of that identity
+//!   committed with a smaller `seq`; a snapshot that shows the later
+//!   change shows the earlier one too, and numbering follows `seq`. The
+//!   sequence has `CACHE 1`, so `seq` follows the order values were taken
+//!   across sessions.
 //!
-//! `at` comes from the server's `clock_timestamp()`, read after the head
-//! row's lock is held, so commit times never go back along the cursors
-//! (unless the server's clock does).
+//! `at` is the server's `clock_timestamp()` at the append, just before the
+//! commit. Along cursors it can go back a little (a change that committed
+//! late is numbered after changes with later times); along one
+//! identity's changes it does not, unless the server's clock does.
 
 use deadpool_postgres::GenericClient;
 use identity_core::{
@@ -36,10 +49,10 @@ use tokio_postgres::{Error as PgError, Row};
 use uuid::Uuid;
 
 use crate::rows::{self, Param};
-use crate::run::Failure;
+use crate::run::{Failure, Lease};
 
-/// A change a write is about to commit: everything but its cursor and
-/// time, which [`APPEND`] gives it under the tenant's head row lock.
+/// A change a write is about to commit: everything but its cursor (given
+/// after the commit, by [`number`]) and time (given by [`APPEND`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pending {
     pub(crate) identity_id: Uuid,
@@ -55,50 +68,78 @@ macro_rules! now_micros {
     };
 }
 
-/// Takes `$2` cursors for tenant `$1` from its head row and inserts one
-/// change per element of the arrays `$3` (identity ids), `$4` (kinds), `$5`
-/// (versions), `$6` (field lists), numbered in array order.
+/// Inserts one change of tenant `$1` per element of the arrays `$2`
+/// (identity ids), `$3` (kinds), `$4` (versions), `$5` (field lists), with
+/// no cursor and `seq`s in array order.
 const APPEND: &str = concat!(
-    "WITH head AS (\
-       INSERT INTO identity_change_heads AS h (nid, last_cursor, pruned_through) \
-       VALUES ($1, $2, 0) \
-       ON CONFLICT (nid) DO UPDATE SET last_cursor = h.last_cursor + EXCLUDED.last_cursor \
-       RETURNING h.last_cursor) \
-     INSERT INTO identity_changes (nid, cursor, identity_id, kind, version, fields, at) \
-     SELECT $1, head.last_cursor - $2 + c.n, c.id, c.kind, c.version, c.fields, ",
+    "INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
+     SELECT $1, c.id, c.kind, c.version, c.fields, ",
     now_micros!(),
-    " FROM head, unnest($3::UUID[], $4::TEXT[], $5::INT8[], $6::TEXT[]) \
-       WITH ORDINALITY AS c (id, kind, version, fields, n)"
+    " FROM unnest($2::UUID[], $3::TEXT[], $4::INT8[], $5::TEXT[]) \
+       WITH ORDINALITY AS c (id, kind, version, fields, n) ORDER BY c.n"
 );
 
-/// A delete as one statement (so one transaction, committed without a
-/// round trip after the head row is taken): deletes identity `$2` of tenant
-/// `$1` (at version `$3` when given; the cascades go with it) and appends
-/// its change. Affects one row when it deleted, none otherwise.
+/// A delete as one statement (so one transaction, committed in the same
+/// round trip): deletes identity `$2` of tenant `$1` (at version `$3` when
+/// given; the cascades go with it) and appends its change. Affects one row
+/// when it deleted, none otherwise.
 pub(crate) const DELETE: &str = concat!(
     "WITH gone AS (\
        DELETE FROM identities WHERE nid = $1 AND id = $2 \
        AND ($3::INT8 IS NULL OR version = $3::INT8) \
-       RETURNING id, version), \
-     head AS (\
-       INSERT INTO identity_change_heads AS h (nid, last_cursor, pruned_through) \
-       SELECT $1, 1, 0 FROM gone \
-       ON CONFLICT (nid) DO UPDATE SET last_cursor = h.last_cursor + 1 \
-       RETURNING h.last_cursor) \
-     INSERT INTO identity_changes (nid, cursor, identity_id, kind, version, fields, at) \
-     SELECT $1, head.last_cursor, gone.id, 'deleted', gone.version + 1, '', ",
+       RETURNING id, version) \
+     INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
+     SELECT $1, gone.id, 'deleted', gone.version + 1, '', ",
     now_micros!(),
-    " FROM gone, head"
+    " FROM gone"
 );
 
-/// One page of tenant `$1`'s changes after `$2` (or after the last pruned
-/// cursor, if greater), at most `$3`, with the last pruned cursor on every
-/// row; one row of NULL changes when there are none. One statement, so the
-/// pruned cursor and the page come from one snapshot.
-const PAGE: &str = "SELECT h.pruned_through, c.cursor, c.identity_id, c.kind, c.version, \
-     c.fields, c.at \
+/// Takes tenant `$1`'s head row (creating it), giving its last cursor.
+const LOCK_HEAD: &str = "INSERT INTO identity_change_heads AS h (nid, last_cursor, pruned_through) \
+     VALUES ($1, 0, 0) \
+     ON CONFLICT (nid) DO UPDATE SET last_cursor = h.last_cursor \
+     RETURNING h.last_cursor";
+
+/// Numbers up to `$3` of tenant `$1`'s unnumbered changes, in `seq` order,
+/// from `$2` (the head's last cursor, read under its lock by
+/// [`LOCK_HEAD`] in the same transaction) on, and moves the head to the
+/// last cursor given. A statement of its own, after the lock: its
+/// snapshot shows every change committed before the lock was granted.
+///
+/// The rows are updated by `ctid` (a TID scan per row, linear in the
+/// rows numbered): joined on `seq`, the planner, which has no statistics
+/// on a table that only grows, chose a nested loop that scanned every
+/// unnumbered row once per row (3 s for 2,000). A row's `ctid` holds
+/// within the statement: only a numbering updates change rows (and runs
+/// alone, under the head row), pruning deletes only numbered ones, and
+/// `cursor IS NULL` is checked again on the row.
+const NUMBER: &str = "WITH todo AS (\
+       SELECT s.row, $2::INT8 + row_number() OVER (ORDER BY s.seq) AS cursor \
+       FROM (SELECT ctid AS row, seq FROM identity_changes \
+             WHERE nid = $1 AND cursor IS NULL ORDER BY seq LIMIT $3) AS s), \
+     numbered AS (\
+       UPDATE identity_changes AS c SET cursor = todo.cursor FROM todo \
+       WHERE c.ctid = todo.row AND c.cursor IS NULL \
+       RETURNING c.cursor) \
+     UPDATE identity_change_heads \
+     SET last_cursor = (SELECT COALESCE(max(cursor), $2::INT8) FROM numbered) \
+     WHERE nid = $1";
+
+/// The most changes one numbering takes: more than any page asks for, and
+/// a bound on the transaction after a long time without readers.
+const NUMBER_AT_MOST: i64 = 10_000;
+
+/// One page of tenant `$1`'s numbered changes after `$2` (or after the
+/// last pruned cursor, if greater), at most `$3`, with the last pruned
+/// cursor and whether unnumbered changes wait on every row; one row of
+/// NULL changes when there are none. One statement, so all of it comes
+/// from one snapshot.
+const PAGE: &str = "SELECT h.pruned_through, h.unnumbered, c.cursor, c.identity_id, c.kind, \
+     c.version, c.fields, c.at \
      FROM (SELECT COALESCE((SELECT pruned_through FROM identity_change_heads \
-                            WHERE nid = $1), 0) AS pruned_through) AS h \
+                            WHERE nid = $1), 0) AS pruned_through, \
+                  EXISTS (SELECT 1 FROM identity_changes \
+                          WHERE nid = $1 AND cursor IS NULL) AS unnumbered) AS h \
      LEFT JOIN LATERAL (SELECT cursor, identity_id, kind, version, fields, at \
                         FROM identity_changes \
                         WHERE nid = $1 AND cursor > GREATEST($2::INT8, h.pruned_through) \
@@ -110,9 +151,11 @@ const PAGE: &str = "SELECT h.pruned_through, c.cursor, c.identity_id, c.kind, c.
 /// (none when NULL). Age prunes a prefix of cursors, so even a clock that
 /// stepped back never leaves a hole in the feed. One statement: the
 /// delete runs to completion first (the head CTE reads `gone` in full),
-/// then the head row's `pruned_through` moves, so writers wait on the
-/// head row only from that update to the commit. Gives the number of
-/// changes removed.
+/// then the head row's `pruned_through` moves, so a numbering waits on the
+/// head row only from that update to the commit. Only numbered changes
+/// are pruned (a NULL cursor matches neither `min` nor `<=`): the
+/// unnumbered ones are the feed's newest. Gives the number of changes
+/// removed.
 const PRUNE: &str = "WITH head AS (\
        SELECT last_cursor FROM identity_change_heads WHERE nid = $1), \
      cut AS (\
@@ -161,8 +204,8 @@ fn unsigned(n: i64, what: &str) -> Result<u64, Error> {
     u64::try_from(n).map_err(|_| bad_change(what))
 }
 
-/// Appends `changes` (none: nothing to do) for tenant `nid`. Must be the
-/// last statement of the write's transaction (see the module docs).
+/// Appends `changes` (none: nothing to do) for tenant `nid`, unnumbered,
+/// in the write's transaction.
 pub(crate) async fn append<C: GenericClient + Sync>(
     c: &C,
     nid: Uuid,
@@ -171,13 +214,20 @@ pub(crate) async fn append<C: GenericClient + Sync>(
     if changes.is_empty() {
         return Ok(());
     }
-    let count = int8(changes.len() as u64);
     let ids: Vec<Uuid> = changes.iter().map(|p| p.identity_id).collect();
     let kinds: Vec<&str> = changes.iter().map(|p| p.kind.as_str()).collect();
     let versions: Vec<i64> = changes.iter().map(|p| int8(p.version)).collect();
     let fields: Vec<String> = changes.iter().map(|p| p.fields.to_list()).collect();
-    let params: [Param<'_>; 6] = [&nid, &count, &ids, &kinds, &versions, &fields];
+    let params: [Param<'_>; 5] = [&nid, &ids, &kinds, &versions, &fields];
     rows::execute(c, APPEND, &params).await.map(drop)
+}
+
+/// A page read by [`page`], and whether it could take more changes that
+/// wait unnumbered: then a [`number`] on the primary and a second read
+/// give them.
+pub(crate) struct Page {
+    pub(crate) page: ChangePage,
+    pub(crate) wants_numbering: bool,
 }
 
 /// Reads one page (see [`PAGE`]).
@@ -186,11 +236,42 @@ pub(crate) async fn page<C: GenericClient + Sync>(
     tenant: TenantId,
     after: Option<ChangeCursor>,
     limit: usize,
-) -> Result<ChangePage, Failure> {
+) -> Result<Page, Failure> {
     let from = int8(after.map_or(0, ChangeCursor::get));
-    let limit = int8(limit as u64);
-    let found = rows::query(c, PAGE, &[&tenant.0, &from, &limit]).await?;
-    Ok(page_from_rows(tenant, after, &found)?)
+    let found = rows::query(c, PAGE, &[&tenant.0, &from, &int8(limit as u64)]).await?;
+    let unnumbered = match found.first() {
+        Some(row) => row.try_get::<_, bool>(1)?,
+        None => false,
+    };
+    let page = page_from_rows(tenant, after, &found)?;
+    let wants_numbering = unnumbered && page.changes.len() < limit;
+    Ok(Page {
+        page,
+        wants_numbering,
+    })
+}
+
+/// Numbers tenant `nid`'s committed unnumbered changes (at most
+/// [`NUMBER_AT_MOST`]) in a transaction of its own (see the module docs).
+/// Running it twice, or after another reader did, is harmless: it numbers
+/// what is still unnumbered.
+pub(crate) async fn number(conn: &mut Lease, nid: Uuid) -> Result<(), Failure> {
+    let committer = conn.committer();
+    let tx = conn.transaction().await?;
+    number_in(&tx, nid).await?;
+    committer.commit(tx).await
+}
+
+/// [`number`]'s statements, in the caller's transaction: takes the head
+/// row, then numbers.
+async fn number_in<C: GenericClient + Sync>(tx: &C, nid: Uuid) -> Result<(), Failure> {
+    let head = rows::query(tx, LOCK_HEAD, &[&nid]).await?;
+    let last: i64 = match head.first() {
+        Some(row) => row.try_get(0)?,
+        None => return Err(Failure::Store(bad_change("no head row after its upsert"))),
+    };
+    rows::execute(tx, NUMBER, &[&nid, &last, &NUMBER_AT_MOST]).await?;
+    Ok(())
 }
 
 fn page_from_rows(
@@ -226,14 +307,14 @@ fn page_from_rows(
 /// The change of a [`PAGE`] row; `None` for the row that stands for no
 /// change.
 fn change_from_row(tenant: TenantId, row: &Row) -> Result<Option<Change>, Error> {
-    let Some(cursor) = row.try_get::<_, Option<i64>>(1).map_err(unreadable)? else {
+    let Some(cursor) = row.try_get::<_, Option<i64>>(2).map_err(unreadable)? else {
         return Ok(None);
     };
-    let identity_id: Uuid = row.try_get(2).map_err(unreadable)?;
-    let kind: &str = row.try_get(3).map_err(unreadable)?;
-    let version: i64 = row.try_get(4).map_err(unreadable)?;
-    let fields: &str = row.try_get(5).map_err(unreadable)?;
-    let at: i64 = row.try_get(6).map_err(unreadable)?;
+    let identity_id: Uuid = row.try_get(3).map_err(unreadable)?;
+    let kind: &str = row.try_get(4).map_err(unreadable)?;
+    let version: i64 = row.try_get(5).map_err(unreadable)?;
+    let fields: &str = row.try_get(6).map_err(unreadable)?;
+    let at: i64 = row.try_get(7).map_err(unreadable)?;
     Ok(Some(Change::new(
         ChangeCursor::new(unsigned(cursor, "cursor")?),
         tenant,
@@ -245,19 +326,26 @@ fn change_from_row(tenant: TenantId, row: &Row) -> Result<Option<Change>, Error>
     )))
 }
 
-/// Prunes (see [`PRUNE`]); the number of changes removed.
-pub(crate) async fn prune<C: GenericClient + Sync>(
-    c: &C,
+/// Numbers what waits unnumbered, then prunes (see [`PRUNE`]), in one
+/// transaction under the head row's lock; the number of changes removed.
+/// Numbering first lets a prune by count or age see every committed
+/// change; whatever a numbering cannot take at once is the newest.
+pub(crate) async fn prune(
+    conn: &mut Lease,
     nid: Uuid,
     prune: &PruneChanges,
-) -> Result<u64, PgError> {
+) -> Result<u64, Failure> {
     let before = prune.before.map(Timestamp::unix_micros);
     let keep = prune.keep_last.map(int8);
-    let row = rows::query_opt(c, PRUNE, &[&nid, &before, &keep]).await?;
+    let committer = conn.committer();
+    let tx = conn.transaction().await?;
+    number_in(&tx, nid).await?;
+    let row = rows::query_opt(&tx, PRUNE, &[&nid, &before, &keep]).await?;
     let removed: i64 = match row {
         Some(row) => row.try_get(0)?,
         None => 0,
     };
+    committer.commit(tx).await?;
     Ok(u64::try_from(removed).unwrap_or(0))
 }
 

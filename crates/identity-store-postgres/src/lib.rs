@@ -1,5 +1,6 @@
-//! An [`IdentityStore`](identity_core::IdentityStore) on PostgreSQL, with
-//! SQL that CockroachDB accepts too.
+//! An [`IdentityStore`](identity_core::IdentityStore) on PostgreSQL (its
+//! SQL was written for CockroachDB too, but for the change feed's
+//! numbering, which uses PostgreSQL's `ctid`; untested there).
 //!
 //! ```no_run
 //! use identity_core::{IdentityStore, TenantId};
@@ -55,13 +56,14 @@
 //! - Each read is one statement (children aggregated as JSONB), so an
 //!   identity is never seen half-written.
 //! - Every write appends its changes to the tenant's change feed in its
-//!   own transaction. Cursors come from the tenant's row in
-//!   `identity_change_heads`, bumped by the transaction's last statement,
-//!   whose lock orders the tenant's commits: a change becomes visible only
-//!   after every smaller cursor of its tenant, so a reader following
-//!   `next` never skips one that committed late (a sequence would; see
-//!   `feed.rs`). The cost: a tenant's writers take turns from that
-//!   statement to their commit.
+//!   own transaction, unnumbered and without a lock for the feed. A
+//!   reader that finds committed changes without cursors numbers them, in
+//!   a transaction of its own under the tenant's row in
+//!   `identity_change_heads`, from the last cursor on; so a cursor becomes
+//!   visible only after every smaller one of its tenant, and a reader
+//!   following `next` never skips a change that committed late (a
+//!   sequence taken before commit would; see `feed.rs`). Writers of one
+//!   tenant never wait on each other for the feed.
 //! - A lost or refused connection (once the reconnect window is spent), a
 //!   pool timeout, a server shutting down or out of resources are
 //!   [`Error::Unavailable`](identity_core::Error::Unavailable); other
@@ -79,7 +81,7 @@
 //! Tables: `identities`, `credentials`, `credential_identifiers`,
 //! `verifiable_addresses`, `recovery_addresses`, and for the change feed
 //! `identity_change_heads`, `identity_changes`, `identity_change_consumers`
-//! (version 3), keyed by UUIDs led by the tenant; timestamps integer microseconds; traits, metadata and credential
+//! (version 3; numbered after commit since version 5), keyed by UUIDs led by the tenant; timestamps integer microseconds; traits, metadata and credential
 //! configs JSONB. [`PostgresOptions::schema`] keeps them in a schema of
 //! their own.
 

@@ -87,7 +87,8 @@ pub(crate) enum Kind {
     /// Changes nothing: re-run freely.
     Read,
     /// A write that is the same whether it runs once or twice (pruning,
-    /// moving a consumer's cursor forward): re-run even when in doubt.
+    /// numbering the feed, moving a consumer's cursor forward): re-run
+    /// even when in doubt.
     Idempotent,
     /// A write whose lost commit must be settled ([`Lease::settling`]).
     Write,

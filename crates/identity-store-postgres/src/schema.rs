@@ -20,7 +20,7 @@ use crate::error::ResultExt;
 
 /// The migrations, in order; `MIGRATIONS[n]` takes the schema from version
 /// `n` to `n + 1`. Never edit one that has shipped: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: the tables of the SQLite store, on UUID keys led by the tenant
 /// (`nid`). Every uniqueness rule of the storage contract is a primary key
@@ -129,9 +129,10 @@ CREATE UNIQUE INDEX identities_external_id_key ON identities (nid, external_id)
 /// Version 3: the change feed (`feed.rs`).
 ///
 /// - `identity_change_heads`: one row per tenant that ever wrote, holding
-///   the last cursor given out and the last cursor pruned. Every write
-///   bumps `last_cursor` as its last statement, so the row lock orders a
-///   tenant's writers by commit and cursors become visible in order.
+///   the last cursor given out and the last cursor pruned. Until version
+///   5, every write bumped `last_cursor` as its last statement, so the row
+///   lock ordered a tenant's writers by commit and cursors became visible
+///   in order.
 /// - `identity_changes`: the changes, keyed by (tenant, cursor); `at` in
 ///   microseconds like every other timestamp; `fields` the comma list of
 ///   `ChangedFields::to_list`. No index on `at`: pruning by age removes a
@@ -177,6 +178,32 @@ const V4: &str = r#"
 CREATE INDEX identities_traits_idx ON identities USING GIN (traits);
 CREATE INDEX identities_state_idx ON identities (nid, state, id);
 CREATE INDEX identities_schema_idx ON identities (nid, schema_id, id);
+"#;
+
+/// Version 5: changes are numbered after they commit (`feed.rs`), so
+/// writers no longer take the tenant's head row.
+///
+/// - `seq`: a writer's change takes the next value of
+///   `identity_changes_seq` (`CACHE 1`, so values follow the order in
+///   which writers take them across sessions) and no cursor; rows written
+///   before this version have no `seq` and keep their cursors.
+/// - The cursor may be NULL until a reader numbers the row; the primary
+///   key on (tenant, cursor) becomes a unique index over numbered rows,
+///   and a partial index finds a tenant's unnumbered rows in `seq` order.
+/// - `identity_change_heads.last_cursor` is now the last cursor a reader
+///   gave out, which a writer of the previous version would still bump:
+///   numbering stays consistent while old processes drain.
+const V5: &str = r#"
+CREATE SEQUENCE identity_changes_seq AS INT8 CACHE 1;
+ALTER TABLE identity_changes ADD COLUMN seq INT8;
+ALTER TABLE identity_changes ALTER COLUMN seq SET DEFAULT nextval('identity_changes_seq');
+ALTER SEQUENCE identity_changes_seq OWNED BY identity_changes.seq;
+ALTER TABLE identity_changes DROP CONSTRAINT identity_changes_pkey;
+ALTER TABLE identity_changes ALTER COLUMN cursor DROP NOT NULL;
+CREATE UNIQUE INDEX identity_changes_cursor_key ON identity_changes (nid, cursor)
+    WHERE cursor IS NOT NULL;
+CREATE INDEX identity_changes_unnumbered_idx ON identity_changes (nid, seq)
+    WHERE cursor IS NULL;
 "#;
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS identity_store_migrations (\

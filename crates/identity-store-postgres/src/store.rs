@@ -27,8 +27,7 @@ use crate::schema;
 use crate::standby::{Floor, Floors};
 use crate::writes::{batch_attempt, create_attempt, delete_attempt, update_attempt};
 
-/// An [`IdentityStore`] on PostgreSQL, with SQL that CockroachDB accepts
-/// too.
+/// An [`IdentityStore`] on PostgreSQL.
 ///
 /// A pool of connections (deadpool) serves every call. Each logical write
 /// (create, a whole batch, update, delete) is one transaction; one that
@@ -727,19 +726,34 @@ impl IdentityStore for PostgresStore {
         after: Option<ChangeCursor>,
         limit: PageSize,
     ) -> Result<ChangePage, Error> {
-        self.read_standby(
-            "read changes",
-            |_| false,
-            |conn| async move { feed::page(&*conn, tenant, after, limit.get()).await },
+        let read = self
+            .read_standby(
+                "read changes",
+                |_| false,
+                |conn| async move { feed::page(&*conn, tenant, after, limit.get()).await },
+            )
+            .await?;
+        if !read.wants_numbering {
+            return Ok(read.page);
+        }
+        // Committed changes wait for cursors: number them on the primary
+        // and read there (`feed.rs`).
+        self.write(
+            "number changes",
+            Kind::Idempotent,
+            move |mut conn| async move {
+                feed::number(&mut conn, tenant.0).await?;
+                Ok(feed::page(&*conn, tenant, after, limit.get()).await?.page)
+            },
         )
         .await
     }
 
     async fn prune_changes(&self, tenant: TenantId, prune: &PruneChanges) -> Result<u64, Error> {
         let prune = prune.clone();
-        self.write("prune changes", Kind::Idempotent, move |conn| {
+        self.write("prune changes", Kind::Idempotent, move |mut conn| {
             let prune = prune.clone();
-            async move { Ok(feed::prune(&*conn, tenant.0, &prune).await?) }
+            async move { feed::prune(&mut conn, tenant.0, &prune).await }
         })
         .await
     }

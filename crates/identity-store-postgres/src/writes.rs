@@ -4,11 +4,12 @@
 use deadpool_postgres::GenericClient;
 use identity_core::{ChangeKind, ConflictField, Error, ValidIdentity, WriteOp};
 use tokio_postgres::Error as PgError;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::error::unique_violation;
 use crate::feed::{self, Pending};
-use crate::rows::{self, identity_from_row};
+use crate::rows::{self, Param, identity_from_row};
 use crate::run::{Failure, Lease};
 
 /// The store error of a failed write: a unique violation becomes a conflict
@@ -31,6 +32,19 @@ async fn write_failure<C: GenericClient + Sync>(
             None => Failure::Store(Error::internal("unexpected unique constraint violation", e)),
         },
         Err(lookup) => Failure::Db(lookup),
+    }
+}
+
+/// The outcome of a write's statements and its change's, sent together:
+/// the first error that is not just "the transaction is aborted" (which
+/// the statements after a failed one get), the write's before the
+/// change's.
+fn pipelined(rows: Result<(), PgError>, change: Result<(), PgError>) -> Result<(), PgError> {
+    let aborted = |e: &PgError| e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION);
+    match (rows, change) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(r), Err(c)) => Err(if aborted(&r) && !aborted(&c) { c } else { r }),
     }
 }
 
@@ -81,8 +95,13 @@ pub(crate) async fn create_attempt(
         // then either inserts (the first attempt did not commit) or hits
         // the id (it did).
         let tx = conn.transaction().await?;
-        rows::insert(&tx, nid, identity.identity()).await?;
-        feed::append(&tx, nid, &[created(identity)]).await?;
+        // The change goes out with the rows, in the same round trip.
+        let change = [created(identity)];
+        let (rows, change) = tokio::join!(
+            rows::insert(&tx, nid, identity.identity()),
+            feed::append(&tx, nid, &change)
+        );
+        pipelined(rows, change)?;
         committer.commit(tx).await
     }
     .await;
@@ -151,9 +170,15 @@ pub(crate) async fn update_attempt(
     let result: Result<u64, Failure> = async {
         let tx = conn.transaction().await?;
         // The row lock waits for an attempt still pending on this
-        // server, so what a settling attempt reads below is final.
-        let head = rows::query_opt(&tx, rows::LOCK_HEAD, &[&nid, &id]).await?;
-        let Some(head) = head else {
+        // server, so what a settling attempt reads below is final. The
+        // read goes out with the lock, in one round trip: the server runs
+        // it after the lock is granted, with a snapshot of its own.
+        let key: [Param<'_>; 2] = [&nid, &id];
+        let (head, stored) = tokio::join!(
+            rows::query_opt(&tx, rows::LOCK_HEAD, &key),
+            rows::query_opt(&tx, rows::GET_LOCKED, &key)
+        );
+        let Some(head) = head? else {
             return Err(if settling {
                 unprovable("update identity")
             } else {
@@ -161,8 +186,7 @@ pub(crate) async fn update_attempt(
             });
         };
         let current = u64::try_from(head.try_get::<_, i64>(0)?).unwrap_or(0);
-        let stored = rows::query_opt(&tx, rows::GET_LOCKED, &[&nid, &id])
-            .await?
+        let stored = stored?
             .map(|row| identity_from_row(&row))
             .transpose()?
             .ok_or(Failure::Store(Error::NotFound))?;
@@ -187,14 +211,19 @@ pub(crate) async fn update_attempt(
             }));
         }
         let version = current + 1;
-        rows::update(&tx, nid, identity, &stored, version).await?;
-        let change = Pending {
+        let change = [Pending {
             identity_id: id,
             kind: ChangeKind::Updated,
             version,
             fields: identity.changed_fields(),
-        };
-        feed::append(&tx, nid, &[change]).await?;
+        }];
+        // The change goes out right after the identity row's update (the
+        // row is locked already), without a round trip of its own.
+        let (rows, change) = tokio::join!(
+            rows::update(&tx, nid, identity, &stored, version),
+            feed::append(&tx, nid, &change)
+        );
+        pipelined(rows, change)?;
         shared.intend(version);
         committer.commit(tx).await?;
         Ok(version)

@@ -8,13 +8,17 @@
 //! new primary; every write refused as unavailable is not (a refusal is
 //! never a write in disguise); writes started after the kill succeed again
 //! within [`RESUME_BOUND`]; writes whose outcome is unknown are counted
-//! apart, never as successes. It prints one `DRILL` line of figures.
+//! apart, never as successes; the change feed read on the new primary
+//! holds every acknowledged write's change exactly once, in version order
+//! per identity, with cursors 1, 2, 3, … and nothing that was refused. It
+//! prints one `DRILL` line of figures.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use identity_core::{Error, ErrorKind, IdentityStore};
+use identity_core::{Change, Error, ErrorKind, IdentityStore, PageSize};
 use identity_store_postgres::{PostgresOptions, PostgresStore};
 use identity_store_tests::fixtures::{TENANT, at, email, identity, valid};
 use tokio::sync::Mutex;
@@ -218,10 +222,64 @@ async fn failover_drill() {
         .map(|w| w[1].duration_since(w[0]))
         .max()
         .unwrap_or_default();
+    // The change feed, read (and so numbered) on the new primary.
+    let mut feed: Vec<Change> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = new_primary
+            .changes(TENANT, after, PageSize::MAX)
+            .await
+            .expect("read the feed on the new primary");
+        if page.changes.is_empty() {
+            break;
+        }
+        after = Some(page.next);
+        feed.extend(page.changes);
+    }
+    let mut recorded: HashMap<(Uuid, u64), usize> = HashMap::new();
+    let mut last_version: HashMap<Uuid, u64> = HashMap::new();
+    for change in &feed {
+        *recorded
+            .entry((change.identity_id, change.version))
+            .or_default() += 1;
+        let last = last_version.insert(change.identity_id, change.version);
+        assert!(
+            last.is_none_or(|v| v < change.version),
+            "{change:?} after version {last:?} of the same identity"
+        );
+    }
+    assert!(
+        feed.iter()
+            .map(|c| c.cursor.get())
+            .eq(1..=feed.len() as u64),
+        "the feed's cursors have a gap or a repeat"
+    );
+    let twice: Vec<_> = recorded.iter().filter(|(_, n)| **n > 1).collect();
+    assert_eq!(twice, Vec::<_>::new(), "changes recorded more than once");
+    let unrecorded: Vec<_> = tally
+        .acked
+        .iter()
+        .filter(|a| !recorded.contains_key(a))
+        .collect();
+    assert_eq!(
+        unrecorded,
+        Vec::<&(Uuid, u64)>::new(),
+        "acknowledged writes missing from the feed"
+    );
+    let refused_in_feed: Vec<_> = tally
+        .refused
+        .iter()
+        .filter(|r| recorded.contains_key(r))
+        .collect();
+    assert_eq!(
+        refused_in_feed,
+        Vec::<&(Uuid, u64)>::new(),
+        "refused writes in the feed"
+    );
     println!(
         "DRILL acknowledged={} acknowledged_before_kill={} acknowledged_across_kill={} \
          in_doubt={} in_doubt_found_written={} refused={} lost={} \
-         first_write_after_kill_ms={} outage_ms={} promoted_after_ms={}",
+         first_write_after_kill_ms={} outage_ms={} promoted_after_ms={} feed_changes={}",
         tally.acked.len(),
         acked_before,
         spanning,
@@ -232,6 +290,7 @@ async fn failover_drill() {
         resumed.as_millis(),
         outage.as_millis(),
         promoted_after.as_millis(),
+        feed.len(),
     );
     assert_eq!(lost, [], "acknowledged writes missing on the new primary");
     assert_eq!(
