@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use identity_core::{ChangeKind, ConflictField, ErrorKind, IdentityStore, PageSize};
-use identity_store_tests::fixtures::{TENANT, email, ext, id, identity, valid};
+use identity_core::{ChangeKind, ConflictField, ErrorKind, IdentityStore};
+use identity_store_tests::fixtures::{TENANT, all_changes, email, ext, id, identity, valid};
 use uuid::Uuid;
 
 use crate::MemoryStore;
@@ -96,19 +96,7 @@ async fn races_keep_indexes_rows_and_feed_in_step(store: MemoryStore) {
 
     // The feed: cursors 1, 2, ... with no gap, exactly the acknowledged
     // writes, and per identity created 1, updated 2, 3, ..., deleted n + 1.
-    let mut feed = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .changes(TENANT, after, PageSize::saturating(100))
-            .await
-            .expect("changes");
-        if page.changes.is_empty() {
-            break;
-        }
-        after = Some(page.next);
-        feed.extend(page.changes);
-    }
+    let feed = all_changes(&store, TENANT).await;
     for (n, change) in feed.iter().enumerate() {
         assert_eq!(change.cursor.get(), n as u64 + 1);
     }

@@ -8,9 +8,9 @@
 //! microseconds, the precision the core keeps.
 
 use identity_core::{
-    AddressVia, Credential, CredentialConfig, CredentialType, ExternalId, Identity,
-    RecoveryAddress, State, TenantId, Timestamp, ValidIdentity, VerifiableAddress,
-    VerificationStatus,
+    AddressVia, Change, Credential, CredentialConfig, CredentialType, ExternalId, Identity,
+    IdentityStore, PageSize, RecoveryAddress, State, TenantId, Timestamp, ValidIdentity,
+    VerifiableAddress, VerificationStatus,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -205,4 +205,26 @@ pub fn full_identity(seed: u64, email: &str) -> Identity {
     i.created_at = at(0);
     i.updated_at = at(9);
     i
+}
+
+/// Every change of `tenant` the store keeps, read from the start by
+/// following `next` in pages of [`PageSize::MAX`] until a page is empty.
+///
+/// # Panics
+///
+/// When a read fails.
+pub async fn all_changes(store: &(impl IdentityStore + ?Sized), tenant: TenantId) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .changes(tenant, after, PageSize::MAX)
+            .await
+            .expect("read the feed");
+        if page.changes.is_empty() {
+            return out;
+        }
+        after = Some(page.next);
+        out.extend(page.changes);
+    }
 }

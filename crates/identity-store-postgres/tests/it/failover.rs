@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use identity_core::{Change, Error, ErrorKind, IdentityStore, PageSize};
+use identity_core::{Error, ErrorKind, IdentityStore};
 use identity_store_postgres::{PostgresOptions, PostgresStore};
-use identity_store_tests::fixtures::{TENANT, at, email, identity, valid};
+use identity_store_tests::fixtures::{TENANT, all_changes, at, email, identity, valid};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -223,19 +223,7 @@ async fn failover_drill() {
         .max()
         .unwrap_or_default();
     // The change feed, read (and so numbered) on the new primary.
-    let mut feed: Vec<Change> = Vec::new();
-    let mut after = None;
-    loop {
-        let page = new_primary
-            .changes(TENANT, after, PageSize::MAX)
-            .await
-            .expect("read the feed on the new primary");
-        if page.changes.is_empty() {
-            break;
-        }
-        after = Some(page.next);
-        feed.extend(page.changes);
-    }
+    let feed = all_changes(&new_primary, TENANT).await;
     let mut recorded: HashMap<(Uuid, u64), usize> = HashMap::new();
     let mut last_version: HashMap<Uuid, u64> = HashMap::new();
     for change in &feed {

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use identity_core::{
     Change, ChangeCursor, ChangeKind, ChangedFields, DynIdentityStore, Error, ErrorKind,
-    IdentityStore, PageSize, TenantId,
+    IdentityStore, PageSize,
 };
 use identity_store_postgres::{PostgresStore, SCHEMA_VERSION};
 use identity_store_tests::fixtures::{
-    OTHER_TENANT, TENANT, email, id, identity, valid, with_version,
+    OTHER_TENANT, TENANT, all_changes, email, id, identity, valid, with_version,
 };
 use serde_json::json;
 use tokio_postgres::Client;
@@ -29,23 +29,6 @@ fn size(n: usize) -> PageSize {
 
 fn fields(list: &str) -> ChangedFields {
     ChangedFields::parse_list(list).expect("field names")
-}
-
-/// Every change of the tenant, from the oldest kept.
-async fn all_changes(store: &(impl IdentityStore + ?Sized), tenant: TenantId) -> Vec<Change> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .changes(tenant, after, size(100))
-            .await
-            .expect("read the feed");
-        if page.changes.is_empty() {
-            return out;
-        }
-        out.extend(page.changes);
-        after = Some(page.next);
-    }
 }
 
 /// (cursor, identity, kind, version, fields) of each change.
@@ -208,7 +191,7 @@ async fn version_4_feed_keeps_its_cursors() {
 
 /// A backlog larger than one numbering takes (10,000): 12,000 changes
 /// appended the way writers append them (no cursor) and never read, then
-/// followed in pages of 500: every change once, cursors 1 to 12,000 in
+/// followed in pages of 500 (`all_changes`): every change once, cursors 1 to 12,000 in
 /// the order the changes were appended. (Numbered by a join on `seq`, the
 /// first pass over such a backlog ran past the statement timeout.)
 #[tokio::test]
@@ -226,19 +209,7 @@ async fn a_backlog_beyond_one_numbering_reads_in_order() {
     )
     .await
     .expect("the backlog");
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .changes(TENANT, after, size(500))
-            .await
-            .expect("read the feed");
-        if page.changes.is_empty() {
-            break;
-        }
-        after = Some(page.next);
-        seen.extend(page.changes);
-    }
+    let seen = all_changes(&store, TENANT).await;
     assert_eq!(seen.len(), 12_000);
     for (n, change) in (1_u64..).zip(&seen) {
         assert_eq!(

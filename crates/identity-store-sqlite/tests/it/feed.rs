@@ -8,6 +8,7 @@ use identity_core::{
     TenantId,
 };
 use identity_store_sqlite::{SqliteOptions, SqliteStore};
+use identity_store_tests::fixtures::all_changes;
 use uuid::Uuid;
 
 use crate::support::*;
@@ -16,24 +17,6 @@ const T: TenantId = TenantId::DEFAULT;
 
 fn page_size(n: usize) -> PageSize {
     PageSize::new(n).expect("page size")
-}
-
-/// Every change of the tenant the store keeps, read page by page from the
-/// start.
-async fn feed(store: &SqliteStore, tenant: TenantId) -> Vec<Change> {
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .changes(tenant, after, page_size(100))
-            .await
-            .expect("changes");
-        if page.changes.is_empty() {
-            return all;
-        }
-        after = Some(page.next);
-        all.extend(page.changes);
-    }
 }
 
 /// (cursor, id, kind, version, fields) of each change.
@@ -63,11 +46,11 @@ async fn the_feed_survives_reopening_the_file() {
         .save_consumer_cursor(T, "hooks", ChangeCursor::new(4))
         .await
         .expect("save");
-    let before = feed(&store, T).await;
+    let before = all_changes(&store, T).await;
     drop(store);
 
     let store = store_at(&path);
-    assert_eq!(feed(&store, T).await, before);
+    assert_eq!(all_changes(&store, T).await, before);
     assert_eq!(
         store.consumer_cursor(T, "hooks").await.ok(),
         Some(Some(ChangeCursor::new(4)))
@@ -80,7 +63,7 @@ async fn the_feed_survives_reopening_the_file() {
         "{expired:?}"
     );
     create(&store, T, "after@example.com").await;
-    let last = feed(&store, T).await.last().map(|c| c.cursor.get());
+    let last = all_changes(&store, T).await.last().map(|c| c.cursor.get());
     assert_eq!(last, Some(7));
     assert_file_sound(&path);
 }

@@ -7,34 +7,18 @@ use std::time::Duration;
 
 use identity_core::{
     Change, ChangeCursor, ChangeKind, ChangedFields, Clock as _, DynIdentityStore, Error,
-    ErrorKind, PageSize, PruneChanges, SystemClock, TenantId,
+    ErrorKind, PageSize, PruneChanges, SystemClock,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::fixtures::{OTHER_TENANT, TENANT, email, id, identity, valid, with_version};
+use crate::fixtures::{
+    OTHER_TENANT, TENANT, all_changes, email, id, identity, valid, with_version,
+};
 use crate::support::{create_ok, expect_kind};
 
 fn size(n: usize) -> PageSize {
     PageSize::new(n).expect("a page size")
-}
-
-/// Every change of the tenant, read from the start in pages of 500.
-async fn all_changes(store: &DynIdentityStore, tenant: TenantId) -> Vec<Change> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .changes(tenant, after, PageSize::MAX)
-            .await
-            .expect("read the feed");
-        let done = page.changes.is_empty();
-        out.extend(page.changes);
-        after = Some(page.next);
-        if done {
-            return out;
-        }
-    }
 }
 
 /// (cursor, identity, kind, version, fields) of each change.
