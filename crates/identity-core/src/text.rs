@@ -134,7 +134,13 @@ fn no_nul_in_json<'a>(value: &'a Value, stack: &mut Vec<&'a Value>) -> Result<()
                     if has_nul(key) {
                         return Err(());
                     }
-                    stack.push(item);
+                    // A string member (most of them) is checked here,
+                    // without a trip through the stack.
+                    match item {
+                        Value::String(s) if has_nul(s) => return Err(()),
+                        Value::Array(_) | Value::Object(_) => stack.push(item),
+                        _ => {}
+                    }
                 }
             }
             _ => {}
