@@ -8,7 +8,7 @@
 
 use std::fmt::Debug;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::{ConflictField, Error};
 use crate::feed::{ChangeCursor, ChangePage, ChangedFields, PruneChanges};
 use crate::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
+use crate::model::{AddressVia, CredentialType, ExternalId, Identity, State, TenantId};
 
 /// An identity the core has validated and derived, ready to be stored.
 ///
@@ -38,25 +38,49 @@ use crate::model::{CredentialType, ExternalId, Identity, State, TenantId};
 /// The identity sits behind an [`Arc`]: a store that keeps identities in
 /// memory shares it ([`ValidIdentity::shared`]) instead of copying it, and
 /// the manager hands the same allocation back to its caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ValidIdentity {
     identity: Arc<Identity>,
-    keys: Vec<ConflictField>,
+    /// [`Identity::unique_keys`], copied on first use: the common update
+    /// (the same email) asks the store only whether they are those it
+    /// holds ([`ValidIdentity::unique_keys_are`]), which needs no copy.
+    keys: OnceLock<Vec<ConflictField>>,
     fields: ChangedFields,
 }
+
+impl std::fmt::Debug for ValidIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidIdentity")
+            .field("identity", &self.identity)
+            .field("keys", &self.unique_keys())
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+/// The keys follow from the identity, so they are not compared.
+impl PartialEq for ValidIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity == other.identity && self.fields == other.fields
+    }
+}
+
+impl Eq for ValidIdentity {}
 
 impl ValidIdentity {
     /// Checks what the type guarantees; [`Error::InvalidInput`] otherwise.
     pub(crate) fn new(identity: Identity) -> Result<Self, Error> {
         crate::text::check(&identity)?;
-        let keys = identity.unique_keys();
-        if let Some(key) = first_duplicate(&keys) {
-            return Err(Error::invalid(format!("the identity claims {key} twice")));
+        if let Some(key) = first_duplicate_key(&identity) {
+            return Err(Error::invalid(format!(
+                "the identity claims {} twice",
+                key.to_owned()
+            )));
         }
         Ok(ValidIdentity {
             fields: ChangedFields::of_created(&identity),
             identity: Arc::new(identity),
-            keys,
+            keys: OnceLock::new(),
         })
     }
 
@@ -109,7 +133,24 @@ impl ValidIdentity {
     /// tenant, besides its id, each once, in [`Identity::unique_keys`]
     /// order.
     pub fn unique_keys(&self) -> &[ConflictField] {
-        &self.keys
+        self.keys.get_or_init(|| self.identity.unique_keys())
+    }
+
+    /// Whether `keys` are exactly this identity's
+    /// [`unique_keys`](ValidIdentity::unique_keys), each once, in any
+    /// order: how a store that keeps the keys of each identity tells that
+    /// an update keeps all of them, without copying them.
+    pub fn unique_keys_are(&self, keys: &[ConflictField]) -> bool {
+        if let Some(own) = self.keys.get() {
+            return own.len() == keys.len() && own.iter().all(|k| keys.contains(k));
+        }
+        // The identity's keys are distinct: when each of them is among
+        // `keys` and they are as many, `keys` are they.
+        let mut n = 0;
+        each_key(&self.identity, |key| {
+            n += 1;
+            keys.iter().any(|k| key.is(k))
+        }) && n == keys.len()
     }
 
     /// The top-level fields its write changes, which the store records in
@@ -124,7 +165,7 @@ impl ValidIdentity {
 /// The first key (in order) that occurs again later in `keys`. Pairwise
 /// for the handful of keys an identity holds (no hashing, no allocation),
 /// sorted beyond that.
-fn first_duplicate(keys: &[ConflictField]) -> Option<&ConflictField> {
+fn first_duplicate<K: Ord>(keys: &[K]) -> Option<&K> {
     if keys.len() <= 32 {
         return keys
             .iter()
@@ -132,7 +173,7 @@ fn first_duplicate(keys: &[ConflictField]) -> Option<&ConflictField> {
             .find(|(i, key)| keys[i + 1..].contains(key))
             .map(|(_, key)| key);
     }
-    let mut sorted: Vec<(&ConflictField, usize)> = keys.iter().zip(0..).collect();
+    let mut sorted: Vec<(&K, usize)> = keys.iter().zip(0..).collect();
     sorted.sort_unstable();
     sorted
         .windows(2)
@@ -142,31 +183,114 @@ fn first_duplicate(keys: &[ConflictField]) -> Option<&ConflictField> {
         .map(|(key, _)| key)
 }
 
+/// The first of `identity`'s unique keys (in order) that occurs again
+/// later: [`first_duplicate`] on the keys borrowed, with no copy (and no
+/// allocation) for the handful an identity holds.
+fn first_duplicate_key(identity: &Identity) -> Option<KeyRef<'_>> {
+    const INLINE: usize = 16;
+    let mut inline = [KeyRef::ExternalId(""); INLINE];
+    let mut len = 0;
+    let mut spill = Vec::new();
+    each_key(identity, |key| {
+        if len < INLINE {
+            inline[len] = key;
+            len += 1;
+        } else {
+            if spill.is_empty() {
+                spill.extend_from_slice(&inline);
+            }
+            spill.push(key);
+        }
+        true
+    });
+    let keys = if spill.is_empty() {
+        &inline[..len]
+    } else {
+        &spill[..]
+    };
+    first_duplicate(keys).copied()
+}
+
+/// A unique value of an identity, borrowed from it: what
+/// [`Identity::unique_keys`] copies into a [`ConflictField`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyRef<'a> {
+    ExternalId(&'a str),
+    CredentialIdentifier(CredentialType, &'a str),
+    VerifiableAddress(AddressVia, &'a str),
+    RecoveryAddress(AddressVia, &'a str),
+}
+
+impl KeyRef<'_> {
+    fn to_owned(self) -> ConflictField {
+        match self {
+            KeyRef::ExternalId(v) => ConflictField::ExternalId(v.to_owned()),
+            KeyRef::CredentialIdentifier(kind, v) => {
+                ConflictField::CredentialIdentifier(kind, v.to_owned())
+            }
+            KeyRef::VerifiableAddress(via, v) => {
+                ConflictField::VerifiableAddress(via, v.to_owned())
+            }
+            KeyRef::RecoveryAddress(via, v) => ConflictField::RecoveryAddress(via, v.to_owned()),
+        }
+    }
+
+    /// Whether `key` is this value.
+    fn is(self, key: &ConflictField) -> bool {
+        match (self, key) {
+            (KeyRef::ExternalId(v), ConflictField::ExternalId(w)) => v == w,
+            (KeyRef::CredentialIdentifier(kind, v), ConflictField::CredentialIdentifier(k, w)) => {
+                kind == *k && v == w
+            }
+            (KeyRef::VerifiableAddress(via, v), ConflictField::VerifiableAddress(u, w))
+            | (KeyRef::RecoveryAddress(via, v), ConflictField::RecoveryAddress(u, w)) => {
+                via == *u && v == w
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `f` on each unique value of `identity`, borrowed, in
+/// [`Identity::unique_keys`] order, until it returns `false`; `false` when
+/// it did.
+fn each_key<'a>(identity: &'a Identity, mut f: impl FnMut(KeyRef<'a>) -> bool) -> bool {
+    if let Some(e) = &identity.external_id
+        && !f(KeyRef::ExternalId(e.as_str()))
+    {
+        return false;
+    }
+    for (kind, credential) in &identity.credentials {
+        for identifier in &credential.identifiers {
+            if !f(KeyRef::CredentialIdentifier(*kind, identifier)) {
+                return false;
+            }
+        }
+    }
+    for a in &identity.verifiable_addresses {
+        if !f(KeyRef::VerifiableAddress(a.via, &a.value)) {
+            return false;
+        }
+    }
+    for a in &identity.recovery_addresses {
+        if !f(KeyRef::RecoveryAddress(a.via, &a.value)) {
+            return false;
+        }
+    }
+    true
+}
+
 impl Identity {
     /// Every value this identity claims that must be unique within its
     /// tenant, besides its id: external id, each (credential type,
     /// identifier), each verifiable and each recovery address, in that
     /// order.
     pub fn unique_keys(&self) -> Vec<ConflictField> {
-        let i = self;
         let mut keys = Vec::new();
-        if let Some(e) = &i.external_id {
-            keys.push(ConflictField::ExternalId(e.as_str().to_owned()));
-        }
-        for (kind, credential) in &i.credentials {
-            for identifier in &credential.identifiers {
-                keys.push(ConflictField::CredentialIdentifier(
-                    *kind,
-                    identifier.clone(),
-                ));
-            }
-        }
-        for a in &i.verifiable_addresses {
-            keys.push(ConflictField::VerifiableAddress(a.via, a.value.clone()));
-        }
-        for a in &i.recovery_addresses {
-            keys.push(ConflictField::RecoveryAddress(a.via, a.value.clone()));
-        }
+        each_key(self, |key| {
+            keys.push(key.to_owned());
+            true
+        });
         keys
     }
 }
@@ -718,7 +842,163 @@ impl<T: IdentityStore + ?Sized> IdentityStoreExt for T {}
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::model::{
+        Credential, CredentialConfig, RecoveryAddress, VerifiableAddress, VerificationStatus,
+    };
+    use crate::time::Timestamp;
+
+    /// An identity claiming an external id, two password identifiers, a
+    /// code identifier, a verifiable and a recovery address.
+    fn claiming() -> Identity {
+        let at = Timestamp::UNIX_EPOCH;
+        let credential = |kind, identifiers: &[&str]| Credential {
+            kind,
+            identifiers: identifiers.iter().map(|s| (*s).to_owned()).collect(),
+            config: CredentialConfig::new(json!({})),
+            version: 0,
+            created_at: at,
+            updated_at: at,
+        };
+        Identity {
+            id: Uuid::from_u128(1),
+            schema_id: "default".into(),
+            state: State::default(),
+            state_changed_at: None,
+            traits: json!({}),
+            credentials: [
+                credential(CredentialType::Password, &["a@x.org", "b@x.org"]),
+                credential(CredentialType::Code, &["a@x.org"]),
+            ]
+            .into_iter()
+            .map(|c| (c.kind, c))
+            .collect(),
+            verifiable_addresses: vec![VerifiableAddress {
+                id: Uuid::from_u128(2),
+                value: "a@x.org".into(),
+                verified: false,
+                via: AddressVia::Email,
+                status: VerificationStatus::Pending,
+                verified_at: None,
+                created_at: at,
+                updated_at: at,
+            }],
+            recovery_addresses: vec![RecoveryAddress {
+                id: Uuid::from_u128(3),
+                value: "a@x.org".into(),
+                via: AddressVia::Email,
+                created_at: at,
+                updated_at: at,
+            }],
+            metadata_public: None,
+            metadata_admin: None,
+            organization_id: None,
+            external_id: ExternalId::from_optional(Some("ext-1".into())).expect("external id"),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    fn password(v: &str) -> ConflictField {
+        ConflictField::CredentialIdentifier(CredentialType::Password, v.into())
+    }
+
+    /// The keys in order, and `unique_keys_are` (before the keys are
+    /// copied and after) true for exactly those keys in any order.
+    #[test]
+    fn unique_keys_are_exactly_the_identitys_in_any_order() {
+        let expected = vec![
+            ConflictField::ExternalId("ext-1".into()),
+            password("a@x.org"),
+            password("b@x.org"),
+            ConflictField::CredentialIdentifier(CredentialType::Code, "a@x.org".into()),
+            ConflictField::VerifiableAddress(AddressVia::Email, "a@x.org".into()),
+            ConflictField::RecoveryAddress(AddressVia::Email, "a@x.org".into()),
+        ];
+        assert_eq!(claiming().unique_keys(), expected);
+        let mut reversed = expected.clone();
+        reversed.reverse();
+        let mut one_changed = expected.clone();
+        one_changed[2] = password("c@x.org");
+        let mut one_repeated = expected.clone();
+        one_repeated[2] = password("a@x.org");
+        let cases: [(&[ConflictField], bool); 7] = [
+            (&expected, true),
+            (&reversed, true),
+            (&expected[1..], false),
+            (&[&expected[..], &[password("c@x.org")]].concat(), false),
+            (&one_changed, false),
+            (&one_repeated, false),
+            (&[], false),
+        ];
+        for copied in [false, true] {
+            let valid = ValidIdentity::new(claiming()).expect("valid");
+            if copied {
+                assert_eq!(valid.unique_keys(), expected);
+            }
+            for (keys, answer) in &cases {
+                assert_eq!(
+                    valid.unique_keys_are(keys),
+                    *answer,
+                    "{keys:?}, copied {copied}"
+                );
+            }
+        }
+        let mut none = claiming();
+        none.external_id = None;
+        none.credentials.clear();
+        none.verifiable_addresses.clear();
+        none.recovery_addresses.clear();
+        let valid = ValidIdentity::new(none).expect("valid");
+        assert!(valid.unique_keys_are(&[]));
+        assert!(!valid.unique_keys_are(&expected[..1]));
+    }
+
+    /// A key claimed twice is refused, named as the first repeated one,
+    /// also past the keys kept inline.
+    #[test]
+    fn a_key_claimed_twice_is_named() {
+        let mut twice = claiming();
+        let address = twice.recovery_addresses[0].clone();
+        twice.recovery_addresses.push(address);
+        assert_eq!(
+            refusal(twice),
+            "the identity claims recovery address (email) \"a@x.org\" twice"
+        );
+        let mut many = claiming();
+        let identifiers: Vec<String> = (0..40).map(|n| format!("u{n}@x.org")).collect();
+        let password = many
+            .credentials
+            .get_mut(&CredentialType::Password)
+            .expect("password");
+        password.identifiers = identifiers.clone();
+        assert!(ValidIdentity::new(many.clone()).is_ok());
+        // The 30th identifier again, then the 20th: the 20th comes first.
+        password_identifiers(&mut many).push(identifiers[30].clone());
+        password_identifiers(&mut many).push(identifiers[20].clone());
+        assert_eq!(
+            refusal(many),
+            "the identity claims password identifier \"u20@x.org\" twice"
+        );
+    }
+
+    fn refusal(identity: Identity) -> String {
+        match ValidIdentity::new(identity) {
+            Err(Error::InvalidInput(reason)) => reason,
+            other => panic!("not refused as invalid input: {other:?}"),
+        }
+    }
+
+    fn password_identifiers(identity: &mut Identity) -> &mut Vec<String> {
+        &mut identity
+            .credentials
+            .get_mut(&CredentialType::Password)
+            .expect("password")
+            .identifiers
+    }
 
     fn ext(n: usize) -> ConflictField {
         ConflictField::ExternalId(format!("e{n}"))

@@ -87,12 +87,6 @@ impl Row {
             }
         }
     }
-
-    /// Whether this row holds exactly `keys` (each listed once, in any
-    /// order).
-    pub(crate) fn holds_exactly(&self, keys: &[ConflictField]) -> bool {
-        self.keys.len() == keys.len() && keys.iter().all(|k| self.keys.contains(k))
-    }
 }
 
 /// The store wrote these bytes itself from a valid identity, so they always

@@ -184,7 +184,7 @@ impl Tenant {
         let row = {
             let mut rows = write(self.shard(id))?;
             let current = row_at_mut(&mut rows, id, expected_version)?;
-            if current.holds_exactly(identity.unique_keys()) {
+            if identity.unique_keys_are(&current.keys) {
                 let version = current.version + 1;
                 let mut row = row.at_version(version);
                 let mut feed = self.feed()?;

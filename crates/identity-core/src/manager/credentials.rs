@@ -515,21 +515,26 @@ fn is_code_config<'a>(
     config: &Value,
     addresses: impl ExactSizeIterator<Item = CodeAddress<'a>>,
 ) -> bool {
-    let Some(map) = config.as_object() else {
+    let Some(map) = config.as_object().filter(|m| m.len() == 1) else {
         return false;
     };
-    let Some(Value::Array(items)) = map.get("addresses") else {
+    let Some(Value::Array(items)) = member(map, "addresses") else {
         return false;
     };
-    map.len() == 1
-        && items.len() == addresses.len()
+    items.len() == addresses.len()
         && items.iter().zip(addresses).all(|(item, a)| {
             item.as_object().is_some_and(|o| {
                 o.len() == 2
-                    && o.get("channel").and_then(Value::as_str) == Some(a.channel.as_str())
-                    && o.get("address").and_then(Value::as_str) == Some(a.address)
+                    && member(o, "channel").and_then(Value::as_str) == Some(a.channel.as_str())
+                    && member(o, "address").and_then(Value::as_str) == Some(a.address)
             })
         })
+}
+
+/// `map.get(key)` for the one- and two-member objects of a code config:
+/// a look along them costs less than hashing the key.
+fn member<'v>(map: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// Whether `stored` equals `canonical(derived)` (of the identifiers

@@ -214,7 +214,11 @@ impl IdentityManager {
             // The change feed records which fields the write changes.
             let old = Arc::clone(&stored);
             let now = self.inner.clock.now();
-            let mut next = change(stored, now, previous.take())?;
+            let mut next = change(
+                stored,
+                now,
+                previous.take().map(|lost: Box<Identity>| *lost),
+            )?;
             next.version = stored_version + 1;
             let fields = ChangedFields::between(&old, &next);
             drop(old);
@@ -230,7 +234,9 @@ impl IdentityManager {
                     if expected_version.is_none() && attempt < INTERNAL_RETRIES =>
                 {
                     tracing::debug!(attempt, "concurrent write; re-reading");
-                    previous = Some(valid.into_inner());
+                    // Boxed: held across the next attempt's awaits, it
+                    // would otherwise add its size to every PUT's future.
+                    previous = Some(Box::new(valid.into_inner()));
                 }
                 Err(e) => return Err(e),
             }

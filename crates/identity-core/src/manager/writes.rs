@@ -462,6 +462,9 @@ impl IdentityManager {
         expected_version: Option<u64>,
     ) -> Result<Arc<Identity>, Error> {
         let span = tracing::info_span!("identity.update", tenant = %tenant, identity.id = %id);
+        // Mutable before the block captures it, so that the block holds one
+        // copy of the body (a rebinding inside would hold a second).
+        let mut body = body;
         let update = async move {
             check_region(body.region.as_deref().unwrap_or_default())?;
             let mut imports = match &body.credentials {
@@ -472,7 +475,6 @@ impl IdentityManager {
                 .await?;
             // What the body replaces is moved into the first attempt; a
             // retry takes it back from the attempt that lost the race.
-            let mut body = body;
             let mut first = Some(Replacement::take(&mut body));
             self.read_modify_write(tenant, id, expected_version, |stored, now, previous| {
                 let replacement = match (previous, first.take()) {

@@ -6,7 +6,7 @@ mod extension;
 mod formats;
 mod message;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -214,7 +214,9 @@ fn check_traits_schema(traits: &Value) -> Result<(), String> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SchemaRegistry {
-    schemas: HashMap<String, Arc<IdentitySchema>>,
+    /// By id in a B-tree: every write looks its schema up, and a handful
+    /// of string comparisons cost less than hashing the id.
+    schemas: BTreeMap<String, Arc<IdentitySchema>>,
     order: Vec<String>,
     default_id: String,
 }
@@ -229,7 +231,7 @@ impl SchemaRegistry {
     /// An empty registry whose default id is `"default"`.
     pub fn new() -> Self {
         SchemaRegistry {
-            schemas: HashMap::new(),
+            schemas: BTreeMap::new(),
             order: Vec::new(),
             default_id: DEFAULT_SCHEMA_ID.to_owned(),
         }
