@@ -148,6 +148,49 @@ fn micros(t: identity_core::Timestamp) -> i64 {
     t.unix_micros()
 }
 
+type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// The values of an identity row's columns that are not fields of
+/// [`Identity`] as they are (text, microseconds), for the statements'
+/// parameters.
+struct Columns<'a> {
+    state: &'a str,
+    changed: Option<i64>,
+    created: i64,
+    updated: i64,
+    external_id: Option<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(i: &'a Identity) -> Self {
+        Columns {
+            state: i.state.as_str(),
+            changed: i.state_changed_at.map(micros),
+            created: micros(i.created_at),
+            updated: micros(i.updated_at),
+            external_id: i.external_id.as_ref().map(|e| e.as_str()),
+        }
+    }
+
+    /// `$1` to `$12` of [`INSERT_IDENTITY`] and [`UPDATE_IDENTITY`].
+    fn params<'p>(&'p self, nid: &'p Uuid, i: &'p Identity) -> [P<'p>; 12] {
+        [
+            nid,
+            &i.id,
+            &i.schema_id,
+            &self.state,
+            &self.changed,
+            &i.traits,
+            &i.metadata_public,
+            &i.metadata_admin,
+            &i.organization_id,
+            &self.external_id,
+            &self.created,
+            &self.updated,
+        ]
+    }
+}
+
 impl Raw {
     /// The change row of a write of `i` (`with_change`), or nothing.
     async fn change(&self, with_change: bool, i: &Identity, kind: &str, version: i64) {
@@ -228,27 +271,10 @@ impl Raw {
             Value::Array(identifiers),
             Value::Array(recovery),
         );
-        let state = i.state.as_str();
-        let changed = i.state_changed_at.map(micros);
-        let (created, updated) = (micros(i.created_at), micros(i.updated_at));
-        let external_id = i.external_id.as_ref().map(|e| e.as_str());
+        let columns = Columns::of(i);
         self.client.batch_execute("BEGIN").await.expect("begin");
         let s = &self.insert;
-        type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-        let head: [P<'_>; 12] = [
-            &nid,
-            &i.id,
-            &i.schema_id,
-            &state,
-            &changed,
-            &i.traits,
-            &i.metadata_public,
-            &i.metadata_admin,
-            &i.organization_id,
-            &external_id,
-            &created,
-            &updated,
-        ];
+        let head = columns.params(&nid, i);
         let children: [[P<'_>; 3]; 4] = [
             [&nid, &i.id, &c],
             [&nid, &i.id, &idf],
@@ -285,30 +311,13 @@ impl Raw {
 
     async fn update(&self, i: &Identity, with_change: bool) {
         self.client.batch_execute("BEGIN").await.expect("begin");
-        type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
         let key: [P<'_>; 2] = [&T.0, &i.id];
         let (lock, _stored) = tokio::join!(self.client.query_one(&self.lock, &key), self.get(i.id));
         let version: i64 = lock.expect("lock").get(0);
-        let state = i.state.as_str();
-        let changed = i.state_changed_at.map(micros);
-        let (created, updated) = (micros(i.created_at), micros(i.updated_at));
-        let external_id = i.external_id.as_ref().map(|e| e.as_str());
+        let columns = Columns::of(i);
         let next = version + 1;
-        let row: [P<'_>; 13] = [
-            &T.0,
-            &i.id,
-            &i.schema_id,
-            &state,
-            &changed,
-            &i.traits,
-            &i.metadata_public,
-            &i.metadata_admin,
-            &i.organization_id,
-            &external_id,
-            &created,
-            &updated,
-            &next,
-        ];
+        let mut row: Vec<P<'_>> = columns.params(&T.0, i).to_vec();
+        row.push(&next);
         let (updated, ()) = tokio::join!(
             self.client.execute(&self.update, &row),
             self.change(with_change, i, "updated", next)
