@@ -5,8 +5,9 @@
 //! with none of the library's logic: no pool, no row decoding into
 //! identities, no row diff, no conflict diagnosis, no task per write, and
 //! no change feed. `raw_change` is the same baseline with the store's
-//! change row ([`APPEND`]) sent with each write's statements: what the
-//! feed costs a write, without the store around it. Each operation runs
+//! change row appended by the identity row's own statement
+//! ([`INSERT_IDENTITY_CHANGE`], [`UPDATE_IDENTITY_CHANGE`]), as the store
+//! does: what the feed costs a write, without the store around it. Each operation runs
 //! with 1, 4 and 16 concurrent clients.
 //!
 //! The `postgres/search_100k` group (issue 17, item 4) lists and counts
@@ -92,14 +93,29 @@ const UPDATE_IDENTITY: &str = "UPDATE identities SET schema_id = $3, state = $4,
      organization_id = $9, external_id = $10, created_at = $11, updated_at = $12, \
      version = $13 WHERE nid = $1 AND id = $2";
 
-/// The store's change row (`identity-store-postgres`' `feed::APPEND`, a
-/// private constant, copied): no cursor (readers number it), a `seq` from
-/// the column's default.
-const APPEND: &str = "INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
-     SELECT $1, c.id, c.kind, c.version, c.fields, \
-     (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::INT8 \
-     FROM unnest($2::UUID[], $3::TEXT[], $4::INT8[], $5::TEXT[]) \
-       WITH ORDINALITY AS c (id, kind, version, fields, n) ORDER BY c.n";
+/// [`INSERT_IDENTITY`] with the store's change row appended by the same
+/// statement, as `identity-store-postgres` writes it (its private
+/// `INSERT_IDENTITY` with `feed::append_written!`, copied): no cursor
+/// (readers number it), a `seq` from the column's default; `$13` is the
+/// field list.
+const INSERT_IDENTITY_CHANGE: &str = "WITH written AS (INSERT INTO identities (nid, id, \
+     schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, \
+     organization_id, external_id, created_at, updated_at, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1) RETURNING id) \
+     INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
+     SELECT $1, written.id, 'created', 1, $13, \
+     (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::INT8 FROM written";
+/// [`UPDATE_IDENTITY`] with the store's change row, likewise copied; `$14`
+/// is the field list.
+const UPDATE_IDENTITY_CHANGE: &str = "WITH written AS (UPDATE identities SET schema_id = $3, \
+     state = $4, state_changed_at = $5, traits = $6, metadata_public = $7, \
+     metadata_admin = $8, organization_id = $9, external_id = $10, created_at = $11, \
+     updated_at = $12, version = $13 WHERE nid = $1 AND id = $2 RETURNING id, version) \
+     INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
+     SELECT $1, written.id, 'updated', written.version, $14, \
+     (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::INT8 FROM written";
+/// The field list of the changes `raw_change` writes.
+const FIELDS: &str = "metadata_admin";
 
 /// One raw connection with its statements prepared.
 struct Raw {
@@ -107,9 +123,10 @@ struct Raw {
     get: Statement,
     find: Statement,
     insert: [Statement; 5],
+    insert_change: Statement,
     lock: Statement,
     update: Statement,
-    append: Statement,
+    update_change: Statement,
 }
 
 async fn raw(url: &str, schema: &str) -> Raw {
@@ -137,9 +154,10 @@ async fn raw(url: &str, schema: &str) -> Raw {
             prepare(INSERT_VERIFIABLE.into()).await,
             prepare(INSERT_RECOVERY.into()).await,
         ],
+        insert_change: prepare(INSERT_IDENTITY_CHANGE.into()).await,
         lock: prepare(LOCK_HEAD.into()).await,
         update: prepare(UPDATE_IDENTITY.into()).await,
-        append: prepare(APPEND.into()).await,
+        update_change: prepare(UPDATE_IDENTITY_CHANGE.into()).await,
         client,
     }
 }
@@ -192,21 +210,6 @@ impl<'a> Columns<'a> {
 }
 
 impl Raw {
-    /// The change row of a write of `i` (`with_change`), or nothing.
-    async fn change(&self, with_change: bool, i: &Identity, kind: &str, version: i64) {
-        if !with_change {
-            return;
-        }
-        let (ids, kinds, versions, fields) = ([i.id], [kind], [version], ["metadata_admin"]);
-        self.client
-            .execute(
-                &self.append,
-                &[&T.0, &&ids[..], &&kinds[..], &&versions[..], &&fields[..]],
-            )
-            .await
-            .expect("raw change");
-    }
-
     async fn create(&self, i: &Identity, with_change: bool) {
         let nid = T.0;
         let credentials: Vec<Value> = i
@@ -274,20 +277,25 @@ impl Raw {
         let columns = Columns::of(i);
         self.client.batch_execute("BEGIN").await.expect("begin");
         let s = &self.insert;
-        let head = columns.params(&nid, i);
+        let mut head: Vec<P<'_>> = columns.params(&nid, i).to_vec();
+        let head_statement = if with_change {
+            head.push(&FIELDS);
+            &self.insert_change
+        } else {
+            &s[0]
+        };
         let children: [[P<'_>; 3]; 4] = [
             [&nid, &i.id, &c],
             [&nid, &i.id, &idf],
             [&nid, &i.id, &v],
             [&nid, &i.id, &r],
         ];
-        let (a, b, d, e, f, ()) = tokio::join!(
-            self.client.execute(&s[0], &head),
+        let (a, b, d, e, f) = tokio::join!(
+            self.client.execute(head_statement, &head),
             self.client.execute(&s[1], &children[0]),
             self.client.execute(&s[2], &children[1]),
             self.client.execute(&s[3], &children[2]),
             self.client.execute(&s[4], &children[3]),
-            self.change(with_change, i, "created", 1),
         );
         for result in [a, b, d, e, f] {
             result.expect("raw insert");
@@ -318,11 +326,16 @@ impl Raw {
         let next = version + 1;
         let mut row: Vec<P<'_>> = columns.params(&T.0, i).to_vec();
         row.push(&next);
-        let (updated, ()) = tokio::join!(
-            self.client.execute(&self.update, &row),
-            self.change(with_change, i, "updated", next)
-        );
-        updated.expect("raw update");
+        let statement = if with_change {
+            row.push(&FIELDS);
+            &self.update_change
+        } else {
+            &self.update
+        };
+        self.client
+            .execute(statement, &row)
+            .await
+            .expect("raw update");
         self.client.batch_execute("COMMIT").await.expect("commit");
     }
 }

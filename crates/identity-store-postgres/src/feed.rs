@@ -12,9 +12,10 @@
 //! exact, but a tenant's writers then commit one at a time, and
 //! concurrent writers of one tenant could not share a WAL flush.
 //!
-//! So a write appends its changes with no cursor ([`APPEND`], [`DELETE`]),
-//! only a `seq` from `identity_changes_seq`, and holds no lock for the
-//! feed. Cursors are given by readers: a reader that finds committed
+//! So a write appends its change with no cursor, only a `seq` from
+//! `identity_changes_seq`, in the statement that writes the identity
+//! ([`append_written`]: the change costs no statement of its own), and
+//! holds no lock for the feed. Cursors are given by readers: a reader that finds committed
 //! changes without a cursor, and needs them for its page, numbers them
 //! ([`number`]) in a transaction of its own that takes the tenant's head
 //! row in `identity_change_heads` (so numberings of a tenant run one at a
@@ -48,18 +49,8 @@ use identity_core::{
 use tokio_postgres::{Error as PgError, Row};
 use uuid::Uuid;
 
-use crate::rows::{self, Param};
+use crate::rows;
 use crate::run::{Failure, Lease};
-
-/// A change a write is about to commit: everything but its cursor (given
-/// after the commit, by [`number`]) and time (given by [`APPEND`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Pending {
-    pub(crate) identity_id: Uuid,
-    pub(crate) kind: ChangeKind,
-    pub(crate) version: u64,
-    pub(crate) fields: ChangedFields,
-}
 
 /// The server's clock in microseconds since the Unix epoch.
 macro_rules! now_micros {
@@ -67,31 +58,44 @@ macro_rules! now_micros {
         "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::INT8"
     };
 }
+pub(crate) use now_micros;
 
-/// Inserts one change of tenant `$1` per element of the arrays `$2`
-/// (identity ids), `$3` (kinds), `$4` (versions), `$5` (field lists), with
-/// no cursor and `seq`s in array order.
-const APPEND: &str = concat!(
-    "INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
-     SELECT $1, c.id, c.kind, c.version, c.fields, ",
-    now_micros!(),
-    " FROM unnest($2::UUID[], $3::TEXT[], $4::INT8[], $5::TEXT[]) \
-       WITH ORDINALITY AS c (id, kind, version, fields, n) ORDER BY c.n"
-);
+/// The tail of a statement that writes an identity in a CTE named
+/// `written` (returning the identity's `id` and `version`) and appends its
+/// change in the same statement: the change of tenant `$1`, of kind
+/// `$kind`, at the version `$version` and with the field list `$fields`
+/// (SQL expressions over `written`). One statement instead of two: the
+/// change costs the write no statement of its own on the server. The
+/// change's `seq` is taken after the identity row was written (the outer
+/// insert reads `written`'s rows), as the module docs require.
+macro_rules! append_written {
+    ($kind:literal, $version:literal, $fields:literal) => {
+        concat!(
+            " INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
+             SELECT $1, written.id, ",
+            $kind,
+            ", ",
+            $version,
+            ", ",
+            $fields,
+            ", ",
+            $crate::feed::now_micros!(),
+            " FROM written"
+        )
+    };
+}
+pub(crate) use append_written;
 
 /// A delete as one statement (so one transaction, committed in the same
 /// round trip): deletes identity `$2` of tenant `$1` (at version `$3` when
 /// given; the cascades go with it) and appends its change. Affects one row
 /// when it deleted, none otherwise.
 pub(crate) const DELETE: &str = concat!(
-    "WITH gone AS (\
+    "WITH written AS (\
        DELETE FROM identities WHERE nid = $1 AND id = $2 \
        AND ($3::INT8 IS NULL OR version = $3::INT8) \
-       RETURNING id, version) \
-     INSERT INTO identity_changes (nid, identity_id, kind, version, fields, at) \
-     SELECT $1, gone.id, 'deleted', gone.version + 1, '', ",
-    now_micros!(),
-    " FROM gone"
+       RETURNING id, version)",
+    append_written!("'deleted'", "written.version + 1", "''")
 );
 
 /// Takes tenant `$1`'s head row (creating it), giving its last cursor.
@@ -202,24 +206,6 @@ fn unreadable(e: PgError) -> Error {
 
 fn unsigned(n: i64, what: &str) -> Result<u64, Error> {
     u64::try_from(n).map_err(|_| bad_change(what))
-}
-
-/// Appends `changes` (none: nothing to do) for tenant `nid`, unnumbered,
-/// in the write's transaction.
-pub(crate) async fn append<C: GenericClient + Sync>(
-    c: &C,
-    nid: Uuid,
-    changes: &[Pending],
-) -> Result<(), PgError> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = changes.iter().map(|p| p.identity_id).collect();
-    let kinds: Vec<&str> = changes.iter().map(|p| p.kind.as_str()).collect();
-    let versions: Vec<i64> = changes.iter().map(|p| int8(p.version)).collect();
-    let fields: Vec<String> = changes.iter().map(|p| p.fields.to_list()).collect();
-    let params: [Param<'_>; 5] = [&nid, &ids, &kinds, &versions, &fields];
-    rows::execute(c, APPEND, &params).await.map(drop)
 }
 
 /// A page read by [`page`], and whether it could take more changes that

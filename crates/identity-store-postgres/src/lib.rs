@@ -56,7 +56,8 @@
 //! - Each read is one statement (children aggregated as JSONB), so an
 //!   identity is never seen half-written.
 //! - Every write appends its changes to the tenant's change feed in its
-//!   own transaction, unnumbered and without a lock for the feed. A
+//!   own transaction, unnumbered and without a lock for the feed, by the
+//!   statement that writes the identity row. A
 //!   reader that finds committed changes without cursors numbers them, in
 //!   a transaction of its own under the tenant's row in
 //!   `identity_change_heads`, from the last cursor on; so a cursor becomes

@@ -23,6 +23,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error as PgError, Row, Statement};
 use uuid::Uuid;
 
+use crate::feed::append_written;
+
 /// A statement parameter.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 
@@ -272,10 +274,24 @@ pub(crate) fn identity_from_row(row: &Row) -> Result<Identity, Error> {
     Ok(identity)
 }
 
-const INSERT_IDENTITY: &str = "INSERT INTO identities (nid, id, schema_id, state, \
+/// Inserts the identity row (at version 1) and appends its `created`
+/// change with the field list `$13`, in one statement.
+const INSERT_IDENTITY: &str = concat!(
+    "WITH written AS (INSERT INTO identities (nid, id, schema_id, state, \
      state_changed_at, traits, metadata_public, metadata_admin, organization_id, external_id, \
      created_at, updated_at, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1) RETURNING id)",
+    append_written!("'created'", "1", "$13")
+);
+/// Rewrites the identity row at version `$13` and appends its `updated`
+/// change with the field list `$14`, in one statement.
+const UPDATE_IDENTITY: &str = concat!(
+    "WITH written AS (UPDATE identities SET schema_id = $3, state = $4, \
+     state_changed_at = $5, traits = $6, metadata_public = $7, metadata_admin = $8, \
+     organization_id = $9, external_id = $10, created_at = $11, updated_at = $12, \
+     version = $13 WHERE nid = $1 AND id = $2 RETURNING id, version)",
+    append_written!("'updated'", "written.version", "$14")
+);
 const INSERT_CREDENTIALS: &str = "INSERT INTO credentials (nid, identity_id, type, config, \
      version, created_at, updated_at) \
      SELECT $1, $2, e->>0, e->1, (e->>2)::INT8, (e->>3)::INT8, (e->>4)::INT8 \
@@ -327,16 +343,18 @@ fn recovery_json(a: &RecoveryAddress, position: usize) -> Value {
     ])
 }
 
-/// Inserts an identity with all its children: the identity row, then one
-/// statement per child table (each inserting all its rows from a JSONB
-/// array). The statements are sent together (pipelined); the first error,
-/// in statement order, is returned.
+/// Inserts an identity with all its children and its `created` change:
+/// the identity row with the change, then one statement per child table
+/// (each inserting all its rows from a JSONB array). The statements are
+/// sent together (pipelined); the first error, in statement order, is
+/// returned.
 pub(crate) async fn insert<C: GenericClient + Sync>(
     c: &C,
     nid: Uuid,
-    identity: &Identity,
+    identity: &ValidIdentity,
 ) -> Result<(), PgError> {
-    let i = identity;
+    let fields = identity.changed_fields().to_list();
+    let i = identity.identity();
     let credentials: Vec<Value> = i.credentials.values().map(credential_json).collect();
     let identifiers: Vec<Value> = i
         .credentials
@@ -370,7 +388,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
     let state_changed_at = i.state_changed_at.map(micros);
     let (created_at, updated_at) = (micros(i.created_at), micros(i.updated_at));
     let external_id = i.external_id.as_ref().map(ExternalId::as_str);
-    let params: [Param<'_>; 12] = [
+    let params: [Param<'_>; 13] = [
         &nid,
         &i.id,
         &i.schema_id,
@@ -383,6 +401,7 @@ pub(crate) async fn insert<C: GenericClient + Sync>(
         &external_id,
         &created_at,
         &updated_at,
+        &fields,
     ];
     // Prepare first (a round trip only the first time on a connection),
     // so that the executes below go out in statement order.
@@ -435,8 +454,8 @@ async fn insert_children<C: GenericClient + Sync>(
     c.execute(statement, &[&nid, &id, items]).await
 }
 
-/// Rewrites the identity row (bumping its version to `version`) and
-/// changes only the child rows that differ from `stored`, in the order of
+/// Rewrites the identity row (bumping its version to `version`) with its
+/// `updated` change, and changes only the child rows that differ from `stored`, in the order of
 /// the core's [`ChildRowPlan`] (deletions first, so values moving within
 /// the identity never collide with themselves): unchanged credentials,
 /// identifiers and addresses keep their rows.
@@ -454,11 +473,10 @@ pub(crate) async fn update<C: GenericClient + Sync>(
     let (created_at, updated_at) = (micros(i.created_at), micros(i.updated_at));
     let external_id = i.external_id.as_ref().map(ExternalId::as_str);
     let version = version_column(version);
+    let fields = identity.changed_fields().to_list();
     execute(
         c,
-        "UPDATE identities SET schema_id = $3, state = $4, state_changed_at = $5, traits = $6, \
-         metadata_public = $7, metadata_admin = $8, organization_id = $9, external_id = $10, \
-         created_at = $11, updated_at = $12, version = $13 WHERE nid = $1 AND id = $2",
+        UPDATE_IDENTITY,
         &[
             &nid,
             &id,
@@ -473,6 +491,7 @@ pub(crate) async fn update<C: GenericClient + Sync>(
             &created_at,
             &updated_at,
             &version,
+            &fields,
         ],
     )
     .await?;

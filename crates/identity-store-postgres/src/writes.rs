@@ -2,13 +2,12 @@
 //! how each settles a lost commit ([`Lease::settling`]).
 
 use deadpool_postgres::GenericClient;
-use identity_core::{ChangeKind, ConflictField, Error, ValidIdentity, WriteOp};
+use identity_core::{ConflictField, Error, ValidIdentity, WriteOp};
 use tokio_postgres::Error as PgError;
-use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::error::unique_violation;
-use crate::feed::{self, Pending};
+use crate::feed;
 use crate::rows::{self, Param, identity_from_row};
 use crate::run::{Failure, Lease};
 
@@ -32,29 +31,6 @@ async fn write_failure<C: GenericClient + Sync>(
             None => Failure::Store(Error::internal("unexpected unique constraint violation", e)),
         },
         Err(lookup) => Failure::Db(lookup),
-    }
-}
-
-/// The outcome of a write's statements and its change's, sent together:
-/// the first error that is not just "the transaction is aborted" (which
-/// the statements after a failed one get), the write's before the
-/// change's.
-fn pipelined(rows: Result<(), PgError>, change: Result<(), PgError>) -> Result<(), PgError> {
-    let aborted = |e: &PgError| e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION);
-    match (rows, change) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
-        (Err(r), Err(c)) => Err(if aborted(&r) && !aborted(&c) { c } else { r }),
-    }
-}
-
-/// The change of a created identity.
-fn created(identity: &ValidIdentity) -> Pending {
-    Pending {
-        identity_id: identity.identity().id,
-        kind: ChangeKind::Created,
-        version: 1,
-        fields: identity.changed_fields(),
     }
 }
 
@@ -95,13 +71,8 @@ pub(crate) async fn create_attempt(
         // then either inserts (the first attempt did not commit) or hits
         // the id (it did).
         let tx = conn.transaction().await?;
-        // The change goes out with the rows, in the same round trip.
-        let change = [created(identity)];
-        let (rows, change) = tokio::join!(
-            rows::insert(&tx, nid, identity.identity()),
-            feed::append(&tx, nid, &change)
-        );
-        pipelined(rows, change)?;
+        // The change goes with the identity row, in its statement.
+        rows::insert(&tx, nid, identity).await?;
         committer.commit(tx).await
     }
     .await;
@@ -126,15 +97,14 @@ pub(crate) async fn batch_attempt(
     let settling = conn.settling();
     let mut tx = conn.transaction().await?;
     let mut results = Vec::with_capacity(identities.len());
-    let mut changes = Vec::with_capacity(identities.len());
     for identity in identities {
-        // A savepoint per entry: a conflict undoes its own entry only.
+        // A savepoint per entry: a conflict undoes its own entry, and its
+        // change, only. The changes so follow the entries' order.
         let entry = tx.savepoint("batch_entry").await?;
-        match rows::insert(&entry, nid, identity.identity()).await {
+        match rows::insert(&entry, nid, identity).await {
             Ok(()) => {
                 entry.commit().await?;
                 results.push(Ok(1));
-                changes.push(created(identity));
             }
             Err(e) if unique_violation(&e).is_some() => {
                 entry.rollback().await?;
@@ -150,8 +120,6 @@ pub(crate) async fn batch_attempt(
             Err(e) => return Err(Failure::Db(e)),
         }
     }
-    // The created entries' changes, in entry order, last (`feed.rs`).
-    feed::append(&tx, nid, &changes).await?;
     committer.commit(tx).await?;
     Ok(results)
 }
@@ -211,19 +179,9 @@ pub(crate) async fn update_attempt(
             }));
         }
         let version = current + 1;
-        let change = [Pending {
-            identity_id: id,
-            kind: ChangeKind::Updated,
-            version,
-            fields: identity.changed_fields(),
-        }];
-        // The change goes out right after the identity row's update (the
-        // row is locked already), without a round trip of its own.
-        let (rows, change) = tokio::join!(
-            rows::update(&tx, nid, identity, &stored, version),
-            feed::append(&tx, nid, &change)
-        );
-        pipelined(rows, change)?;
+        // The change goes with the identity row's update, in its
+        // statement.
+        rows::update(&tx, nid, identity, &stored, version).await?;
         shared.intend(version);
         committer.commit(tx).await?;
         Ok(version)
