@@ -40,8 +40,12 @@
 //!
 //! # Threads
 //!
-//! Writes run on tokio's blocking pool (`spawn_blocking`): each waits for
-//! its `fsync`, milliseconds the async executor must not spend. Reads run
+//! Writes from a Tokio task run on tokio's blocking pool
+//! (`spawn_blocking`): each waits for its `fsync`, milliseconds the async
+//! executor must not spend. A caller that is no task (`Runtime::block_on`
+//! of a multi-threaded runtime, or no Tokio runtime at all) is blocked on
+//! the write anyway: its writes run on its own thread, without the hop to
+//! another thread and back. Reads run
 //! on the caller's thread, on a reader connection from a small pool
 //! ([`SqliteOptions::max_readers`]): a get is one statement on one row and
 //! one decode (a find two statements), 14–38 µs on a loaded 2-core

@@ -14,6 +14,7 @@ use identity_core::{
     ValidIdentity, WriteOp,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+use tokio::runtime::RuntimeFlavor;
 use uuid::Uuid;
 
 use crate::error::{self, ResultExt, unique_violation};
@@ -26,10 +27,14 @@ use crate::search::{self, Select};
 /// An [`IdentityStore`] on SQLite.
 ///
 /// One writer connection behind a mutex takes every write, each in one
-/// `BEGIN IMMEDIATE` transaction, on tokio's blocking pool
-/// (`spawn_blocking`): a write waits for its `fsync` (milliseconds), and
-/// the executor must not. A write whose future is dropped still finishes
-/// (or rolls back) its transaction as a whole.
+/// `BEGIN IMMEDIATE` transaction. A write from a Tokio task runs on
+/// tokio's blocking pool (`spawn_blocking`): it waits for its `fsync`
+/// (milliseconds), and the executor must not. A write from a caller that
+/// is no task (`Runtime::block_on` of a multi-threaded runtime, or no
+/// Tokio runtime at all) runs on the caller's thread, which waits for it
+/// anyway, and saves the hop to another thread and back. A write whose
+/// future is dropped still finishes (or rolls back) its transaction as a
+/// whole.
 ///
 /// Reads of a file database run on the caller's thread, on a reader
 /// connection from a small pool, each in one snapshot (WAL lets them run
@@ -43,7 +48,9 @@ use crate::search::{self, Select};
 /// exclusively) is handed to the blocking pool and waits there, up to the
 /// busy timeout. Reads of an in-memory database go through the writer
 /// connection: on the caller's thread when it is free, else on the
-/// blocking pool. Callers need a tokio runtime.
+/// blocking pool (or, for a caller that is no task, still on its own
+/// thread). No Tokio runtime is needed: outside one, every call runs on
+/// the caller's thread.
 ///
 /// Cloning is cheap and shares the connections.
 #[derive(Clone)]
@@ -146,6 +153,25 @@ impl SqliteStore {
     }
 }
 
+/// Whether work that blocks (a write, a read that waits for a lock) may
+/// run on the caller's thread rather than on the blocking pool: when the
+/// caller is no task of a Tokio runtime, its thread is blocked on this
+/// very call (`Runtime::block_on` of a
+/// multi-threaded runtime, whose tasks run on other threads, or an
+/// executor other than Tokio's), so a write's `fsync` stalls no other
+/// task, and the hop to another thread and back (tens of microseconds a
+/// write on a virtual machine) is saved. A task, and the one thread of a
+/// current-thread runtime, hand the work to the blocking pool.
+fn may_block_here() -> bool {
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => true,
+        Ok(handle) => {
+            tokio::task::try_id().is_none()
+                && !matches!(handle.runtime_flavor(), RuntimeFlavor::CurrentThread)
+        }
+    }
+}
+
 impl Inner {
     /// The writer, never left inside a transaction.
     fn writer(&self) -> MutexGuard<'_, Connection> {
@@ -245,11 +271,14 @@ fn ready(conn: MutexGuard<'_, Connection>) -> MutexGuard<'_, Connection> {
     conn
 }
 
-/// Runs `f` on tokio's blocking pool.
+/// Runs `f` on tokio's blocking pool, or here when [`may_block_here`].
 async fn blocking<T: Send + 'static>(
     context: &'static str,
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
+    if may_block_here() {
+        return f();
+    }
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         Err(e) => Err(Error::internal(

@@ -43,8 +43,18 @@ fn wide(id: Uuid, tag: &str, n: usize) -> identity_core::Identity {
     identity
 }
 
+/// In a task: a write from a task runs on the blocking pool, so its future
+/// can be dropped while the write is under way (a caller that is no task
+/// writes on its own thread, and its write is done when the future first
+/// returns).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_update_is_all_or_nothing() {
+    tokio::spawn(dropped_updates())
+        .await
+        .expect("the test task");
+}
+
+async fn dropped_updates() {
     let (store, _dir, _) = file_store();
     let id = Uuid::new_v4();
     let mut current = wide(id, "gen0", 150);

@@ -19,6 +19,7 @@ mod feed;
 mod feed_crash;
 mod multiprocess;
 mod support;
+mod threads;
 
 /// A store on a fresh file; the guard deletes its directory.
 async fn make_store() -> (DynIdentityStore, Box<dyn Any + Send>) {
