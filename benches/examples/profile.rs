@@ -73,6 +73,14 @@ fn main() {
             let bare = bare_validator(schema.raw());
             hot_iter_errors(&bare, &invalid.iter().map(wrap).collect::<Vec<_>>(), rounds)
         }
+        "iter-errors-all" => {
+            let bare = bare_validator(schema.raw());
+            hot_iter_errors(&bare, &all.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
+        "bare-invalid" => {
+            let bare = bare_validator(schema.raw());
+            hot_bare(&bare, &invalid.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
         "put" | "get" | "validate-put-traits" => manager_scenario(scenario, rounds),
         "argon2-bare" | "argon2-hash" | "argon2-verify" => password_scenario(scenario, rounds),
         other => panic!("unknown scenario {other:?}"),

@@ -98,16 +98,7 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
         let parts = e.into_parts();
         return Violation::located(parts.instance_path, parts.schema_path, message);
     }
-    let instance = e.instance();
-    let got = super::json_type(instance);
-    let count = match &**instance {
-        Value::String(s) => s.chars().count(),
-        Value::Array(a) => a.len(),
-        Value::Object(o) => o.len(),
-        _ => 0,
-    };
     let parts = e.into_parts();
-    let counted = |what: Count, limit: u64| Pending::Count { what, limit, count };
     let pending = match parts.kind {
         Kind::Format { format } => Pending::Format {
             instance: parts.instance.into_owned(),
@@ -118,7 +109,7 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
                 TypeKind::Single(t) => Expected::Single(t),
                 TypeKind::Multiple(set) => Expected::Multiple(set),
             },
-            got,
+            got: super::json_type(&parts.instance),
         },
         Kind::Required { property } => Pending::Required { property },
         Kind::AdditionalProperties { unexpected } => Pending::AdditionalProperties { unexpected },
@@ -131,16 +122,28 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
         Kind::Maximum { limit } => bound("<=", limit, parts.instance.into_owned()),
         Kind::ExclusiveMinimum { limit } => bound(">", limit, parts.instance.into_owned()),
         Kind::ExclusiveMaximum { limit } => bound("<", limit, parts.instance.into_owned()),
-        Kind::MinLength { limit } => counted(Count::MinLength, limit),
-        Kind::MaxLength { limit } => counted(Count::MaxLength, limit),
-        Kind::MinItems { limit } => counted(Count::MinItems, limit),
-        Kind::MaxItems { limit } => counted(Count::MaxItems, limit),
-        Kind::MinProperties { limit } => counted(Count::MinProperties, limit),
-        Kind::MaxProperties { limit } => counted(Count::MaxProperties, limit),
+        Kind::MinLength { limit } => counted(Count::MinLength, limit, &parts.instance),
+        Kind::MaxLength { limit } => counted(Count::MaxLength, limit, &parts.instance),
+        Kind::MinItems { limit } => counted(Count::MinItems, limit, &parts.instance),
+        Kind::MaxItems { limit } => counted(Count::MaxItems, limit, &parts.instance),
+        Kind::MinProperties { limit } => counted(Count::MinProperties, limit, &parts.instance),
+        Kind::MaxProperties { limit } => counted(Count::MaxProperties, limit, &parts.instance),
         // Not lazy: written above.
         other => Pending::Keyword(other.keyword().to_owned()),
     };
     Violation::pending(parts.instance_path, parts.schema_path, pending)
+}
+
+/// A length rule's pending message, with the instance's length (a
+/// string's in characters), read only for these kinds.
+fn counted(what: Count, limit: u64, instance: &Value) -> Pending {
+    let count = match instance {
+        Value::String(s) => s.chars().count(),
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        _ => 0,
+    };
+    Pending::Count { what, limit, count }
 }
 
 fn bound(op: &'static str, limit: Value, instance: Value) -> Pending {
