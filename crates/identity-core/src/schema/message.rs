@@ -13,10 +13,15 @@ use crate::error::Violation;
 /// What a message not yet written needs: the error's kind, moved out of
 /// the validator's error, and the few facts of the instance it names (its
 /// type, its length, or the value itself when it is a scalar).
+///
+/// Kept in the violation itself, not boxed: the kinds an invalid document
+/// most often breaks (a type, a length, an unexpected or missing member)
+/// then cost no allocation of their own. The variants that hold a whole
+/// `Value` box it, so the enum stays four words.
 #[derive(Debug, Clone)]
 pub(crate) enum Pending {
     Format {
-        instance: Value,
+        instance: Box<Value>,
         format: String,
     },
     Type {
@@ -24,7 +29,7 @@ pub(crate) enum Pending {
         got: &'static str,
     },
     Required {
-        property: Value,
+        property: Box<Value>,
     },
     AdditionalProperties {
         unexpected: Vec<String>,
@@ -45,8 +50,8 @@ pub(crate) enum Pending {
     },
     Bound {
         op: &'static str,
-        limit: Value,
-        instance: Value,
+        /// The limit, then the instance.
+        values: Box<(Value, Value)>,
     },
     /// A kind that is written at once (never built).
     Keyword(String),
@@ -101,7 +106,7 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
     let parts = e.into_parts();
     let pending = match parts.kind {
         Kind::Format { format } => Pending::Format {
-            instance: parts.instance.into_owned(),
+            instance: Box::new(parts.instance.into_owned()),
             format,
         },
         Kind::Type { kind } => Pending::Type {
@@ -111,7 +116,9 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
             },
             got: super::json_type(&parts.instance),
         },
-        Kind::Required { property } => Pending::Required { property },
+        Kind::Required { property } => Pending::Required {
+            property: Box::new(property),
+        },
         Kind::AdditionalProperties { unexpected } => Pending::AdditionalProperties { unexpected },
         Kind::Pattern { pattern } => Pending::Pattern { pattern },
         Kind::Enum { options } => Pending::Enum { options },
@@ -149,8 +156,7 @@ fn counted(what: Count, limit: u64, instance: &Value) -> Pending {
 fn bound(op: &'static str, limit: Value, instance: Value) -> Pending {
     Pending::Bound {
         op,
-        limit,
-        instance,
+        values: Box::new((limit, instance)),
     }
 }
 
@@ -210,12 +216,22 @@ impl Pending {
                     .join(", ")
             ),
             Pending::Constant { expected } => format!("value must be {expected}"),
-            Pending::Bound {
-                op,
-                limit,
-                instance,
-            } => format!("must be {op} {limit} but found {instance}"),
+            Pending::Bound { op, values } => {
+                let (limit, instance) = &**values;
+                format!("must be {op} {limit} but found {instance}")
+            }
             Pending::Keyword(keyword) => format!("fails {keyword:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four words: a violation holds its pending message in place.
+    #[test]
+    fn pending_stays_small() {
+        assert_eq!(std::mem::size_of::<Pending>(), 32);
     }
 }
