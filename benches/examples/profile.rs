@@ -11,7 +11,10 @@
 //! schema, `rounds` times): `validate` (ours on parsed values, bench (a)),
 //! `bare` (stock `jsonschema` `is_valid`, bench (c)), `from-bytes` (b),
 //! `parse` (d), `bare-from-bytes` (e), `invalid` (ours on the invalid
-//! documents), `iter-errors` (the bare count on them); and, on the memory
+//! documents), `iter-errors` (the bare count on them), `iter-errors-all`
+//! (the bare count on the whole corpus: what `iter_errors` costs a valid
+//! document against `bare`'s `is_valid`), `bare-invalid` (`is_valid` on the
+//! invalid documents); and, on the memory
 //! store through the manager, `put`, `get` and `validate-put-traits`; and
 //! Argon2id at the production parameters: `argon2-bare` (the `argon2`
 //! crate's `hash_password_into`), `argon2-hash` and `argon2-verify` (ours).
@@ -72,6 +75,14 @@ fn main() {
         "iter-errors" => {
             let bare = bare_validator(schema.raw());
             hot_iter_errors(&bare, &invalid.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
+        "iter-errors-all" => {
+            let bare = bare_validator(schema.raw());
+            hot_iter_errors(&bare, &all.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
+        "bare-invalid" => {
+            let bare = bare_validator(schema.raw());
+            hot_bare(&bare, &invalid.iter().map(wrap).collect::<Vec<_>>(), rounds)
         }
         "put" | "get" | "validate-put-traits" => manager_scenario(scenario, rounds),
         "argon2-bare" | "argon2-hash" | "argon2-verify" => password_scenario(scenario, rounds),

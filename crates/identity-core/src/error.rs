@@ -67,8 +67,9 @@ pub struct Violation {
     instance_path: Pointer,
     schema_path: Pointer,
     /// What an unwritten message needs; `None` once written at creation.
-    /// Boxed: a violation stays small enough to be returned by value.
-    pending: Option<Box<Pending>>,
+    /// In place (four words; its large values are boxed in it): the
+    /// violations of an invalid document cost no allocation each for it.
+    pending: Option<Pending>,
     message: OnceLock<String>,
 }
 
@@ -128,7 +129,7 @@ impl Violation {
         Violation {
             instance_path: Pointer::Located(instance_path),
             schema_path: Pointer::Located(schema_path),
-            pending: Some(Box::new(pending)),
+            pending: Some(pending),
             message: OnceLock::new(),
         }
     }
@@ -148,7 +149,7 @@ impl Violation {
     pub fn message(&self) -> &str {
         self.message.get_or_init(|| {
             self.pending
-                .as_deref()
+                .as_ref()
                 .map(Pending::write)
                 .unwrap_or_default()
         })

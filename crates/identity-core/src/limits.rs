@@ -125,16 +125,25 @@ fn itoa_len(mut n: u64) -> usize {
 const RECURSION_MAX_DEPTH: usize = 256;
 
 /// Checks the compact JSON size and the nesting depth against the limits.
-/// First a quick recursive pass that bounds each string and number from
-/// above without reading its bytes and allocates nothing: a value whose
-/// bound fits, fits. Only a value near a limit (or over it), or a depth
-/// limit too deep to recurse, pays for the exact count.
+/// First a quick recursive pass that bounds the size from above without
+/// reading a string's bytes and allocates nothing: a value whose bound
+/// fits, fits. Only a value near a limit (or over it), or a depth limit too
+/// deep to recurse, pays for the exact count.
 fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
-    let mut bound = 0usize;
-    if max_depth <= RECURSION_MAX_DEPTH
-        && bound_into(value, 0, max_depth, max_bytes, &mut bound).is_ok()
-    {
-        return Measure::Fits;
+    if max_depth <= RECURSION_MAX_DEPTH {
+        let mut bound = Bound::default();
+        let fits = match value {
+            Value::Array(_) | Value::Object(_) => {
+                bound_container(value, 0, max_depth, max_bytes, &mut bound).is_ok()
+            }
+            scalar => {
+                bound.add_scalar(scalar);
+                bound.fits(max_bytes)
+            }
+        };
+        if fits {
+            return Measure::Fits;
+        }
     }
     measure_exactly(value, max_depth, max_bytes)
 }
@@ -143,77 +152,96 @@ fn measure(value: &Value, max_depth: usize, max_bytes: usize) -> Measure {
 /// and `-9223372036854775808` are 23 and 20).
 const NUMBER_MAX_LEN: usize = 24;
 
-/// The most bytes a JSON string of `len` bytes takes written: every byte a
-/// six-byte `\u00XX` escape, plus the quotes.
-fn string_bound(len: usize) -> usize {
-    len.saturating_mul(6).saturating_add(2)
+/// The most bytes one byte of a string takes written: a six-byte `\u00XX`
+/// escape.
+const ESCAPED_MAX_LEN: usize = 6;
+
+/// An upper bound of a value's compact JSON size, kept as two sums so
+/// that a member costs an addition or two: the bytes of its strings (keys
+/// included), each of which takes at most [`ESCAPED_MAX_LEN`] written, and
+/// everything else (quotes, brackets, colons, commas, scalars at their
+/// longest).
+///
+/// Plain additions cannot overflow: every string byte counted is a byte in
+/// memory, and every fixed amount (at most [`NUMBER_MAX_LEN`]) stands for a
+/// member or an item that takes more than that in memory.
+#[derive(Default)]
+struct Bound {
+    text: usize,
+    fixed: usize,
 }
 
-/// Like [`measure_exactly`], recursive, with [`string_bound`] and
-/// [`NUMBER_MAX_LEN`] for exact lengths; `Err` means "over a limit, or maybe over the size limit".
-fn bound_into(
+impl Bound {
+    #[inline(always)]
+    fn add_scalar(&mut self, value: &Value) {
+        match value {
+            Value::String(s) => {
+                self.text += s.len();
+                self.fixed += 2;
+            }
+            Value::Number(_) => self.fixed += NUMBER_MAX_LEN,
+            // `false`, the longest; and `null`.
+            _ => self.fixed += 5,
+        }
+    }
+
+    #[inline(always)]
+    fn fits(&self, max_bytes: usize) -> bool {
+        self.text
+            .saturating_mul(ESCAPED_MAX_LEN)
+            .saturating_add(self.fixed)
+            <= max_bytes
+    }
+}
+
+/// The bound of an array or object at `depth` (its parent's), added to
+/// `bound`; recursive, for a `max_depth` of at most
+/// [`RECURSION_MAX_DEPTH`]. `Err` means "over a limit, or maybe over the
+/// size limit": deeper than `max_depth`, or a bound past `max_bytes` once
+/// a container is done.
+fn bound_container(
     value: &Value,
     depth: usize,
     max_depth: usize,
     max_bytes: usize,
-    bound: &mut usize,
+    bound: &mut Bound,
 ) -> Result<(), ()> {
+    if depth >= max_depth {
+        return Err(());
+    }
     match value {
         Value::Array(items) => {
-            if depth + 1 > max_depth {
-                return Err(());
-            }
-            *bound = bound.saturating_add(2 + items.len());
+            // Brackets and a comma after each item (one too many).
+            bound.fixed += 2 + items.len();
             for item in items {
-                bound_child(item, depth + 1, max_depth, max_bytes, bound)?;
+                match item {
+                    Value::Array(_) | Value::Object(_) => {
+                        bound_container(item, depth + 1, max_depth, max_bytes, bound)?;
+                    }
+                    scalar => bound.add_scalar(scalar),
+                }
             }
         }
         Value::Object(map) => {
-            if depth + 1 > max_depth {
-                return Err(());
-            }
-            *bound = bound.saturating_add(2 + map.len());
+            // Braces, and for each member its key's quotes, a colon and a
+            // comma (one too many).
+            bound.fixed += 2 + 4 * map.len();
             for (k, child) in map {
-                *bound = bound.saturating_add(string_bound(k.len()) + 1);
-                bound_child(child, depth + 1, max_depth, max_bytes, bound)?;
+                bound.text += k.len();
+                match child {
+                    Value::Array(_) | Value::Object(_) => {
+                        bound_container(child, depth + 1, max_depth, max_bytes, bound)?;
+                    }
+                    scalar => bound.add_scalar(scalar),
+                }
             }
         }
-        scalar => *bound = bound.saturating_add(scalar_bound(scalar)),
+        scalar => bound.add_scalar(scalar),
     }
-    if *bound > max_bytes {
-        return Err(());
-    }
-    Ok(())
-}
-
-/// [`bound_into`] for a member or item: a scalar (most of them) is counted
-/// here, without a call.
-#[inline(always)]
-fn bound_child(
-    value: &Value,
-    depth: usize,
-    max_depth: usize,
-    max_bytes: usize,
-    bound: &mut usize,
-) -> Result<(), ()> {
-    if let Value::Array(_) | Value::Object(_) = value {
-        return bound_into(value, depth, max_depth, max_bytes, bound);
-    }
-    *bound = bound.saturating_add(scalar_bound(value));
-    if *bound > max_bytes {
-        return Err(());
-    }
-    Ok(())
-}
-
-/// The most bytes a scalar takes written (0 for an array or object).
-#[inline(always)]
-fn scalar_bound(value: &Value) -> usize {
-    match value {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => NUMBER_MAX_LEN,
-        Value::String(s) => string_bound(s.len()),
-        Value::Array(_) | Value::Object(_) => 0,
+    if bound.fits(max_bytes) {
+        Ok(())
+    } else {
+        Err(())
     }
 }
 
@@ -381,6 +409,58 @@ mod tests {
                 let quick = format!("{:?}", measure_kind(measure(v, depth, bytes)));
                 let exact = format!("{:?}", measure_kind(measure_exactly(v, depth, bytes)));
                 assert_eq!(quick, exact, "{v} at depth {depth}, {bytes} bytes");
+            }
+        }
+    }
+
+    /// At every size limit around a value's own size and every depth limit
+    /// around its own depth, `check` accepts exactly the values that fit:
+    /// the quick bound never lets one through that the exact count refuses.
+    #[test]
+    fn check_is_exact_at_every_limit() {
+        let values = [
+            json!(null),
+            json!(-17),
+            json!("q\"\n\u{1}é"),
+            json!([]),
+            json!({}),
+            json!({"nickname": "Ada7", "preferences": {"theme": "dark", "lang": "en",
+                   "notifications": {"email": true, "sms": false}}}),
+            json!([1, -20, 3.5, null, true, false, "q\"\n\u{1}", {"k\u{7f}": ["x"]}, [[]]]),
+        ];
+        for v in &values {
+            let size = serde_json::to_string(v).expect("json").len();
+            let depth = extent(v, usize::MAX, usize::MAX).expect("fits").depth;
+            for max_json_bytes in 0..size + 8 {
+                for max_depth in 0..depth + 2 {
+                    let limits = Limits {
+                        max_json_bytes,
+                        max_depth,
+                    };
+                    let got = limits
+                        .check(v, "/traits")
+                        .map_err(|e| e.message().to_owned());
+                    // Which limit a value over both is refused for is the
+                    // exact walk's, unchanged: the first one it passes.
+                    let want = match extent(v, max_depth, max_json_bytes) {
+                        Ok(_) => Ok(()),
+                        Err(Exceeded::Depth) => Err(format!(
+                            "value is nested deeper than the limit of {max_depth} levels"
+                        )),
+                        Err(Exceeded::Size) => Err(format!(
+                            "value is larger than the limit of {max_json_bytes} bytes of JSON"
+                        )),
+                    };
+                    assert_eq!(
+                        got, want,
+                        "{v} at {max_json_bytes} bytes, depth {max_depth}"
+                    );
+                    assert_eq!(
+                        got.is_ok(),
+                        size <= max_json_bytes && depth <= max_depth,
+                        "{v} at {max_json_bytes} bytes, depth {max_depth}"
+                    );
+                }
             }
         }
     }

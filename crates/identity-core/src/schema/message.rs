@@ -13,10 +13,15 @@ use crate::error::Violation;
 /// What a message not yet written needs: the error's kind, moved out of
 /// the validator's error, and the few facts of the instance it names (its
 /// type, its length, or the value itself when it is a scalar).
+///
+/// Kept in the violation itself, not boxed: the kinds an invalid document
+/// most often breaks (a type, a length, an unexpected or missing member)
+/// then cost no allocation of their own. The variants that hold a whole
+/// `Value` box it, so the enum stays four words.
 #[derive(Debug, Clone)]
 pub(crate) enum Pending {
     Format {
-        instance: Value,
+        instance: Box<Value>,
         format: String,
     },
     Type {
@@ -24,7 +29,7 @@ pub(crate) enum Pending {
         got: &'static str,
     },
     Required {
-        property: Value,
+        property: Box<Value>,
     },
     AdditionalProperties {
         unexpected: Vec<String>,
@@ -45,8 +50,8 @@ pub(crate) enum Pending {
     },
     Bound {
         op: &'static str,
-        limit: Value,
-        instance: Value,
+        /// The limit, then the instance.
+        values: Box<(Value, Value)>,
     },
     /// A kind that is written at once (never built).
     Keyword(String),
@@ -98,19 +103,10 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
         let parts = e.into_parts();
         return Violation::located(parts.instance_path, parts.schema_path, message);
     }
-    let instance = e.instance();
-    let got = super::json_type(instance);
-    let count = match &**instance {
-        Value::String(s) => s.chars().count(),
-        Value::Array(a) => a.len(),
-        Value::Object(o) => o.len(),
-        _ => 0,
-    };
     let parts = e.into_parts();
-    let counted = |what: Count, limit: u64| Pending::Count { what, limit, count };
     let pending = match parts.kind {
         Kind::Format { format } => Pending::Format {
-            instance: parts.instance.into_owned(),
+            instance: Box::new(parts.instance.into_owned()),
             format,
         },
         Kind::Type { kind } => Pending::Type {
@@ -118,9 +114,11 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
                 TypeKind::Single(t) => Expected::Single(t),
                 TypeKind::Multiple(set) => Expected::Multiple(set),
             },
-            got,
+            got: super::json_type(&parts.instance),
         },
-        Kind::Required { property } => Pending::Required { property },
+        Kind::Required { property } => Pending::Required {
+            property: Box::new(property),
+        },
         Kind::AdditionalProperties { unexpected } => Pending::AdditionalProperties { unexpected },
         Kind::Pattern { pattern } => Pending::Pattern { pattern },
         Kind::Enum { options } => Pending::Enum { options },
@@ -131,23 +129,34 @@ pub(crate) fn violation(e: jsonschema::ValidationError<'_>) -> Violation {
         Kind::Maximum { limit } => bound("<=", limit, parts.instance.into_owned()),
         Kind::ExclusiveMinimum { limit } => bound(">", limit, parts.instance.into_owned()),
         Kind::ExclusiveMaximum { limit } => bound("<", limit, parts.instance.into_owned()),
-        Kind::MinLength { limit } => counted(Count::MinLength, limit),
-        Kind::MaxLength { limit } => counted(Count::MaxLength, limit),
-        Kind::MinItems { limit } => counted(Count::MinItems, limit),
-        Kind::MaxItems { limit } => counted(Count::MaxItems, limit),
-        Kind::MinProperties { limit } => counted(Count::MinProperties, limit),
-        Kind::MaxProperties { limit } => counted(Count::MaxProperties, limit),
+        Kind::MinLength { limit } => counted(Count::MinLength, limit, &parts.instance),
+        Kind::MaxLength { limit } => counted(Count::MaxLength, limit, &parts.instance),
+        Kind::MinItems { limit } => counted(Count::MinItems, limit, &parts.instance),
+        Kind::MaxItems { limit } => counted(Count::MaxItems, limit, &parts.instance),
+        Kind::MinProperties { limit } => counted(Count::MinProperties, limit, &parts.instance),
+        Kind::MaxProperties { limit } => counted(Count::MaxProperties, limit, &parts.instance),
         // Not lazy: written above.
         other => Pending::Keyword(other.keyword().to_owned()),
     };
     Violation::pending(parts.instance_path, parts.schema_path, pending)
 }
 
+/// A length rule's pending message, with the instance's length (a
+/// string's in characters), read only for these kinds.
+fn counted(what: Count, limit: u64, instance: &Value) -> Pending {
+    let count = match instance {
+        Value::String(s) => s.chars().count(),
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        _ => 0,
+    };
+    Pending::Count { what, limit, count }
+}
+
 fn bound(op: &'static str, limit: Value, instance: Value) -> Pending {
     Pending::Bound {
         op,
-        limit,
-        instance,
+        values: Box::new((limit, instance)),
     }
 }
 
@@ -207,12 +216,22 @@ impl Pending {
                     .join(", ")
             ),
             Pending::Constant { expected } => format!("value must be {expected}"),
-            Pending::Bound {
-                op,
-                limit,
-                instance,
-            } => format!("must be {op} {limit} but found {instance}"),
+            Pending::Bound { op, values } => {
+                let (limit, instance) = &**values;
+                format!("must be {op} {limit} but found {instance}")
+            }
             Pending::Keyword(keyword) => format!("fails {keyword:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four words: a violation holds its pending message in place.
+    #[test]
+    fn pending_stays_small() {
+        assert_eq!(std::mem::size_of::<Pending>(), 32);
     }
 }
