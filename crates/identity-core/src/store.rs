@@ -1060,6 +1060,88 @@ mod tests {
         assert!(!valid.unique_keys_are(&expected[..1]));
     }
 
+    /// An update that changed no field holding a unique value is known to
+    /// keep the keys of the very identity it was built on (not of an equal
+    /// copy); one that changed such a field is not, and is checked for a
+    /// key claimed twice.
+    #[test]
+    fn an_update_keeping_its_unique_values_says_so_for_its_stored_identity() {
+        let stored = Arc::new(claiming());
+        let copy = Arc::new(claiming());
+        let traits = ChangedFields::parse_list("traits").expect("fields");
+        let kept = ValidIdentity::new_update(Arc::new(claiming()), Arc::clone(&stored), traits)
+            .expect("valid");
+        assert!(kept.keeps_unique_keys_of(&stored));
+        assert!(!kept.keeps_unique_keys_of(&copy));
+        assert_eq!(kept.changed_fields(), traits);
+        assert!(kept.unique_keys_are(&stored.unique_keys()));
+        for changed in [
+            "credentials",
+            "verifiable_addresses",
+            "recovery_addresses",
+            "external_id",
+        ] {
+            let fields = ChangedFields::parse_list(changed).expect("fields");
+            let valid =
+                ValidIdentity::new_update(Arc::new(claiming()), Arc::clone(&stored), fields)
+                    .expect("valid");
+            assert!(!valid.keeps_unique_keys_of(&stored), "{changed}");
+            let mut twice = claiming();
+            let address = twice.recovery_addresses[0].clone();
+            twice.recovery_addresses.push(address);
+            let e = ValidIdentity::new_update(Arc::new(twice), Arc::clone(&stored), fields);
+            assert!(
+                matches!(&e, Err(Error::InvalidInput(reason))
+                    if reason == "the identity claims recovery address (email) \"a@x.org\" twice"),
+                "{changed}: {e:?}"
+            );
+        }
+        let created = ValidIdentity::new(claiming()).expect("valid");
+        assert!(!created.keeps_unique_keys_of(&stored));
+    }
+
+    /// The text rule checks what an update changed, and leaves out what
+    /// it kept as stored (which passed the rule when it was written).
+    #[test]
+    fn an_update_checks_the_text_it_changed() {
+        let stored = Arc::new(claiming());
+        let mut nul = claiming();
+        nul.traits = json!({"name": {"first": "A\u{0}"}});
+        nul.metadata_admin = Some(json!(["\u{0}"]));
+        nul.credentials
+            .get_mut(&CredentialType::Code)
+            .expect("code")
+            .config = CredentialConfig::new(json!({"k": "\u{0}"}));
+        let named = |names: &str| ChangedFields::parse_list(names).expect("fields");
+        for (fields, refused) in [
+            ("traits", Some("traits")),
+            ("metadata_admin", Some("metadata_admin")),
+            ("credentials", Some("the config of the code credential")),
+            ("traits,metadata_admin", Some("traits")),
+            ("schema_id,state,metadata_public", None),
+        ] {
+            let result = ValidIdentity::new_update(
+                Arc::new(nul.clone()),
+                Arc::clone(&stored),
+                named(fields),
+            );
+            match refused {
+                Some(what) => {
+                    let expected = format!("{what} must not contain a NUL character");
+                    assert!(
+                        matches!(&result, Err(Error::InvalidInput(reason)) if *reason == expected),
+                        "{fields}: {result:?}"
+                    );
+                }
+                None => {
+                    // Kept as stored: not checked again, and put back whole.
+                    let valid = result.expect(fields);
+                    assert_eq!(valid.identity(), &nul, "{fields}");
+                }
+            }
+        }
+    }
+
     /// A key claimed twice is refused, named as the first repeated one,
     /// also past the keys kept inline.
     #[test]
