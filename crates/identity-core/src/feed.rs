@@ -152,6 +152,22 @@ impl ChangedFields {
     /// version and the update time).
     pub const NONE: ChangedFields = ChangedFields(0);
 
+    /// `traits` (each constant's bit is the index of its name in
+    /// [`FIELD_NAMES`]).
+    pub(crate) const TRAITS: ChangedFields = ChangedFields(1 << 2);
+    /// `credentials`.
+    pub(crate) const CREDENTIALS: ChangedFields = ChangedFields(1 << 3);
+    /// `metadata_public`.
+    pub(crate) const METADATA_PUBLIC: ChangedFields = ChangedFields(1 << 6);
+    /// `metadata_admin`.
+    pub(crate) const METADATA_ADMIN: ChangedFields = ChangedFields(1 << 7);
+
+    /// The fields that hold an identity's unique values: `credentials`
+    /// (their identifiers), `verifiable_addresses`, `recovery_addresses`,
+    /// `external_id`.
+    pub(crate) const UNIQUE_VALUES: ChangedFields =
+        ChangedFields(1 << 3 | 1 << 4 | 1 << 5 | 1 << 9);
+
     /// The set holding the field of this name, if it is one.
     pub fn field(name: &str) -> Option<ChangedFields> {
         FIELD_NAMES
@@ -223,19 +239,39 @@ impl ChangedFields {
 
     /// The fields whose value differs between two versions of an identity.
     pub fn between(old: &Identity, new: &Identity) -> ChangedFields {
+        ChangedFields::between_except(old, new, ChangedFields::NONE)
+    }
+
+    /// [`ChangedFields::between`], leaving out the fields of `same`, which
+    /// the caller knows hold equal values in both (a write that kept them
+    /// as they were stored): they are not compared, and are not in the
+    /// result.
+    pub(crate) fn between_except(
+        old: &Identity,
+        new: &Identity,
+        same: ChangedFields,
+    ) -> ChangedFields {
+        let compare = |i: usize| same.0 & (1 << i) == 0;
         let changed = [
-            old.schema_id != new.schema_id,
-            old.state != new.state,
-            !same_json(&old.traits, &new.traits),
-            old.credentials != new.credentials,
-            old.verifiable_addresses != new.verifiable_addresses,
-            old.recovery_addresses != new.recovery_addresses,
-            !same_optional_json(old.metadata_public.as_ref(), new.metadata_public.as_ref()),
-            !same_optional_json(old.metadata_admin.as_ref(), new.metadata_admin.as_ref()),
-            old.organization_id != new.organization_id,
-            old.external_id != new.external_id,
+            compare(0) && old.schema_id != new.schema_id,
+            compare(1) && old.state != new.state,
+            compare(2) && !same_json(&old.traits, &new.traits),
+            compare(3) && old.credentials != new.credentials,
+            compare(4) && old.verifiable_addresses != new.verifiable_addresses,
+            compare(5) && old.recovery_addresses != new.recovery_addresses,
+            compare(6)
+                && !same_optional_json(old.metadata_public.as_ref(), new.metadata_public.as_ref()),
+            compare(7)
+                && !same_optional_json(old.metadata_admin.as_ref(), new.metadata_admin.as_ref()),
+            compare(8) && old.organization_id != new.organization_id,
+            compare(9) && old.external_id != new.external_id,
         ];
         ChangedFields::from_flags(changed)
+    }
+
+    /// Whether it holds any field of `other`.
+    pub(crate) fn intersects(self, other: ChangedFields) -> bool {
+        self.0 & other.0 != 0
     }
 
     fn from_flags(flags: [bool; 10]) -> ChangedFields {
@@ -264,7 +300,7 @@ fn same_optional_json(a: Option<&Value>, b: Option<&Value>) -> bool {
 /// falls back to `serde_json`'s (hashing) equality. Iterative: nesting
 /// goes on an explicit stack, kept inline for the first levels.
 fn same_json(a: &Value, b: &Value) -> bool {
-    const INLINE: usize = 16;
+    const INLINE: usize = 8;
     let mut inline: [(&Value, &Value); INLINE] = [(a, b); INLINE];
     let mut len = 1;
     let mut spill: Vec<(&Value, &Value)> = Vec::new();
@@ -292,18 +328,22 @@ fn same_json(a: &Value, b: &Value) -> bool {
                 if x.len() != y.len() {
                     return false;
                 }
-                if !x.keys().zip(y.keys()).all(|(k, l)| k == l) {
-                    // Another order (or other keys): the map equality decides.
-                    if x != y {
-                        return false;
+                // Keys and values in one pass; the members pushed are taken
+                // back if the keys turn out to come in another order.
+                let mark = (len, spill.len());
+                for ((k, v), (l, w)) in x.iter().zip(y) {
+                    if !same_str(k, l) {
+                        // Another order (or other keys): the map equality
+                        // decides, for the whole object.
+                        if x != y {
+                            return false;
+                        }
+                        (len, _) = mark;
+                        spill.truncate(mark.1);
+                        break;
                     }
-                    continue;
-                }
-                for pair in x.values().zip(y.values()) {
-                    match pair {
-                        (Value::Object(_) | Value::Array(_), _) => push!(pair),
-                        (v, w) if v != w => return false,
-                        _ => {}
+                    if !same_leaf_or_push(v, w, &mut |pair| push!(pair)) {
+                        return false;
                     }
                 }
             }
@@ -311,18 +351,60 @@ fn same_json(a: &Value, b: &Value) -> bool {
                 if x.len() != y.len() {
                     return false;
                 }
-                for pair in x.iter().zip(y) {
-                    match pair {
-                        (Value::Object(_) | Value::Array(_), _) => push!(pair),
-                        (v, w) if v != w => return false,
-                        _ => {}
+                for (v, w) in x.iter().zip(y) {
+                    if !same_leaf_or_push(v, w, &mut |pair| push!(pair)) {
+                        return false;
                     }
                 }
             }
-            (a, b) if a != b => return false,
-            _ => {}
+            (a, b) => {
+                if !same_leaf_or_push(a, b, &mut |_| {}) {
+                    return false;
+                }
+            }
         }
     }
+}
+
+/// Whether `a` and `b` may be equal: `false` when they differ as leaves
+/// (strings compared by [`same_str`]) or in kind; a pair of arrays or
+/// objects is handed to `push`, to be compared later.
+#[inline(always)]
+fn same_leaf_or_push<'a>(
+    a: &'a Value,
+    b: &'a Value,
+    push: &mut impl FnMut((&'a Value, &'a Value)),
+) -> bool {
+    match (a, b) {
+        (Value::String(s), Value::String(t)) => same_str(s, t),
+        (Value::Object(_), Value::Object(_)) | (Value::Array(_), Value::Array(_)) => {
+            push((a, b));
+            true
+        }
+        (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
+        (v, w) => v == w,
+    }
+}
+
+/// `a == b`, eight bytes at a time: the keys and strings of an identity
+/// are short, where this costs less than a call to `memcmp`.
+#[inline(always)]
+fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut x = a.chunks_exact(8);
+    let mut y = b.chunks_exact(8);
+    for (p, q) in (&mut x).zip(&mut y) {
+        let (mut u, mut v) = ([0u8; 8], [0u8; 8]);
+        u.copy_from_slice(p);
+        v.copy_from_slice(q);
+        if u != v {
+            return false;
+        }
+    }
+    x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
 }
 
 impl Serialize for ChangedFields {
@@ -519,6 +601,25 @@ mod tests {
             (json!(1), json!(1.0)),
             (json!("x"), json!("x")),
             (json!(null), json!(false)),
+            (
+                json!({"a": {"x": 1}, "b": 2}),
+                json!({"b": 2, "a": {"x": 1}}),
+            ),
+            (
+                json!({"a": {"x": 1}, "b": 2}),
+                json!({"b": 2, "a": {"x": 2}}),
+            ),
+            (
+                json!({"a": [1], "b": {"c": 1}, "d": 3}),
+                json!({"a": [1], "d": 3, "b": {"c": 1}}),
+            ),
+            (json!({"a": "x"}), json!({"a": {"x": 1}})),
+            (json!([[1], {"a": "b"}]), json!([{"a": "b"}, [1]])),
+            (
+                json!({"k": "abcdefghijklmnopq"}),
+                json!({"k": "abcdefghijklmnopQ"}),
+            ),
+            (json!(["abcdefgh"]), json!(["abcdefgh"])),
             (deep.clone(), deep.clone()),
             (deep, deep_other),
             (wide.clone(), wide.clone()),
@@ -526,6 +627,79 @@ mod tests {
         for (a, b) in &cases {
             assert_eq!(same_json(a, b), a == b, "{a} against {b}");
             assert_eq!(same_json(b, a), a == b, "{b} against {a}");
+        }
+    }
+
+    #[test]
+    fn field_constants_name_their_fields() {
+        let named = |names: &str| ChangedFields::parse_list(names).expect("field names");
+        assert_eq!(ChangedFields::TRAITS, named("traits"));
+        assert_eq!(ChangedFields::CREDENTIALS, named("credentials"));
+        assert_eq!(ChangedFields::METADATA_PUBLIC, named("metadata_public"));
+        assert_eq!(ChangedFields::METADATA_ADMIN, named("metadata_admin"));
+        assert_eq!(
+            ChangedFields::UNIQUE_VALUES,
+            named("credentials,verifiable_addresses,recovery_addresses,external_id")
+        );
+        let all = named("schema_id,state,traits,credentials,metadata_public");
+        assert!(all.intersects(ChangedFields::UNIQUE_VALUES));
+        assert!(all.intersects(ChangedFields::CREDENTIALS));
+        assert!(!named("external_id").intersects(ChangedFields::CREDENTIALS));
+        assert!(!named("traits").intersects(ChangedFields::UNIQUE_VALUES));
+    }
+
+    /// `between_except` compares every field but those it is told are the
+    /// same, and leaves those out of its answer.
+    #[test]
+    fn between_except_leaves_out_the_fields_known_the_same() {
+        use serde_json::json;
+        let old: Identity = serde_json::from_value(json!({
+            "id": "00000000-0000-0000-0000-000000000001",
+            "schema_id": "default",
+            "traits": {"email": "a@example.com"},
+            "metadata_public": {"plan": "pro"},
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z"
+        }))
+        .expect("identity");
+        let mut new = old.clone();
+        new.traits = json!({"email": "b@example.com"});
+        new.metadata_public = None;
+        new.external_id = Some(crate::model::ExternalId::new("x".to_owned()).expect("id"));
+        let named = |names: &str| ChangedFields::parse_list(names).expect("field names");
+        assert_eq!(
+            ChangedFields::between(&old, &new),
+            named("traits,metadata_public,external_id")
+        );
+        assert_eq!(
+            ChangedFields::between_except(&old, &new, named("traits,credentials")),
+            named("metadata_public,external_id")
+        );
+        assert_eq!(
+            ChangedFields::between_except(&old, &old, ChangedFields::NONE),
+            ChangedFields::NONE
+        );
+    }
+
+    /// `same_str` is `==`, for strings of every length up to 40 bytes that
+    /// differ in one byte at any position, or not at all, or in length.
+    #[test]
+    fn same_str_is_string_equality() {
+        for len in 0..=40usize {
+            let a: String = "abcdefgh\u{e9}".chars().cycle().take(len).collect();
+            assert!(same_str(&a, &a.clone()), "{a:?}");
+            let mut longer = a.clone();
+            longer.push('x');
+            assert!(!same_str(&a, &longer), "{a:?}");
+            assert!(!same_str(&longer, &a), "{a:?}");
+            for at in 0..a.len() {
+                let mut bytes = a.clone().into_bytes();
+                bytes[at] ^= 0x01;
+                if let Ok(other) = String::from_utf8(bytes) {
+                    assert_eq!(same_str(&a, &other), a == other, "{a:?} {other:?}");
+                    assert!(!same_str(&a, &other), "{a:?} {other:?}");
+                }
+            }
         }
     }
 

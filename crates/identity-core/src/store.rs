@@ -17,7 +17,9 @@ use uuid::Uuid;
 use crate::error::{ConflictField, Error};
 use crate::feed::{ChangeCursor, ChangePage, ChangedFields, PruneChanges};
 use crate::manager::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
-use crate::model::{AddressVia, CredentialType, ExternalId, Identity, State, TenantId};
+use crate::model::{
+    AddressVia, CredentialType, Credentials, ExternalId, Identity, State, TenantId,
+};
 
 /// An identity the core has validated and derived, ready to be stored.
 ///
@@ -46,6 +48,9 @@ pub struct ValidIdentity {
     /// holds ([`ValidIdentity::unique_keys_are`]), which needs no copy.
     keys: OnceLock<Vec<ConflictField>>,
     fields: ChangedFields,
+    /// The stored identity this update was built on, when it holds exactly
+    /// that identity's unique values ([`ValidIdentity::keeps_unique_keys_of`]).
+    keys_of: Option<Arc<Identity>>,
 }
 
 impl std::fmt::Debug for ValidIdentity {
@@ -81,6 +86,50 @@ impl ValidIdentity {
             fields: ChangedFields::of_created(&identity),
             identity: Arc::new(identity),
             keys: OnceLock::new(),
+            keys_of: None,
+        })
+    }
+
+    /// The next version of `stored`, the identity as read from the store,
+    /// which differs from it in `fields` (exactly: a field not in `fields`
+    /// holds the value `stored` holds), recording that its write changes
+    /// them. Checks what [`ValidIdentity::new`] checks, except what it
+    /// holds unchanged from `stored`, which passed the same checks when it
+    /// was written: the credentials (their configs and identifiers) when
+    /// `fields` lacks them, and, when no field holding a unique value
+    /// changed, whether a unique value occurs twice (the keys are those of
+    /// `stored`). In that case stores may learn that the keys are those of
+    /// `stored` ([`ValidIdentity::keeps_unique_keys_of`]).
+    ///
+    /// `identity` comes shared, as the manager built it (in its own
+    /// allocation, which is the one kept).
+    pub(crate) fn new_update(
+        mut identity: Arc<Identity>,
+        stored: Arc<Identity>,
+        fields: ChangedFields,
+    ) -> Result<Self, Error> {
+        {
+            // What is unchanged is moved out of the identity while the rest
+            // is checked (moves, which allocate nothing), then back. (Not
+            // shared: no copy.)
+            let next = Arc::make_mut(&mut identity);
+            let unchanged = Unchanged::take(next, fields);
+            let checked = crate::text::check(next);
+            unchanged.put_back(next);
+            checked?;
+        }
+        let keys_kept = !fields.intersects(ChangedFields::UNIQUE_VALUES);
+        if !keys_kept && let Some(key) = first_duplicate_key(&identity) {
+            return Err(Error::invalid(format!(
+                "the identity claims {} twice",
+                key.to_owned()
+            )));
+        }
+        Ok(ValidIdentity {
+            identity,
+            keys: OnceLock::new(),
+            fields,
+            keys_of: keys_kept.then_some(stored),
         })
     }
 
@@ -153,12 +202,66 @@ impl ValidIdentity {
         }) && n == keys.len()
     }
 
+    /// Whether this identity is known to hold exactly the unique values
+    /// ([`unique_keys`](ValidIdentity::unique_keys)) of `stored`, the very
+    /// allocation (not merely an equal identity): the manager built it as
+    /// an update of `stored` without changing a field that holds one. A
+    /// store that keeps the identities it holds shared (and the keys of
+    /// each) may then skip comparing the keys. `false` when not known, for
+    /// every identity the manager did not build on `stored`.
+    pub fn keeps_unique_keys_of(&self, stored: &Arc<Identity>) -> bool {
+        self.keys_of
+            .as_ref()
+            .is_some_and(|own| Arc::ptr_eq(own, stored))
+    }
+
     /// The top-level fields its write changes, which the store records in
     /// the write's [`Change`](crate::Change): every field set, for a create
     /// ([`ChangedFields::of_created`]); those that differ from the stored
     /// version, for an update the manager made.
     pub fn changed_fields(&self) -> ChangedFields {
         self.fields
+    }
+}
+
+/// The parts of an update's identity that hold what the stored identity
+/// held (per the fields the update changes), taken out of it while the
+/// text rule checks the rest: they passed it when the stored identity was
+/// written. Each is `None` when it changed (and stays in the identity).
+struct Unchanged {
+    traits: Option<Value>,
+    metadata_public: Option<Option<Value>>,
+    metadata_admin: Option<Option<Value>>,
+    credentials: Option<Credentials>,
+}
+
+impl Unchanged {
+    fn take(identity: &mut Identity, fields: ChangedFields) -> Unchanged {
+        let kept = |field| !fields.intersects(field);
+        Unchanged {
+            traits: kept(ChangedFields::TRAITS).then(|| std::mem::take(&mut identity.traits)),
+            metadata_public: kept(ChangedFields::METADATA_PUBLIC)
+                .then(|| identity.metadata_public.take()),
+            metadata_admin: kept(ChangedFields::METADATA_ADMIN)
+                .then(|| identity.metadata_admin.take()),
+            credentials: kept(ChangedFields::CREDENTIALS)
+                .then(|| std::mem::take(&mut identity.credentials)),
+        }
+    }
+
+    fn put_back(self, identity: &mut Identity) {
+        if let Some(traits) = self.traits {
+            identity.traits = traits;
+        }
+        if let Some(m) = self.metadata_public {
+            identity.metadata_public = m;
+        }
+        if let Some(m) = self.metadata_admin {
+            identity.metadata_admin = m;
+        }
+        if let Some(credentials) = self.credentials {
+            identity.credentials = credentials;
+        }
     }
 }
 
@@ -955,6 +1058,88 @@ mod tests {
         let valid = ValidIdentity::new(none).expect("valid");
         assert!(valid.unique_keys_are(&[]));
         assert!(!valid.unique_keys_are(&expected[..1]));
+    }
+
+    /// An update that changed no field holding a unique value is known to
+    /// keep the keys of the very identity it was built on (not of an equal
+    /// copy); one that changed such a field is not, and is checked for a
+    /// key claimed twice.
+    #[test]
+    fn an_update_keeping_its_unique_values_says_so_for_its_stored_identity() {
+        let stored = Arc::new(claiming());
+        let copy = Arc::new(claiming());
+        let traits = ChangedFields::parse_list("traits").expect("fields");
+        let kept = ValidIdentity::new_update(Arc::new(claiming()), Arc::clone(&stored), traits)
+            .expect("valid");
+        assert!(kept.keeps_unique_keys_of(&stored));
+        assert!(!kept.keeps_unique_keys_of(&copy));
+        assert_eq!(kept.changed_fields(), traits);
+        assert!(kept.unique_keys_are(&stored.unique_keys()));
+        for changed in [
+            "credentials",
+            "verifiable_addresses",
+            "recovery_addresses",
+            "external_id",
+        ] {
+            let fields = ChangedFields::parse_list(changed).expect("fields");
+            let valid =
+                ValidIdentity::new_update(Arc::new(claiming()), Arc::clone(&stored), fields)
+                    .expect("valid");
+            assert!(!valid.keeps_unique_keys_of(&stored), "{changed}");
+            let mut twice = claiming();
+            let address = twice.recovery_addresses[0].clone();
+            twice.recovery_addresses.push(address);
+            let e = ValidIdentity::new_update(Arc::new(twice), Arc::clone(&stored), fields);
+            assert!(
+                matches!(&e, Err(Error::InvalidInput(reason))
+                    if reason == "the identity claims recovery address (email) \"a@x.org\" twice"),
+                "{changed}: {e:?}"
+            );
+        }
+        let created = ValidIdentity::new(claiming()).expect("valid");
+        assert!(!created.keeps_unique_keys_of(&stored));
+    }
+
+    /// The text rule checks what an update changed, and leaves out what
+    /// it kept as stored (which passed the rule when it was written).
+    #[test]
+    fn an_update_checks_the_text_it_changed() {
+        let stored = Arc::new(claiming());
+        let mut nul = claiming();
+        nul.traits = json!({"name": {"first": "A\u{0}"}});
+        nul.metadata_admin = Some(json!(["\u{0}"]));
+        nul.credentials
+            .get_mut(&CredentialType::Code)
+            .expect("code")
+            .config = CredentialConfig::new(json!({"k": "\u{0}"}));
+        let named = |names: &str| ChangedFields::parse_list(names).expect("fields");
+        for (fields, refused) in [
+            ("traits", Some("traits")),
+            ("metadata_admin", Some("metadata_admin")),
+            ("credentials", Some("the config of the code credential")),
+            ("traits,metadata_admin", Some("traits")),
+            ("schema_id,state,metadata_public", None),
+        ] {
+            let result = ValidIdentity::new_update(
+                Arc::new(nul.clone()),
+                Arc::clone(&stored),
+                named(fields),
+            );
+            match refused {
+                Some(what) => {
+                    let expected = format!("{what} must not contain a NUL character");
+                    assert!(
+                        matches!(&result, Err(Error::InvalidInput(reason)) if *reason == expected),
+                        "{fields}: {result:?}"
+                    );
+                }
+                None => {
+                    // Kept as stored: not checked again, and put back whole.
+                    let valid = result.expect(fields);
+                    assert_eq!(valid.identity(), &nul, "{fields}");
+                }
+            }
+        }
     }
 
     /// A key claimed twice is refused, named as the first repeated one,

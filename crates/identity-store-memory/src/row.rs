@@ -71,6 +71,16 @@ impl Row {
         self
     }
 
+    /// Whether `identity` holds exactly the unique values of this row, as
+    /// known without comparing them: it is an update built on the very
+    /// identity this row shares ([`ValidIdentity::keeps_unique_keys_of`]).
+    pub(crate) fn keys_kept_by(&self, identity: &ValidIdentity) -> bool {
+        match &self.data {
+            RowData::Shared(stored) => identity.keeps_unique_keys_of(stored),
+            RowData::Compact(_) => false,
+        }
+    }
+
     /// The identity as readers see it, carrying its version.
     pub(crate) fn to_identity(&self) -> Result<Arc<Identity>, Error> {
         match &self.data {

@@ -184,7 +184,9 @@ impl Tenant {
         let row = {
             let mut rows = write(self.shard(id))?;
             let current = row_at_mut(&mut rows, id, expected_version)?;
-            if identity.unique_keys_are(&current.keys) {
+            // The row holds the keys of its identity; an update built on
+            // that very identity without touching them keeps them all.
+            if current.keys_kept_by(identity) || identity.unique_keys_are(&current.keys) {
                 let version = current.version + 1;
                 let mut row = row.at_version(version);
                 let mut feed = self.feed()?;

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::{BATCH_MAX, IdentityManager};
 use crate::error::Error;
-use crate::model::{State, TenantId};
+use crate::feed::ChangedFields;
+use crate::model::{Identity, State, TenantId};
 use crate::observe::{Operation, observed};
 
 /// One entry of a bulk operation: an identity, and the version it must
@@ -265,7 +266,7 @@ impl IdentityManager {
                 entry.id,
                 entry.expected_version,
                 |stored, now, _| {
-                    let mut next = Arc::unwrap_or_clone(stored);
+                    let mut next = Identity::clone(stored);
                     if next.state != state {
                         next.state = state;
                         next.state_changed_at = Some(now);
@@ -274,7 +275,7 @@ impl IdentityManager {
                     let prior_v = std::mem::take(&mut next.verifiable_addresses);
                     let prior_r = std::mem::take(&mut next.recovery_addresses);
                     self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
-                    Ok(next)
+                    Ok((Arc::new(next), ChangedFields::NONE))
                 },
             )
             .await?;

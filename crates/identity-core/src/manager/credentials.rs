@@ -475,7 +475,10 @@ const DERIVED_TYPES: [CredentialType; 3] = [
 /// the identifiers the traits derive: a credential whose identifiers are
 /// all gone is removed unless it still holds a config (a password hash, a
 /// key); the code credential's config is the derived code addresses.
-pub(crate) fn apply_derived(creds: &mut Credentials, derived: &Derived, now: Timestamp) {
+/// `false` when it left `creds` as they were (`true` when it may have
+/// changed them).
+pub(crate) fn apply_derived(creds: &mut Credentials, derived: &Derived, now: Timestamp) -> bool {
+    let mut changed = false;
     for kind in DERIVED_TYPES {
         let derived_ids = derived.identifiers_of(kind);
         let none_derived = derived_ids.len() == 0;
@@ -483,6 +486,7 @@ pub(crate) fn apply_derived(creds: &mut Credentials, derived: &Derived, now: Tim
         match stored {
             Some(c) if none_derived && (c.config.is_empty() || kind == CredentialType::Code) => {
                 creds.remove(&kind);
+                changed = true;
                 continue;
             }
             None if none_derived => continue,
@@ -506,7 +510,9 @@ pub(crate) fn apply_derived(creds: &mut Credentials, derived: &Derived, now: Tim
             continue;
         }
         put(creds, kind, config, ids, now);
+        changed = true;
     }
+    changed
 }
 
 /// Whether `config` is exactly `{"addresses": addresses}` as JSON (what

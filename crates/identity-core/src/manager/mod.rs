@@ -39,7 +39,7 @@ use crate::addresses::{reconcile_recovery, reconcile_verifiable};
 use crate::error::Error;
 use crate::feed::ChangedFields;
 use crate::model::{
-    CredentialInclude, Identity, RecoveryAddress, State, TenantId, VerifiableAddress,
+    CredentialInclude, Credentials, Identity, RecoveryAddress, State, TenantId, VerifiableAddress,
 };
 use crate::schema::{IdentitySchema, SchemaRegistry};
 use crate::store::{DynIdentityStore, ValidIdentity};
@@ -126,7 +126,11 @@ impl IdentityManager {
     /// JSON too: a PATCH path creates the parents it names, so without this
     /// one request could nest a config deeper than any JSON reader (a
     /// store's included) will read back.
-    fn check_limits(&self, identity: &Identity) -> Result<(), Error> {
+    ///
+    /// A config shared with the one of the same type in `stored` (the
+    /// identity as read, which the write built on) was checked when that
+    /// was written, and is not walked again.
+    fn check_limits(&self, identity: &Identity, stored: Option<&Credentials>) -> Result<(), Error> {
         let limits = &self.inner.config.limits;
         let mut violations = Vec::new();
         for (name, value) in [
@@ -140,6 +144,12 @@ impl IdentityManager {
             }
         }
         for (kind, credential) in &identity.credentials {
+            if stored
+                .and_then(|s| s.get(kind))
+                .is_some_and(|s| s.config.is_shared_with(&credential.config))
+            {
+                continue;
+            }
             let config = credential.config.expose();
             // The path is written only for a config over the limits (this
             // runs on every write): checked again with it.
@@ -167,16 +177,39 @@ impl IdentityManager {
         prior_recovery: &[RecoveryAddress],
         now: Timestamp,
     ) -> Result<(), Error> {
-        self.check_limits(identity)?;
+        self.finish_over(
+            identity,
+            schema,
+            Prior {
+                verifiable: prior_verifiable,
+                recovery: prior_recovery,
+                credentials: None,
+            },
+            now,
+        )
+        .map(|_| ())
+    }
+
+    /// [`finish`](IdentityManager::finish), over what was stored: the
+    /// limits skip the configs `identity` still shares with
+    /// `prior.credentials`. Whether the derivation changed the credentials.
+    fn finish_over(
+        &self,
+        identity: &mut Identity,
+        schema: &IdentitySchema,
+        prior: Prior<'_>,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.check_limits(identity, prior.credentials)?;
         let derived = schema.validate(&mut identity.traits, &self.inner.config.limits)?;
-        credentials::apply_derived(&mut identity.credentials, &derived, now);
+        let changed = credentials::apply_derived(&mut identity.credentials, &derived, now);
         let ids = self.inner.ids.as_ref();
         identity.verifiable_addresses =
-            reconcile_verifiable(derived.verifiable_addresses(), prior_verifiable, now, ids);
+            reconcile_verifiable(derived.verifiable_addresses(), prior.verifiable, now, ids);
         identity.recovery_addresses =
-            reconcile_recovery(derived.recovery_addresses(), prior_recovery, now, ids);
+            reconcile_recovery(derived.recovery_addresses(), prior.recovery, now, ids);
         identity.updated_at = now;
-        Ok(())
+        Ok(changed)
     }
 
     /// Reads, applies `change`, and writes conditionally; retries on a
@@ -190,12 +223,21 @@ impl IdentityManager {
     /// its previous attempt built (which no store kept), so that what it
     /// moved out of its input on the first attempt can be taken back
     /// instead of having been copied for a retry that rarely comes.
+    ///
+    /// `change` answers the next identity (in an allocation of its own) and
+    /// the fields it knows it kept
+    /// as stored (equal values, which need no comparing for the change
+    /// feed: [`ChangedFields::NONE`] when it does not know).
     async fn read_modify_write(
         &self,
         tenant: TenantId,
         id: Uuid,
         expected_version: Option<u64>,
-        mut change: impl FnMut(Arc<Identity>, Timestamp, Option<Identity>) -> Result<Identity, Error>,
+        mut change: impl FnMut(
+            &Arc<Identity>,
+            Timestamp,
+            Option<Identity>,
+        ) -> Result<(Arc<Identity>, ChangedFields), Error>,
     ) -> Result<Arc<Identity>, Error> {
         let mut attempt = 0;
         let mut previous = None;
@@ -211,18 +253,8 @@ impl IdentityManager {
                 });
             }
             let stored_version = stored.version;
-            // The change feed records which fields the write changes.
-            let old = Arc::clone(&stored);
             let now = self.inner.clock.now();
-            let mut next = change(
-                stored,
-                now,
-                previous.take().map(|lost: Box<Identity>| *lost),
-            )?;
-            next.version = stored_version + 1;
-            let fields = ChangedFields::between(&old, &next);
-            drop(old);
-            let valid = ValidIdentity::new(next)?.with_changed_fields(fields);
+            let valid = next_version(stored, now, previous.take(), &mut change)?;
             match self
                 .inner
                 .store
@@ -242,6 +274,38 @@ impl IdentityManager {
             }
         }
     }
+}
+
+/// The next version of `stored`, as `change` makes it (given the identity
+/// an attempt that lost a race made, if any), checked, with the fields it
+/// changes. Not in `read_modify_write`'s body, so that its future does not
+/// hold the identity while it is built.
+fn next_version(
+    stored: Arc<Identity>,
+    now: Timestamp,
+    lost: Option<Box<Identity>>,
+    change: &mut impl FnMut(
+        &Arc<Identity>,
+        Timestamp,
+        Option<Identity>,
+    ) -> Result<(Arc<Identity>, ChangedFields), Error>,
+) -> Result<ValidIdentity, Error> {
+    // The next identity comes in its own allocation (not shared: no copy
+    // here), the one the store keeps and the caller gets back.
+    let (mut next, kept) = change(&stored, now, lost.map(|lost| *lost))?;
+    Arc::make_mut(&mut next).version = stored.version + 1;
+    // The change feed records which fields the write changes.
+    let fields = ChangedFields::between_except(&stored, &next, kept);
+    ValidIdentity::new_update(next, stored, fields)
+}
+
+/// What a write read before deriving anew: the addresses to reconcile
+/// with, and (for an update built on the stored identity) its credentials.
+#[derive(Clone, Copy)]
+struct Prior<'a> {
+    verifiable: &'a [VerifiableAddress],
+    recovery: &'a [RecoveryAddress],
+    credentials: Option<&'a Credentials>,
 }
 
 /// The written identity at the version the store gave it: the shared

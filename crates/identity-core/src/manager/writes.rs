@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::{
     BATCH_MAX, BATCH_MAX_PLAINTEXT, BatchEntry, BatchOutcome, CreateIdentityBody, IdentityManager,
-    UpdateIdentityBody, credentials, parse_state, patch,
+    Prior, UpdateIdentityBody, credentials, parse_state, patch,
 };
 use crate::error::{ConflictField, Error, WriteOp};
+use crate::feed::ChangedFields;
 use crate::model::{
     ExternalId, Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus,
     check_region,
@@ -454,28 +455,51 @@ impl IdentityManager {
     /// are merged per type. With `expected_version`, fails with a version
     /// mismatch when the stored version differs; without it, the last writer
     /// wins (and concurrent credential changes are re-read, never lost).
-    pub async fn update(
+    ///
+    /// An `async fn` to its callers; the body is taken apart before the
+    /// future is made, so that the future holds only the parts the write
+    /// reads (an `async fn` would hold the body beside them).
+    pub fn update(
         &self,
         tenant: TenantId,
         id: Uuid,
         body: UpdateIdentityBody,
         expected_version: Option<u64>,
-    ) -> Result<Arc<Identity>, Error> {
+    ) -> impl Future<Output = Result<Arc<Identity>, Error>> + Send + '_ {
         let span = tracing::info_span!("identity.update", tenant = %tenant, identity.id = %id);
-        // Mutable before the block captures it, so that the block holds one
-        // copy of the body (a rebinding inside would hold a second).
-        let mut body = body;
+        let UpdateIdentityBody {
+            schema_id,
+            state,
+            traits,
+            metadata_public,
+            metadata_admin,
+            external_id,
+            credentials: imported,
+            region,
+        } = body;
+        // Checks that need no await, made here (they log nothing); their
+        // error is the future's.
+        let parsed =
+            check_region(region.as_deref().unwrap_or_default()).and_then(|()| match &imported {
+                Some(map) => credentials::parse_imports(map),
+                None => Ok(Vec::new()),
+            });
+        drop(imported);
+        // What the body replaces is moved into the first attempt; a retry
+        // takes it back from the attempt that lost the race.
+        let mut first = Some(Replacement {
+            traits: traits.unwrap_or_else(|| Value::Object(Default::default())),
+            metadata_public,
+            metadata_admin,
+            external_id,
+        });
         let update = async move {
-            check_region(body.region.as_deref().unwrap_or_default())?;
-            let mut imports = match &body.credentials {
-                Some(map) => credentials::parse_imports(map)?,
-                None => Vec::new(),
-            };
-            credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
-                .await?;
-            // What the body replaces is moved into the first attempt; a
-            // retry takes it back from the attempt that lost the race.
-            let mut first = Some(Replacement::take(&mut body));
+            let mut imports = parsed?;
+            // Most PUTs import no password: no hashing future to make.
+            if credentials::has_plaintext(&imports) {
+                credentials::hash_passwords(&mut imports, &self.inner.hasher, &self.inner.hashing)
+                    .await?;
+            }
             self.read_modify_write(tenant, id, expected_version, |stored, now, previous| {
                 let replacement = match (previous, first.take()) {
                     (Some(lost), _) => Replacement::from_attempt(lost),
@@ -487,30 +511,38 @@ impl IdentityManager {
                         });
                     }
                 };
-                self.apply_update(&stored, &body, replacement, &imports, now)
+                let asked = Asked {
+                    schema_id: &schema_id,
+                    state: state.as_deref(),
+                };
+                self.apply_update(stored, asked, replacement, &imports, now)
             })
             .await
         };
-        observed(Operation::Update, update.instrument(span)).await
+        observed(Operation::Update, update.instrument(span))
     }
 
+    /// The identity a PUT makes of `stored`, and the fields it knows it
+    /// kept as stored (the credentials, when neither an import nor the
+    /// derivation touched them).
     fn apply_update(
         &self,
         stored: &Identity,
-        body: &UpdateIdentityBody,
+        asked: Asked<'_>,
         replacement: Replacement,
         imports: &[credentials::Import],
         now: Timestamp,
-    ) -> Result<Identity, Error> {
-        let schema = if body.schema_id.is_empty() {
+    ) -> Result<(Arc<Identity>, ChangedFields), Error> {
+        let schema = if asked.schema_id.is_empty() {
             self.inner.schemas.resolve(&stored.schema_id)?.clone()
         } else {
-            self.inner.schemas.resolve(&body.schema_id)?.clone()
+            self.inner.schemas.resolve(asked.schema_id)?.clone()
         };
         // Built field by field from the stored identity, which is shared:
         // what the body replaces is never copied, the credentials are
-        // (addresses are derived again by `finish`).
-        let mut next = Identity {
+        // (addresses are derived again by `finish`). Built in the
+        // allocation that is kept, and changed there.
+        let mut shared = Arc::new(Identity {
             id: stored.id,
             schema_id: schema.id().to_owned(),
             state: stored.state,
@@ -526,22 +558,34 @@ impl IdentityManager {
             created_at: stored.created_at,
             updated_at: stored.updated_at,
             version: stored.version,
-        };
-        if let Some(state) = parse_state(body.state.as_deref())?
+        });
+        // Not shared yet: no copy.
+        let next = Arc::make_mut(&mut shared);
+        if let Some(state) = parse_state(asked.state)?
             && state != stored.state
         {
             next.state = state;
             next.state_changed_at = Some(now);
         }
         credentials::merge(&mut next.credentials, imports.to_vec(), stored.id, now)?;
-        self.finish(
-            &mut next,
+        let derived_changes = self.finish_over(
+            next,
             &schema,
-            &stored.verifiable_addresses,
-            &stored.recovery_addresses,
+            Prior {
+                verifiable: &stored.verifiable_addresses,
+                recovery: &stored.recovery_addresses,
+                credentials: Some(&stored.credentials),
+            },
             now,
         )?;
-        Ok(next)
+        // The credentials are the stored ones, cloned, unless an import or
+        // the derivation changed them.
+        let kept = if imports.is_empty() && !derived_changes {
+            ChangedFields::CREDENTIALS
+        } else {
+            ChangedFields::NONE
+        };
+        Ok((shared, kept))
     }
 
     /// Applies an RFC 6902 JSON Patch to the admin JSON of the identity,
@@ -563,11 +607,11 @@ impl IdentityManager {
                 ids: self.inner.ids.as_ref(),
             };
             self.read_modify_write(tenant, id, expected_version, |stored, now, _| {
-                let (mut next, schema) = patch::apply(&env, &stored, &ops, now)?;
+                let (mut next, schema) = patch::apply(&env, stored, &ops, now)?;
                 let prior_v = std::mem::take(&mut next.verifiable_addresses);
                 let prior_r = std::mem::take(&mut next.recovery_addresses);
                 self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
-                Ok(next)
+                Ok((Arc::new(next), ChangedFields::NONE))
             })
             .await
         };
@@ -602,13 +646,13 @@ impl IdentityManager {
         let span = tracing::info_span!("identity.delete_credential", tenant = %tenant, identity.id = %id, kind);
         let delete = async move {
             self.read_modify_write(tenant, id, expected_version, |stored, now, _| {
-                let mut stored = Arc::unwrap_or_clone(stored);
-                credentials::delete(&mut stored.credentials, kind, identifier, now)?;
-                let schema = self.inner.schemas.resolve(&stored.schema_id)?.clone();
-                let prior_v = std::mem::take(&mut stored.verifiable_addresses);
-                let prior_r = std::mem::take(&mut stored.recovery_addresses);
-                self.finish(&mut stored, &schema, &prior_v, &prior_r, now)?;
-                Ok(stored)
+                let mut next = Identity::clone(stored);
+                credentials::delete(&mut next.credentials, kind, identifier, now)?;
+                let schema = self.inner.schemas.resolve(&next.schema_id)?.clone();
+                let prior_v = std::mem::take(&mut next.verifiable_addresses);
+                let prior_r = std::mem::take(&mut next.recovery_addresses);
+                self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
+                Ok((Arc::new(next), ChangedFields::NONE))
             })
             .await
         };
@@ -649,6 +693,14 @@ impl IdentityManager {
     }
 }
 
+/// What a PUT asks for besides what it replaces: a schema (empty keeps
+/// the stored one) and a state.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    schema_id: &'a str,
+    state: Option<&'a str>,
+}
+
 /// What a PUT replaces, moved out of its body once.
 struct Replacement {
     traits: Value,
@@ -658,19 +710,6 @@ struct Replacement {
 }
 
 impl Replacement {
-    /// Moves what the body replaces out of it (absent traits are `{}`).
-    fn take(body: &mut UpdateIdentityBody) -> Replacement {
-        Replacement {
-            traits: body
-                .traits
-                .take()
-                .unwrap_or_else(|| Value::Object(Default::default())),
-            metadata_public: body.metadata_public.take(),
-            metadata_admin: body.metadata_admin.take(),
-            external_id: body.external_id.take(),
-        }
-    }
-
     /// Takes the same values back from an attempt that lost a race: it
     /// holds them as the body gave them (validation leaves the traits as
     /// they were; metadata `null` was already dropped, and is dropped again

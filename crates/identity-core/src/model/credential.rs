@@ -111,6 +111,12 @@ impl CredentialConfig {
         Arc::unwrap_or_clone(self.0)
     }
 
+    /// Whether both are the same shared value (one cloned from the other):
+    /// equal without comparing them.
+    pub(crate) fn is_shared_with(&self, other: &CredentialConfig) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Whether the configuration is `{}` or null.
     pub fn is_empty(&self) -> bool {
         match &*self.0 {

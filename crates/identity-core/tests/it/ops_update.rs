@@ -605,3 +605,67 @@ async fn put_that_loses_a_race_writes_its_body_on_the_retry() {
     assert_eq!(stored.metadata_admin, Some(json!({"other": "writer"})));
     assert_eq!(stored.traits, json!({"email": "b@x.example"}));
 }
+
+/// PUTs that keep the stored values (the memory store then trusts the
+/// manager that the keys are the row's, without comparing them) leave the
+/// indexes right: the values still find the identity, and a later PUT that
+/// changes them frees the old ones and claims the new.
+#[tokio::test]
+async fn puts_keeping_their_values_then_changing_them_keep_the_indexes() {
+    let env = env();
+    let created = env
+        .create(json!({"traits": {"email": "k@x.example"}, "external_id": "k-1"}))
+        .await
+        .expect("created");
+    for n in 0..3 {
+        let kept = env
+            .manager
+            .update(
+                TENANT,
+                created.id,
+                body(
+                    json!({"traits": {"email": "k@x.example"}, "external_id": "k-1",
+                    "metadata_admin": {"n": n}}),
+                ),
+                None,
+            )
+            .await
+            .expect("kept");
+        assert_eq!(kept.version, 2 + n);
+        let found = env
+            .manager
+            .find_by_identifier(TENANT, CredentialType::Password, "k@x.example")
+            .await
+            .expect("found");
+        assert_eq!((found.id, found.version), (created.id, 2 + n));
+    }
+    let e = env
+        .create(json!({"traits": {"email": "k@x.example"}}))
+        .await
+        .expect_err("taken");
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    env.manager
+        .update(
+            TENANT,
+            created.id,
+            body(json!({"traits": {"email": "l@x.example"}, "external_id": "k-1"})),
+            None,
+        )
+        .await
+        .expect("changed");
+    let e = env
+        .manager
+        .find_by_identifier(TENANT, CredentialType::Password, "k@x.example")
+        .await
+        .expect_err("old");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let found = env
+        .manager
+        .find_by_identifier(TENANT, CredentialType::Code, "l@x.example")
+        .await
+        .expect("new");
+    assert_eq!((found.id, found.version), (created.id, 5));
+    env.create(json!({"traits": {"email": "k@x.example"}}))
+        .await
+        .expect("the old address is free");
+}
