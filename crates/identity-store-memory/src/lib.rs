@@ -89,7 +89,7 @@ mod tenant;
 mod tests;
 
 use row::Row;
-use tenant::{Tenant, read, write};
+use tenant::{Tenant, not_found, read, write};
 
 /// An identity store kept in memory.
 ///
@@ -214,8 +214,7 @@ impl IdentityStore for MemoryStore {
     }
 
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Arc<Identity>, Error> {
-        self.in_tenant(tenant, |t| t.get(id))?
-            .ok_or(Error::NotFound)
+        self.in_tenant(tenant, |t| t.get(id))?.ok_or_else(not_found)
     }
 
     async fn get_by_external_id(
@@ -225,7 +224,7 @@ impl IdentityStore for MemoryStore {
     ) -> Result<Arc<Identity>, Error> {
         let key = ConflictField::ExternalId(external_id.as_str().to_owned());
         self.in_tenant(tenant, |t| t.identity_holding(&key))?
-            .ok_or(Error::NotFound)
+            .ok_or_else(not_found)
     }
 
     async fn find_by_identifier(
@@ -236,7 +235,7 @@ impl IdentityStore for MemoryStore {
     ) -> Result<Arc<Identity>, Error> {
         let key = ConflictField::CredentialIdentifier(kind, identifier.to_owned());
         self.in_tenant(tenant, |t| t.identity_holding(&key))?
-            .ok_or(Error::NotFound)
+            .ok_or_else(not_found)
     }
 
     async fn update(
@@ -249,7 +248,7 @@ impl IdentityStore for MemoryStore {
         // or copies them when they change.
         let row = Row::new(identity, self.compact)?;
         self.in_tenant(tenant, |t| t.replace(identity, expected_version, row))?
-            .ok_or(Error::NotFound)
+            .ok_or_else(not_found)
     }
 
     async fn delete(
@@ -259,7 +258,7 @@ impl IdentityStore for MemoryStore {
         expected_version: Option<u64>,
     ) -> Result<(), Error> {
         self.in_tenant(tenant, |t| t.remove(id, expected_version))?
-            .ok_or(Error::NotFound)
+            .ok_or_else(not_found)
     }
 
     async fn list(&self, tenant: TenantId, query: &ListQuery) -> Result<ListPage, Error> {
