@@ -15,6 +15,24 @@ use crate::support::*;
 
 const T: TenantId = TenantId::DEFAULT;
 
+/// A multi-threaded runtime with one worker.
+fn multi_threaded() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime")
+}
+
+/// Awaits `future`, telling whether its first poll left it pending.
+async fn pending_at_first<F: Future>(future: F) -> (bool, F::Output) {
+    let mut future = pin!(future);
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(done) => (false, done),
+        Poll::Pending => (true, future.await),
+    }
+}
+
 /// Polls `future` once, with a waker that does nothing.
 fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
     let mut future = pin!(future);
@@ -50,10 +68,7 @@ fn without_a_runtime_every_call_runs_on_the_callers_thread() {
 #[test]
 fn block_on_of_a_multi_threaded_runtime_writes_on_its_own_thread() {
     let (store, _dir, _) = file_store();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .build()
-        .expect("runtime");
+    let runtime = multi_threaded();
     let identity = person(Uuid::new_v4(), "block-on@example.com");
     let created = runtime.block_on(async { poll_once(store.create(T, &valid(&identity))) });
     assert!(matches!(created, Poll::Ready(Ok(1))), "{created:?}");
@@ -62,22 +77,14 @@ fn block_on_of_a_multi_threaded_runtime_writes_on_its_own_thread() {
 #[test]
 fn a_task_writes_on_the_blocking_pool() {
     let (store, _dir, _) = file_store();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .build()
-        .expect("runtime");
+    let runtime = multi_threaded();
     let identity = person(Uuid::new_v4(), "task@example.com");
     let task_store = store.clone();
     let task_identity = identity.clone();
     let (first_poll_pending, created) = runtime
         .block_on(runtime.spawn(async move {
             let valid = valid(&task_identity);
-            let mut write = pin!(task_store.create(T, &valid));
-            let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-            match first {
-                Poll::Ready(done) => (false, done),
-                Poll::Pending => (true, write.await),
-            }
+            pending_at_first(task_store.create(T, &valid)).await
         }))
         .expect("task");
     assert!(
@@ -97,14 +104,7 @@ fn a_current_thread_runtime_writes_on_the_blocking_pool() {
         .expect("runtime");
     let identity = person(Uuid::new_v4(), "current-thread@example.com");
     let valid = valid(&identity);
-    let (first_poll_pending, created) = runtime.block_on(async {
-        let mut write = pin!(store.create(T, &valid));
-        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-        match first {
-            Poll::Ready(done) => (false, done),
-            Poll::Pending => (true, write.await),
-        }
-    });
+    let (first_poll_pending, created) = runtime.block_on(pending_at_first(store.create(T, &valid)));
     assert!(first_poll_pending, "the runtime's one thread ran the write");
     assert_eq!(created.ok(), Some(1));
 }
