@@ -140,12 +140,17 @@ pub(crate) async fn update_attempt(
         // The row lock waits for an attempt still pending on this
         // server, so what a settling attempt reads below is final. The
         // read goes out with the lock, in one round trip: the server runs
-        // it after the lock is granted, with a snapshot of its own.
+        // it after the lock is granted, with a snapshot of its own. Both
+        // are prepared first (a round trip only the first time on a
+        // connection, as a settling attempt's fresh one is): prepared
+        // inside the join, the read could be sent first and see the row
+        // as it was before the pending commit.
         let key: [Param<'_>; 2] = [&nid, &id];
-        let (head, stored) = tokio::join!(
-            rows::query_opt(&tx, rows::LOCK_HEAD, &key),
-            rows::query_opt(&tx, rows::GET_LOCKED, &key)
-        );
+        let (lock, read) = tokio::try_join!(
+            tx.prepare_cached(rows::LOCK_HEAD),
+            tx.prepare_cached(rows::GET_LOCKED)
+        )?;
+        let (head, stored) = tokio::join!(tx.query_opt(&lock, &key), tx.query_opt(&read, &key));
         let Some(head) = head? else {
             return Err(if settling {
                 unprovable("update identity")
