@@ -275,6 +275,9 @@ fn stores(c: &mut Criterion) {
         .expect("sqlite"),
     );
     let mut raw = raw_connection(&dir.path().join("raw.db"));
+    // The same raw baseline for a caller that is a task: its own file,
+    // reached from the spawned task.
+    let mut raw_task = raw_connection(&dir.path().join("raw_task.db"));
     let docs_path = dir.path().join("docs.db");
     let docs = doc_connection(&docs_path);
 
@@ -288,6 +291,7 @@ fn stores(c: &mut Criterion) {
             assert!(results.iter().all(Result::is_ok));
         }
         raw_insert_all(&mut raw, chunk);
+        raw_insert_all(&mut raw_task, chunk);
         let tx = docs.unchecked_transaction().expect("begin");
         for i in chunk {
             doc_insert(&tx, i);
@@ -307,6 +311,7 @@ fn stores(c: &mut Criterion) {
     assert_eq!(doc_find(&docs, &email(7)), single);
     assert_eq!(doc_find_join(&docs, &email(7)), single);
     report_reprepares(&raw, &docs);
+    let raw_task = Arc::new(Mutex::new(raw_task));
     let stores = [("memory", &memory), ("sqlite", &sqlite)];
     // Fresh ids and emails for every created identity.
     let next = AtomicU64::new(1_000_000);
@@ -330,6 +335,27 @@ fn stores(c: &mut Criterion) {
     });
     group.bench_function("raw_rusqlite_with_change", |b| {
         b.iter(|| raw_create_with_change(&mut raw, &fresh()))
+    });
+    // A caller that is a task of the runtime: each write is made in a
+    // spawned task (the spawn and the join are the caller's, paid by both).
+    group.bench_function("sqlite_from_task", |b| {
+        b.iter(|| {
+            let (store, next) = (Arc::clone(&sqlite), valid(&fresh()));
+            rt.block_on(rt.spawn(async move { store.create(T, &next).await }))
+                .expect("join")
+                .expect("create")
+        })
+    });
+    group.bench_function("raw_rusqlite_with_change_from_task", |b| {
+        b.iter(|| {
+            let (raw, next) = (Arc::clone(&raw_task), fresh());
+            rt.block_on(
+                rt.spawn(
+                    async move { raw_create_with_change(&mut raw.lock().expect("raw"), &next) },
+                ),
+            )
+            .expect("join")
+        })
     });
     group.finish();
 
@@ -506,6 +532,29 @@ fn stores(c: &mut Criterion) {
     });
     group.bench_function("raw_rusqlite_with_change", |b| {
         b.iter(|| version = raw_update_with(&mut raw, &flip[(version % 2) as usize], version, true))
+    });
+    let mut version = rt.block_on(sqlite.get(T, base.id)).expect("base").version;
+    group.bench_function("sqlite_from_task", |b| {
+        b.iter(|| {
+            let (store, next) = (Arc::clone(&sqlite), valid(&flip[(version % 2) as usize]));
+            let expected = version;
+            version = rt
+                .block_on(rt.spawn(async move { store.update(T, &next, Some(expected)).await }))
+                .expect("join")
+                .expect("update");
+        })
+    });
+    let mut version = 1;
+    group.bench_function("raw_rusqlite_with_change_from_task", |b| {
+        b.iter(|| {
+            let (raw, next) = (Arc::clone(&raw_task), flip[(version % 2) as usize].clone());
+            let expected = version;
+            version = rt
+                .block_on(rt.spawn(async move {
+                    raw_update_with(&mut raw.lock().expect("raw"), &next, expected, true)
+                }))
+                .expect("join");
+        })
     });
     group.finish();
 }

@@ -13,8 +13,13 @@
 //! Prints the mean µs per write of each contender and the ratios
 //! (`benches/README.md`, "The change feed's cost"). The raw change row is
 //! the store's own statement (`sqlite_raw::STORE_APPEND`).
+//!
+//! Two more contenders make each write from a task of the runtime (spawned
+//! and joined from the caller's `block_on`, a cost both pay): the store,
+//! and the raw baseline with the change row (issue 15, item 5: a write
+//! from a task within 1.25× of raw).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use identity_benches::sqlite_raw::{
@@ -48,18 +53,24 @@ fn main() {
         )
         .expect("store"),
     );
-    let mut raw = raw_connection(&dir.path().join("raw.db"));
+    let raw = Arc::new(Mutex::new(raw_connection(&dir.path().join("raw.db"))));
     let preload: Vec<Identity> = (0..PRELOAD).map(|n| person(n, &email(n))).collect();
     for chunk in preload.chunks(100) {
         let batch: Vec<_> = chunk.iter().map(valid).collect();
         let results = rt.block_on(store.batch_create(T, &batch)).expect("preload");
         assert!(results.iter().all(Result::is_ok));
-        raw_insert_all(&mut raw, chunk);
+        raw_insert_all(&mut raw.lock().expect("raw"), chunk);
     }
 
-    let names = ["store", "raw", "raw + change"];
-    let mut create = [Duration::ZERO; 3];
-    let mut update = [Duration::ZERO; 3];
+    let names = [
+        "store",
+        "raw",
+        "raw + change",
+        "store from a task",
+        "raw + change from a task",
+    ];
+    let mut create = [Duration::ZERO; 5];
+    let mut update = [Duration::ZERO; 5];
     let mut next = 1_000_000u64;
     let base = person(42, &email(42));
     let flip = [
@@ -77,13 +88,26 @@ fn main() {
             next += BLOCK as u64;
             let checked: Vec<ValidIdentity> = fresh.iter().map(valid).collect();
             let start = Instant::now();
-            for (i, v) in fresh.iter().zip(&checked) {
+            for (i, v) in fresh.iter().zip(checked) {
                 match who {
                     0 => {
-                        rt.block_on(store.create(T, v)).expect("create");
+                        rt.block_on(store.create(T, &v)).expect("create");
                     }
-                    1 => raw_create(&mut raw, i),
-                    _ => raw_create_with_change(&mut raw, i),
+                    1 => raw_create(&mut raw.lock().expect("raw"), i),
+                    2 => raw_create_with_change(&mut raw.lock().expect("raw"), i),
+                    3 => {
+                        let store = Arc::clone(&store);
+                        rt.block_on(rt.spawn(async move { store.create(T, &v).await }))
+                            .expect("join")
+                            .expect("create");
+                    }
+                    _ => {
+                        let (raw, i) = (Arc::clone(&raw), i.clone());
+                        rt.block_on(rt.spawn(async move {
+                            raw_create_with_change(&mut raw.lock().expect("raw"), &i)
+                        }))
+                        .expect("join");
+                    }
                 }
             }
             *total += start.elapsed();
@@ -98,9 +122,33 @@ fn main() {
                             .block_on(store.update(T, next, Some(store_version)))
                             .expect("update");
                     }
-                    _ => {
+                    1 | 2 => {
                         let next = &flip[(raw_version % 2) as usize];
-                        raw_version = raw_update_with(&mut raw, next, raw_version, who == 2);
+                        raw_version = raw_update_with(
+                            &mut raw.lock().expect("raw"),
+                            next,
+                            raw_version,
+                            who == 2,
+                        );
+                    }
+                    3 => {
+                        let (store, v) = (Arc::clone(&store), store_version);
+                        let next = flip_valid[(v % 2) as usize].clone();
+                        store_version = rt
+                            .block_on(
+                                rt.spawn(async move { store.update(T, &next, Some(v)).await }),
+                            )
+                            .expect("join")
+                            .expect("update");
+                    }
+                    _ => {
+                        let (raw, v) = (Arc::clone(&raw), raw_version);
+                        let next = flip[(v % 2) as usize].clone();
+                        raw_version = rt
+                            .block_on(rt.spawn(async move {
+                                raw_update_with(&mut raw.lock().expect("raw"), &next, v, true)
+                            }))
+                            .expect("join");
                     }
                 }
             }
@@ -128,8 +176,8 @@ fn main() {
                 0 => {
                     rt.block_on(store.create(T, &valid(&i))).expect("create");
                 }
-                1 => raw_create(&mut raw, &i),
-                _ => raw_create_with_change(&mut raw, &i),
+                1 => raw_create(&mut raw.lock().expect("raw"), &i),
+                _ => raw_create_with_change(&mut raw.lock().expect("raw"), &i),
             }
         }
         next += BLOCK as u64;
@@ -143,7 +191,8 @@ fn main() {
                     .expect("update");
             } else {
                 let n = &flip[(raw_version % 2) as usize];
-                raw_version = raw_update_with(&mut raw, n, raw_version, who == 2);
+                raw_version =
+                    raw_update_with(&mut raw.lock().expect("raw"), n, raw_version, who == 2);
             }
         }
         counted[1] = frames(c, false) as f64 / BLOCK as f64;
@@ -162,9 +211,11 @@ fn main() {
     // The raw change rows were written: one per create and per update of
     // the third contender, timed or counted.
     let rows: i64 = raw
+        .lock()
+        .expect("raw")
         .query_row("SELECT count(*) FROM identity_changes", [], |r| r.get(0))
         .expect("count");
-    assert_eq!(rows, 2 * (i64::from(writes) + BLOCK as i64));
+    assert_eq!(rows, 2 * (2 * i64::from(writes) + BLOCK as i64));
     for (what, totals) in [("create", create), ("update", update)] {
         let us: Vec<f64> = totals
             .iter()
@@ -177,11 +228,12 @@ fn main() {
             .collect();
         println!(
             "{what} ({writes} each): {}; raw + change / raw {:.3}, store / raw {:.3}, \
-             store / (raw + change) {:.3}",
+             store / (raw + change) {:.3}; from a task: store / (raw + change) {:.3}",
             each.join(", "),
             us[2] / us[1],
             us[0] / us[1],
-            us[0] / us[2]
+            us[0] / us[2],
+            us[3] / us[4]
         );
     }
 }

@@ -285,7 +285,7 @@ impl ChangedFields {
     }
 }
 
-fn same_optional_json(a: Option<&Value>, b: Option<&Value>) -> bool {
+pub(crate) fn same_optional_json(a: Option<&Value>, b: Option<&Value>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => same_json(a, b),
         (None, None) => true,
@@ -299,7 +299,13 @@ fn same_optional_json(a: Option<&Value>, b: Option<&Value>) -> bool {
 /// compared pairwise in order, and an object whose keys differ in order
 /// falls back to `serde_json`'s (hashing) equality. Iterative: nesting
 /// goes on an explicit stack, kept inline for the first levels.
-fn same_json(a: &Value, b: &Value) -> bool {
+///
+/// The walk goes no further than the smaller of the two (objects and
+/// arrays of other lengths differ at once, and the map equality of the
+/// fallback recurses no deeper than the shallower value), so comparing a
+/// caller's value that passed no limit with a stored one costs no more
+/// than the stored one bounds.
+pub(crate) fn same_json(a: &Value, b: &Value) -> bool {
     const INLINE: usize = 8;
     let mut inline: [(&Value, &Value); INLINE] = [(a, b); INLINE];
     let mut len = 1;

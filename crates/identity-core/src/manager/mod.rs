@@ -130,14 +130,25 @@ impl IdentityManager {
     /// A config shared with the one of the same type in `stored` (the
     /// identity as read, which the write built on) was checked when that
     /// was written, and is not walked again.
-    fn check_limits(&self, identity: &Identity, stored: Option<&Credentials>) -> Result<(), Error> {
+    fn check_limits(&self, identity: &Identity, prior: &Prior<'_>) -> Result<(), Error> {
+        let (stored, same) = (prior.credentials, prior.same);
         let limits = &self.inner.config.limits;
         let mut violations = Vec::new();
-        for (name, value) in [
-            ("/metadata_public", &identity.metadata_public),
-            ("/metadata_admin", &identity.metadata_admin),
+        for (name, value, field) in [
+            (
+                "/metadata_public",
+                &identity.metadata_public,
+                ChangedFields::METADATA_PUBLIC,
+            ),
+            (
+                "/metadata_admin",
+                &identity.metadata_admin,
+                ChangedFields::METADATA_ADMIN,
+            ),
         ] {
+            // Metadata equal to the stored passed the limits when written.
             if let Some(v) = value
+                && !same.intersects(field)
                 && let Err(violation) = limits.check(v, name)
             {
                 violations.push(violation);
@@ -184,6 +195,7 @@ impl IdentityManager {
                 verifiable: prior_verifiable,
                 recovery: prior_recovery,
                 credentials: None,
+                same: ChangedFields::NONE,
             },
             now,
         )
@@ -200,8 +212,14 @@ impl IdentityManager {
         prior: Prior<'_>,
         now: Timestamp,
     ) -> Result<bool, Error> {
-        self.check_limits(identity, prior.credentials)?;
-        let derived = schema.validate(&mut identity.traits, &self.inner.config.limits)?;
+        self.check_limits(identity, &prior)?;
+        // Traits equal to the stored passed the limits when written (and
+        // the comparison cost no more than the stored traits bound).
+        let derived = if prior.same.intersects(ChangedFields::TRAITS) {
+            schema.validate_bounded(&mut identity.traits)?
+        } else {
+            schema.validate(&mut identity.traits, &self.inner.config.limits)?
+        };
         let changed = credentials::apply_derived(&mut identity.credentials, &derived, now);
         let ids = self.inner.ids.as_ref();
         identity.verifiable_addresses =
@@ -306,6 +324,9 @@ struct Prior<'a> {
     verifiable: &'a [VerifiableAddress],
     recovery: &'a [RecoveryAddress],
     credentials: Option<&'a Credentials>,
+    /// Of the traits and metadata, those known to equal the stored
+    /// identity's (which passed the limits when it was written).
+    same: ChangedFields,
 }
 
 /// The written identity at the version the store gave it: the shared

@@ -13,12 +13,13 @@ use super::{
     Prior, UpdateIdentityBody, credentials, parse_state, patch,
 };
 use crate::error::{ConflictField, Error, WriteOp};
-use crate::feed::ChangedFields;
+use crate::feed::{self, ChangedFields};
 use crate::model::{
     ExternalId, Identity, RecoveryAddress, TenantId, VerifiableAddress, VerificationStatus,
     check_region,
 };
 use crate::observe::{Operation, observed};
+use crate::schema::IdentitySchema;
 use crate::store::ValidIdentity;
 use crate::time::Timestamp;
 
@@ -456,6 +457,11 @@ impl IdentityManager {
     /// mismatch when the stored version differs; without it, the last writer
     /// wins (and concurrent credential changes are re-read, never lost).
     ///
+    /// Traits and metadata the body gives equal to the stored ones are not
+    /// measured against the [`Limits`](crate::Limits) again: they passed the
+    /// limits when they were written (so lowering the limits refuses only
+    /// PUTs that change a value past them).
+    ///
     /// An `async fn` to its callers; the body is taken apart before the
     /// future is made, so that the future holds only the parts the write
     /// reads (an `async fn` would hold the body beside them).
@@ -533,10 +539,12 @@ impl IdentityManager {
         imports: &[credentials::Import],
         now: Timestamp,
     ) -> Result<(Arc<Identity>, ChangedFields), Error> {
-        let schema = if asked.schema_id.is_empty() {
-            self.inner.schemas.resolve(&stored.schema_id)?.clone()
+        // Borrowed, not cloned: two threads' PUTs would otherwise bounce
+        // the schema's reference count between their cores.
+        let schema: &IdentitySchema = if asked.schema_id.is_empty() {
+            self.inner.schemas.resolve(&stored.schema_id)?
         } else {
-            self.inner.schemas.resolve(asked.schema_id)?.clone()
+            self.inner.schemas.resolve(asked.schema_id)?
         };
         // Built field by field from the stored identity, which is shared:
         // what the body replaces is never copied, the credentials are
@@ -568,22 +576,49 @@ impl IdentityManager {
             next.state_changed_at = Some(now);
         }
         credentials::merge(&mut next.credentials, imports.to_vec(), stored.id, now)?;
+        // What the body replaces with equal values (a PUT of the whole
+        // identity changes one field, if any): compared once, here, for the
+        // limits (which such values passed when stored) and the change feed.
+        let same = [
+            (
+                feed::same_json(&stored.traits, &next.traits),
+                ChangedFields::TRAITS,
+            ),
+            (
+                feed::same_optional_json(
+                    stored.metadata_public.as_ref(),
+                    next.metadata_public.as_ref(),
+                ),
+                ChangedFields::METADATA_PUBLIC,
+            ),
+            (
+                feed::same_optional_json(
+                    stored.metadata_admin.as_ref(),
+                    next.metadata_admin.as_ref(),
+                ),
+                ChangedFields::METADATA_ADMIN,
+            ),
+        ]
+        .into_iter()
+        .filter(|(equal, _)| *equal)
+        .fold(ChangedFields::NONE, |set, (_, field)| set.union(field));
         let derived_changes = self.finish_over(
             next,
-            &schema,
+            schema,
             Prior {
                 verifiable: &stored.verifiable_addresses,
                 recovery: &stored.recovery_addresses,
                 credentials: Some(&stored.credentials),
+                same,
             },
             now,
         )?;
         // The credentials are the stored ones, cloned, unless an import or
         // the derivation changed them.
         let kept = if imports.is_empty() && !derived_changes {
-            ChangedFields::CREDENTIALS
+            same.union(ChangedFields::CREDENTIALS)
         } else {
-            ChangedFields::NONE
+            same
         };
         Ok((shared, kept))
     }

@@ -353,6 +353,12 @@ impl IdentitySchema {
         limits
             .check(traits, "/traits")
             .map_err(|v| Error::Validation(vec![v]))?;
+        self.validate_bounded(traits)
+    }
+
+    /// [`IdentitySchema::validate`], for traits known to be within the
+    /// limits already (equal to traits that passed them when stored).
+    pub(crate) fn validate_bounded(&self, traits: &mut Value) -> Result<Derived, Error> {
         // Wrap without copying: swap the traits into this thread's
         // `{"traits": ...}` document (kept, key and all, between calls) and
         // back out.

@@ -669,3 +669,84 @@ async fn puts_keeping_their_values_then_changing_them_keep_the_indexes() {
         .await
         .expect("the old address is free");
 }
+
+/// A PUT compares what it replaces with the stored values once, before the
+/// limits: traits and metadata equal to the stored ones passed the limits
+/// when they were written and are not measured again, so a manager whose
+/// limits were lowered since still accepts a PUT that keeps them; anything
+/// the PUT changes is measured against the limits in force.
+#[tokio::test]
+async fn put_measures_only_what_it_changes_against_the_limits() {
+    use std::sync::Arc;
+
+    use identity_core::password::PasswordHasher;
+    use identity_core::{IdentityManager, Limits, ManagerConfig};
+    use identity_store_memory::MemoryStore;
+
+    let store = Arc::new(MemoryStore::new());
+    let manager = |limits: Limits| {
+        IdentityManager::builder(store.clone(), Arc::new(crate::ops_support::registry()))
+            .hasher(PasswordHasher::insecure_fast_for_tests())
+            .config(ManagerConfig::default().with_limits(limits))
+            .build()
+    };
+    // 90 characters: within the schema's `maxLength`, over the lowered
+    // limits below once the traits are written as JSON.
+    let big = "y".repeat(90);
+    let traits = json!({"email": "a@x.example", "name": {"first": big, "last": "L"}});
+    let metadata = json!({"notes": big});
+    let created = manager(Limits::default())
+        .create(
+            TENANT,
+            identity_core::CreateIdentityBody::from_json(json!({
+                "traits": traits, "metadata_public": metadata, "metadata_admin": metadata
+            }))
+            .expect("body"),
+        )
+        .await
+        .expect("created under the default limits");
+    let strict = manager(Limits::default().with_max_json_bytes(64));
+    let put = |traits: &Value, public: &Value, admin: &Value| {
+        body(json!({"traits": traits, "metadata_public": public, "metadata_admin": admin}))
+    };
+    let kept = strict
+        .update(TENANT, created.id, put(&traits, &metadata, &metadata), None)
+        .await
+        .expect("nothing changed: nothing measured");
+    assert_eq!(kept.version, created.version + 1);
+    assert_eq!(
+        (&kept.traits, &kept.metadata_public),
+        (&traits, &Some(metadata.clone()))
+    );
+
+    let longer = json!({"notes": format!("{big}!")});
+    let mut other_traits = traits.clone();
+    other_traits["name"]["last"] = json!("M");
+    for (body, path) in [
+        (put(&other_traits, &metadata, &metadata), "/traits"),
+        (put(&traits, &longer, &metadata), "/metadata_public"),
+        (put(&traits, &metadata, &longer), "/metadata_admin"),
+    ] {
+        let e = strict
+            .update(TENANT, created.id, body, None)
+            .await
+            .expect_err("a changed value over the limits");
+        assert_eq!(e.kind(), ErrorKind::Validation, "{path}");
+        let paths: Vec<&str> = e.violations().iter().map(|v| v.instance_path()).collect();
+        assert_eq!(paths, [path]);
+    }
+    // A value the PUT keeps may not smuggle a deep one past the depth
+    // limit either: the stored traits bound the comparison, and a deeper
+    // body differs from them.
+    let mut deep = json!("leaf");
+    for _ in 0..100 {
+        deep = json!({ "d": deep });
+    }
+    let e = strict
+        .update(TENANT, created.id, put(&deep, &metadata, &metadata), None)
+        .await
+        .expect_err("too deep");
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    let unchanged = strict.get(TENANT, created.id).await.expect("get");
+    assert_eq!(unchanged.version, kept.version);
+}
