@@ -10,7 +10,10 @@
 //! id of the identity holding it; and the change feed behind a `Mutex`.
 //! The tenants themselves sit in one map behind an `RwLock` that calls
 //! read-lock for their whole length; only the first write of a new tenant
-//! write-locks it, to add the tenant.
+//! write-locks it, to add the tenant. The default tenant, where an
+//! embedder without tenants keeps every identity, sits outside the map
+//! and is reached without that lock (whose count every call of every
+//! thread would otherwise write).
 //!
 //! # Locks
 //!
@@ -71,7 +74,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use identity_core::{
@@ -100,18 +103,28 @@ use tenant::{Tenant, not_found, read, write};
 /// (the rows carry every credential config).
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    tenants: Arc<RwLock<BTreeMap<TenantId, Tenant>>>,
+    tenants: Arc<Tenants>,
     compact: bool,
+}
+
+/// The tenants: the default one apart, set on its first write and read
+/// without a lock, and the others in a map.
+#[derive(Default)]
+struct Tenants {
+    default: OnceLock<Tenant>,
+    others: RwLock<BTreeMap<TenantId, Tenant>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = f.debug_struct("MemoryStore");
         // Busy or poisoned: Debug never blocks.
-        let tenants = self.tenants.try_read().ok();
-        let counts: Option<BTreeMap<&TenantId, usize>> = tenants.as_ref().and_then(|tenants| {
-            tenants
-                .iter()
+        let others = self.tenants.others.try_read().ok();
+        let default = self.tenants.default.get().map(|t| (&TenantId::DEFAULT, t));
+        let counts: Option<BTreeMap<&TenantId, usize>> = others.as_ref().and_then(|others| {
+            default
+                .into_iter()
+                .chain(others.iter())
                 .map(|(id, tenant)| Some((id, tenant.try_count()?)))
                 .collect()
         });
@@ -156,7 +169,10 @@ impl MemoryStore {
         tenant: TenantId,
         f: impl FnOnce(&Tenant) -> Result<R, Error>,
     ) -> Result<Option<R>, Error> {
-        let tenants = read(&self.tenants)?;
+        if tenant == TenantId::DEFAULT {
+            return self.tenants.default.get().map(f).transpose();
+        }
+        let tenants = read(&self.tenants.others)?;
         tenants.get(&tenant).map(f).transpose()
     }
 
@@ -167,14 +183,17 @@ impl MemoryStore {
         tenant: TenantId,
         f: impl FnOnce(&Tenant) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        if tenant == TenantId::DEFAULT {
+            return f(self.tenants.default.get_or_init(Tenant::default));
+        }
         {
-            let tenants = read(&self.tenants)?;
+            let tenants = read(&self.tenants.others)?;
             if let Some(t) = tenants.get(&tenant) {
                 return f(t);
             }
         }
-        write(&self.tenants)?.entry(tenant).or_default();
-        let tenants = read(&self.tenants)?;
+        write(&self.tenants.others)?.entry(tenant).or_default();
+        let tenants = read(&self.tenants.others)?;
         let t = tenants.get(&tenant).ok_or_else(|| Error::Internal {
             message: "memory store tenant vanished".to_owned(),
             source: None,

@@ -79,12 +79,9 @@ async fn races_keep_indexes_rows_and_feed_in_step(store: MemoryStore) {
     }
 
     let (rows, index) = store
-        .tenants
-        .read()
+        .in_tenant(TENANT, |t| Ok(t.snapshot()))
         .expect("tenants")
-        .get(&TENANT)
-        .expect("tenant")
-        .snapshot();
+        .expect("tenant");
     // The indexes hold exactly the rows' values, each for its row.
     let held: std::collections::BTreeSet<(ConflictField, Uuid)> = rows
         .iter()
@@ -149,12 +146,9 @@ async fn races_keep_indexes_rows_and_feed_in_step_compact() {
 /// them, and the holder of each in the indexes.
 fn row_and_index(store: &MemoryStore, seed: u64) -> (u64, Vec<ConflictField>, Vec<Uuid>) {
     let (rows, index) = store
-        .tenants
-        .read()
+        .in_tenant(TENANT, |t| Ok(t.snapshot()))
         .expect("tenants")
-        .get(&TENANT)
-        .expect("tenant")
-        .snapshot();
+        .expect("tenant");
     let (version, keys) = rows.get(&id(seed)).cloned().expect("the row");
     let holders = keys
         .iter()
@@ -257,4 +251,63 @@ async fn updates_keep_then_change_the_rows_values_shared() {
 #[tokio::test]
 async fn updates_keep_then_change_the_rows_values_compact() {
     updates_keep_then_change_the_rows_values(MemoryStore::compact()).await;
+}
+
+/// The default tenant, kept apart from the map of the others, holds its
+/// own identities, values and feed, and comes into being on its first
+/// write, as any tenant does: the same identity (same id, same email)
+/// lives in both without a conflict, and each sees only its own.
+#[tokio::test]
+async fn the_default_tenant_is_a_tenant_like_the_others() {
+    use identity_core::TenantId;
+    let store = MemoryStore::new();
+    let default = TenantId::DEFAULT;
+    assert_eq!(
+        format!("{store:?}"),
+        "MemoryStore { identities_per_tenant: {} }"
+    );
+    assert_eq!(store.count(default).await.expect("count"), 0);
+    assert_eq!(
+        store.get(default, id(1)).await.expect_err("none").kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(all_changes(&store, default).await, []);
+
+    let written = valid(identity(1, "a@example.com"));
+    assert_eq!(store.create(default, &written).await.expect("create"), 1);
+    assert_eq!(store.create(TENANT, &written).await.expect("create"), 1);
+    let second = valid(identity(2, "b@example.com"));
+    assert_eq!(store.create(default, &second).await.expect("create"), 1);
+    assert_eq!(
+        store
+            .create(default, &written)
+            .await
+            .expect_err("again")
+            .kind(),
+        ErrorKind::Conflict
+    );
+    store.delete(TENANT, id(1), None).await.expect("delete");
+
+    assert_eq!(store.count(default).await.expect("count"), 2);
+    assert_eq!(store.count(TENANT).await.expect("count"), 0);
+    assert_eq!(store.get(default, id(1)).await.expect("get").id, id(1));
+    assert_eq!(
+        store.get(TENANT, id(1)).await.expect_err("deleted").kind(),
+        ErrorKind::NotFound
+    );
+    let kinds = |changes: Vec<identity_core::Change>| -> Vec<(ChangeKind, Uuid)> {
+        changes.iter().map(|c| (c.kind, c.identity_id)).collect()
+    };
+    assert_eq!(
+        kinds(all_changes(&store, default).await),
+        [(ChangeKind::Created, id(1)), (ChangeKind::Created, id(2))]
+    );
+    assert_eq!(
+        kinds(all_changes(&store, TENANT).await),
+        [(ChangeKind::Created, id(1)), (ChangeKind::Deleted, id(1))]
+    );
+    assert_eq!(
+        format!("{store:?}"),
+        format!("MemoryStore {{ identities_per_tenant: {{{default:?}: 2, {TENANT:?}: 0}} }}")
+    );
 }
