@@ -19,8 +19,9 @@
 //!
 //! A call takes its locks in this order, and never waits for one while
 //! holding a later one, so no two calls wait on each other in a cycle:
-//! the tenant map (read), the tenant's index lock, its shards by ascending
-//! index, its feed. Which ones each call takes:
+//! the tenant map (read; not for the default tenant), the tenant's index
+//! lock, its shards by ascending index, its feed. Which ones each call
+//! takes:
 //!
 //! | call | index | shards | feed |
 //! |---|---|---|---|
