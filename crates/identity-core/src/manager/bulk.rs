@@ -271,10 +271,10 @@ impl IdentityManager {
                         next.state = state;
                         next.state_changed_at = Some(now);
                     }
-                    let schema = self.inner.schemas.resolve(&next.schema_id)?.clone();
+                    let schema = self.inner.schemas.resolve(&next.schema_id)?;
                     let prior_v = std::mem::take(&mut next.verifiable_addresses);
                     let prior_r = std::mem::take(&mut next.recovery_addresses);
-                    self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
+                    self.finish(&mut next, schema, &prior_v, &prior_r, now)?;
                     Ok((Arc::new(next), ChangedFields::NONE))
                 },
             )

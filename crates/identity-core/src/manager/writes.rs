@@ -55,7 +55,7 @@ impl IdentityManager {
         mut imports: Vec<credentials::Import>,
     ) -> Result<Identity, Error> {
         check_region(body.region.as_deref().unwrap_or_default())?;
-        let schema = self.inner.schemas.resolve(&body.schema_id)?.clone();
+        let schema = self.inner.schemas.resolve(&body.schema_id)?;
         let state = parse_state(body.state.as_deref())?.unwrap_or_default();
         let now = self.inner.clock.now();
         let id = self.inner.ids.new_id();
@@ -126,7 +126,7 @@ impl IdentityManager {
             .collect();
         self.finish(
             &mut identity,
-            &schema,
+            schema,
             &imported_verifiable,
             &imported_recovery,
             now,
@@ -683,10 +683,10 @@ impl IdentityManager {
             self.read_modify_write(tenant, id, expected_version, |stored, now, _| {
                 let mut next = Identity::clone(stored);
                 credentials::delete(&mut next.credentials, kind, identifier, now)?;
-                let schema = self.inner.schemas.resolve(&next.schema_id)?.clone();
+                let schema = self.inner.schemas.resolve(&next.schema_id)?;
                 let prior_v = std::mem::take(&mut next.verifiable_addresses);
                 let prior_r = std::mem::take(&mut next.recovery_addresses);
-                self.finish(&mut next, &schema, &prior_v, &prior_r, now)?;
+                self.finish(&mut next, schema, &prior_v, &prior_r, now)?;
                 Ok((Arc::new(next), ChangedFields::NONE))
             })
             .await
