@@ -1,0 +1,313 @@
+//! Throughput on one and two threads, interleaved round by round, for a
+//! shared machine (issue 15, item 7): PUTs through the memory store, and
+//! validation from bytes, each beside the machine's own two-thread factor.
+//!
+//! ```text
+//! cargo build --profile bench -p identity-benches --example threads
+//! target/release/examples/threads 150
+//! ```
+//!
+//! Seven variants of one round each: 2,000 PUTs through one manager and
+//! store on one thread; 1,000 on each of two threads; 1,000 on each of two
+//! threads with a manager and store each (nothing of the library shared:
+//! the ceiling for PUTs); 4,000 documents of the default corpus validated
+//! from bytes on one thread, and 2,000 on each of two; and the control, a
+//! bare `serde_json` parse of the same 4,000 documents' bytes on one
+//! thread and on two (nothing of the library at all). The order rotates
+//! from round to round and the program prints the median of each round's
+//! ratios: load swings slower than a round (milliseconds) hit all variants
+//! alike.
+//!
+//! The work runs on two long-lived worker threads, each with its own
+//! current-thread runtime, as a server's would. Each worker makes its own
+//! input for a round (the PUT bodies, a copy of the documents' bytes)
+//! before the round starts, waits spinning for the other, and times its
+//! own part; a round lasts from the first worker's start to the last one's
+//! end. An earlier version (`put_threads`) started two threads and built
+//! two runtimes per round, made the bodies on the main thread, and timed
+//! the round from the main thread: it measured thread starts, fresh
+//! allocator arenas, frees across arenas and wake-ups, and two threads with
+//! nothing shared reached only 1.27-1.68x one.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use identity_benches::corpus::{CORPUS_SIZE, corpus, shared_data};
+use identity_core::password::PasswordHasher;
+use identity_core::{
+    CreateIdentityBody, IdentityManager, IdentitySchema, Limits, SchemaRegistry, TenantId,
+    UpdateIdentityBody,
+};
+use identity_store_memory::MemoryStore;
+use serde_json::json;
+use tokio::runtime::Runtime;
+use uuid::Uuid;
+
+const PUTS: usize = 2_000;
+const PER_THREAD: usize = 50;
+const BCRYPT: &str = "$2a$04$18NdbUpOiB29DkZUKbUCzOrZR8RwXazlHCXHto2t9pVA5P4oJR7Ay";
+
+fn manager() -> IdentityManager {
+    let mut registry = SchemaRegistry::new();
+    registry
+        .register_file("default", shared_data().join("schemas/default.schema.json"))
+        .expect("registers");
+    IdentityManager::builder(Arc::new(MemoryStore::new()), Arc::new(registry))
+        .hasher(PasswordHasher::insecure_fast_for_tests())
+        .build()
+}
+
+fn traits(n: usize) -> serde_json::Value {
+    json!({"email": format!("user{n}@example.com"), "name": {"first": "Ada", "last": "Lovelace"}})
+}
+
+/// Creates each thread's identities (thread `t` gets its own 50).
+fn seed(m: &IdentityManager, threads: std::ops::Range<usize>) -> Vec<Vec<Uuid>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    threads
+        .map(|t| {
+            (0..PER_THREAD)
+                .map(|i| {
+                    let body = CreateIdentityBody::from_json(json!({
+                        "traits": traits(t * PER_THREAD + i),
+                        "credentials": {"password": {"config": {"hashed_password": BCRYPT}}},
+                        "metadata_public": {"plan": "pro"}
+                    }))
+                    .expect("body");
+                    rt.block_on(m.create(TenantId::DEFAULT, body))
+                        .expect("create")
+                        .id
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A worker's part of a round: run on the worker to make its input (not
+/// timed), it returns the measured work, which returns how many items it
+/// did.
+type Prepare<'a> = Box<dyn FnOnce() -> Box<dyn FnOnce(&Runtime) -> usize + 'a> + Send + 'a>;
+
+/// A round's part for one worker, how many workers take part, the count
+/// of those ready, and where the worker reports when it started and ended.
+struct Job<'a> {
+    prepare: Prepare<'a>,
+    workers: usize,
+    ready: Arc<AtomicUsize>,
+    report: mpsc::Sender<(Instant, Instant)>,
+}
+
+/// A long-lived worker thread with its own current-thread runtime, as a
+/// server's are: no thread start, no runtime build and no first touch of a
+/// fresh allocator arena falls inside a round, and what a round frees was
+/// allocated on the thread that frees it. Once its input is made, a worker
+/// spins until every worker of the round is ready (a sleeping thread's
+/// wake-up, tens of microseconds on a VM, would be timed otherwise), then
+/// times its own part.
+fn worker(jobs: mpsc::Receiver<Job<'_>>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for job in jobs {
+        let run = (job.prepare)();
+        job.ready.fetch_add(1, Ordering::AcqRel);
+        while job.ready.load(Ordering::Acquire) < job.workers {
+            std::hint::spin_loop();
+        }
+        let start = Instant::now();
+        std::hint::black_box(run(&rt));
+        let end = Instant::now();
+        job.report.send((start, end)).expect("main");
+    }
+}
+
+/// Items per second of one round: `parts[t]` on worker `t`, from the
+/// first worker's start to the last one's end.
+fn round<'a>(workers: &[mpsc::Sender<Job<'a>>], parts: Vec<Prepare<'a>>, items: usize) -> f64 {
+    let n = parts.len();
+    let ready = Arc::new(AtomicUsize::new(0));
+    let (report, reports) = mpsc::channel();
+    for (w, prepare) in workers.iter().zip(parts) {
+        w.send(Job {
+            prepare,
+            workers: n,
+            ready: Arc::clone(&ready),
+            report: report.clone(),
+        })
+        .expect("worker");
+    }
+    let times: Vec<(Instant, Instant)> = reports.iter().take(n).collect();
+    let start = times.iter().map(|t| t.0).min().expect("a worker");
+    let end = times.iter().map(|t| t.1).max().expect("a worker");
+    items as f64 / (end - start).as_secs_f64()
+}
+
+/// `count` PUTs of thread `t`'s identities through `m`, their bodies made
+/// on the worker before the round starts.
+fn puts<'a>(m: &'a IdentityManager, ids: &'a [Uuid], t: usize, count: usize) -> Prepare<'a> {
+    Box::new(move || {
+        let work: Vec<(Uuid, UpdateIdentityBody)> = (0..count)
+            .map(|k| {
+                let i = k % PER_THREAD;
+                let body = UpdateIdentityBody::from_json(json!({
+                    "traits": traits(t * PER_THREAD + i), "metadata_public": {"plan": "pro"}
+                }))
+                .expect("body");
+                (ids[i], body)
+            })
+            .collect();
+        Box::new(move |rt: &Runtime| {
+            for (id, body) in work {
+                rt.block_on(m.update(TenantId::DEFAULT, id, body, None))
+                    .expect("put");
+            }
+            count
+        })
+    })
+}
+
+/// `docs` validated from bytes against `schema` (bench (b)): parse, then
+/// validate and derive. The bytes are copied on the worker.
+fn validations<'a>(schema: &'a IdentitySchema, docs: &'a [Vec<u8>]) -> Prepare<'a> {
+    Box::new(move || {
+        let docs = docs.to_vec();
+        let limits = Limits::default();
+        Box::new(move |_: &Runtime| {
+            docs.iter()
+                .map(|raw| {
+                    let mut traits: serde_json::Value =
+                        serde_json::from_slice(std::hint::black_box(raw)).expect("json");
+                    usize::from(schema.validate(&mut traits, &limits).is_ok())
+                })
+                .sum()
+        })
+    })
+}
+
+/// The control: a bare `serde_json` parse of `docs` (nothing of the
+/// library: the machine's own two-thread factor). The bytes are copied on
+/// the worker.
+fn parses<'a>(docs: &'a [Vec<u8>]) -> Prepare<'a> {
+    Box::new(move || {
+        let docs = docs.to_vec();
+        Box::new(move |_: &Runtime| {
+            docs.iter()
+                .map(|raw| {
+                    let v: serde_json::Value =
+                        serde_json::from_slice(std::hint::black_box(raw)).expect("json");
+                    usize::from(std::hint::black_box(v).is_object())
+                })
+                .sum()
+        })
+    })
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Documents a round validates or parses.
+const DOCS: usize = 4_000;
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(40);
+    let shared = manager();
+    let shared_ids = seed(&shared, 0..2);
+    let own = [manager(), manager()];
+    let own_ids: Vec<Vec<Uuid>> = own
+        .iter()
+        .enumerate()
+        .flat_map(|(t, m)| seed(m, t..t + 1))
+        .collect();
+    let mut registry = SchemaRegistry::new();
+    registry
+        .register_file("default", shared_data().join("schemas/default.schema.json"))
+        .expect("registers");
+    let schema = registry.resolve("default").expect("registered");
+    let docs: Vec<Vec<u8>> = corpus("default", 0x1de7_1717, CORPUS_SIZE)
+        .iter()
+        .take(DOCS)
+        .map(|d| serde_json::to_vec(&d.traits).expect("json"))
+        .collect();
+    let halves: Vec<&[Vec<u8>]> = docs.chunks(DOCS / 2).collect();
+    const VARIANTS: usize = 7;
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS];
+    std::thread::scope(|scope| {
+        let workers: Vec<mpsc::Sender<Job<'_>>> = (0..2)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel();
+                scope.spawn(move || worker(rx));
+                tx
+            })
+            .collect();
+        let (shared, shared_ids, own, own_ids) = (&shared, &shared_ids, &own, &own_ids);
+        for r in 0..rounds + 1 {
+            let mut row = [0.0; VARIANTS];
+            for k in 0..VARIANTS {
+                let variant = (r + k) % VARIANTS;
+                let (parts, items): (Vec<Prepare<'_>>, usize) = match variant {
+                    0 => (vec![puts(shared, &shared_ids[0], 0, PUTS)], PUTS),
+                    1 => (
+                        (0..2)
+                            .map(|t| puts(shared, &shared_ids[t], t, PUTS / 2))
+                            .collect(),
+                        PUTS,
+                    ),
+                    2 => (
+                        (0..2)
+                            .map(|t| puts(&own[t], &own_ids[t], t, PUTS / 2))
+                            .collect(),
+                        PUTS,
+                    ),
+                    3 => (vec![validations(schema, &docs)], DOCS),
+                    4 => (
+                        halves.iter().map(|h| validations(schema, h)).collect(),
+                        DOCS,
+                    ),
+                    5 => (vec![parses(&docs)], DOCS),
+                    _ => (halves.iter().map(|h| parses(h)).collect(), DOCS),
+                };
+                row[variant] = round(&workers, parts, items);
+            }
+            // The first round warms up.
+            if r > 0 {
+                for (v, x) in row.into_iter().enumerate() {
+                    results[v].push(x);
+                }
+            }
+        }
+    });
+    let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(a, b)| a / b).collect());
+    let [one, two, two_own, v_one, v_two, p_one, p_two] = &results[..] else {
+        unreachable!("seven variants")
+    };
+    println!(
+        "{rounds} rounds, medians: PUT 1 thread {:.0}/s, 2 threads {:.0}/s, 2 threads own stores {:.0}/s; \
+         validation 1 thread {:.0}/s, 2 threads {:.0}/s; bare parse 1 thread {:.0}/s, 2 threads {:.0}/s",
+        median(one.clone()),
+        median(two.clone()),
+        median(two_own.clone()),
+        median(v_one.clone()),
+        median(v_two.clone()),
+        median(p_one.clone()),
+        median(p_two.clone()),
+    );
+    println!(
+        "per-round ratios, medians: PUT 2T/1T {:.2}x, own stores 2T/1T {:.2}x, shared/own {:.2}; \
+         validation 2T/1T {:.2}x; control, bare parse 2T/1T {:.2}x",
+        ratio(two, one),
+        ratio(two_own, one),
+        ratio(two, two_own),
+        ratio(v_two, v_one),
+        ratio(p_two, p_one),
+    );
+}
