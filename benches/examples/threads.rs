@@ -5,6 +5,7 @@
 //! ```text
 //! cargo build --profile bench -p identity-benches --example threads
 //! target/release/examples/threads 150
+//! target/release/examples/threads 2000 put-2    # one variant, for a profiler
 //! ```
 //!
 //! Seven variants of one round each: 2,000 PUTs through one manager and
@@ -89,8 +90,13 @@ fn seed(m: &IdentityManager, threads: std::ops::Range<usize>) -> Vec<Vec<Uuid>> 
 
 /// A worker's part of a round: run on the worker to make its input (not
 /// timed), it returns the measured work, which returns how many items it
-/// did.
-type Prepare<'a> = Box<dyn FnOnce() -> Box<dyn FnOnce(&Runtime) -> usize + 'a> + Send + 'a>;
+/// did and what is left of its input, dropped once the round is timed (a
+/// large buffer's free can unmap pages, which interrupts the other
+/// worker's core).
+type Prepare<'a> = Box<dyn FnOnce() -> Run<'a> + Send + 'a>;
+
+/// The measured part of a round on one worker.
+type Run<'a> = Box<dyn FnOnce(&Runtime) -> (usize, Box<dyn std::any::Any>) + 'a>;
 
 /// A round's part for one worker, how many workers take part, the count
 /// of those ready, and where the worker reports when it started and ended.
@@ -120,9 +126,11 @@ fn worker(jobs: mpsc::Receiver<Job<'_>>) {
             std::hint::spin_loop();
         }
         let start = Instant::now();
-        std::hint::black_box(run(&rt));
+        let (done, leftover) = run(&rt);
         let end = Instant::now();
+        std::hint::black_box(done);
         job.report.send((start, end)).expect("main");
+        drop(leftover);
     }
 }
 
@@ -151,7 +159,7 @@ fn round<'a>(workers: &[mpsc::Sender<Job<'a>>], parts: Vec<Prepare<'a>>, items: 
 /// on the worker before the round starts.
 fn puts<'a>(m: &'a IdentityManager, ids: &'a [Uuid], t: usize, count: usize) -> Prepare<'a> {
     Box::new(move || {
-        let work: Vec<(Uuid, UpdateIdentityBody)> = (0..count)
+        let mut work: Vec<(Uuid, UpdateIdentityBody)> = (0..count)
             .map(|k| {
                 let i = k % PER_THREAD;
                 let body = UpdateIdentityBody::from_json(json!({
@@ -162,11 +170,11 @@ fn puts<'a>(m: &'a IdentityManager, ids: &'a [Uuid], t: usize, count: usize) -> 
             })
             .collect();
         Box::new(move |rt: &Runtime| {
-            for (id, body) in work {
+            for (id, body) in work.drain(..) {
                 rt.block_on(m.update(TenantId::DEFAULT, id, body, None))
                     .expect("put");
             }
-            count
+            (count, Box::new(work) as Box<dyn std::any::Any>)
         })
     })
 }
@@ -178,13 +186,15 @@ fn validations<'a>(schema: &'a IdentitySchema, docs: &'a [Vec<u8>]) -> Prepare<'
         let docs = docs.to_vec();
         let limits = Limits::default();
         Box::new(move |_: &Runtime| {
-            docs.iter()
+            let valid = docs
+                .iter()
                 .map(|raw| {
                     let mut traits: serde_json::Value =
                         serde_json::from_slice(std::hint::black_box(raw)).expect("json");
                     usize::from(schema.validate(&mut traits, &limits).is_ok())
                 })
-                .sum()
+                .sum();
+            (valid, Box::new(docs) as Box<dyn std::any::Any>)
         })
     })
 }
@@ -196,13 +206,15 @@ fn parses<'a>(docs: &'a [Vec<u8>]) -> Prepare<'a> {
     Box::new(move || {
         let docs = docs.to_vec();
         Box::new(move |_: &Runtime| {
-            docs.iter()
+            let objects = docs
+                .iter()
                 .map(|raw| {
                     let v: serde_json::Value =
                         serde_json::from_slice(std::hint::black_box(raw)).expect("json");
                     usize::from(std::hint::black_box(v).is_object())
                 })
-                .sum()
+                .sum();
+            (objects, Box::new(docs) as Box<dyn std::any::Any>)
         })
     })
 }
@@ -212,6 +224,17 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// The variants, by number.
+const NAMES: [&str; 7] = [
+    "put-1",
+    "put-2",
+    "put-2-own",
+    "validate-1",
+    "validate-2",
+    "parse-1",
+    "parse-2",
+];
+
 /// Documents a round validates or parses.
 const DOCS: usize = 4_000;
 
@@ -220,6 +243,13 @@ fn main() {
         .nth(1)
         .and_then(|r| r.parse().ok())
         .unwrap_or(40);
+    // For a profiler: only the variant with this name.
+    let only = std::env::args().nth(2).map(|name| {
+        NAMES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("variants: {NAMES:?}"))
+    });
     let shared = manager();
     let shared_ids = seed(&shared, 0..2);
     let own = [manager(), manager()];
@@ -254,6 +284,9 @@ fn main() {
             let mut row = [0.0; VARIANTS];
             for k in 0..VARIANTS {
                 let variant = (r + k) % VARIANTS;
+                if only.is_some_and(|only| only != variant) {
+                    continue;
+                }
                 let (parts, items): (Vec<Prepare<'_>>, usize) = match variant {
                     0 => (vec![puts(shared, &shared_ids[0], 0, PUTS)], PUTS),
                     1 => (
@@ -286,6 +319,9 @@ fn main() {
             }
         }
     });
+    if only.is_some() {
+        return;
+    }
     let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(a, b)| a / b).collect());
     let [one, two, two_own, v_one, v_two, p_one, p_two] = &results[..] else {
         unreachable!("seven variants")

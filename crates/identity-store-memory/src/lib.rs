@@ -46,7 +46,11 @@
 //! values (the common PUT: the same email) needs no index lock, as the
 //! values it holds cannot be taken by anyone else. Two updates of
 //! different identities meet only in the feed's lock (and in a shard one
-//! time in 16), so they run side by side on two threads. `list` and
+//! time in 16), so they run side by side on two threads. The feed keeps
+//! its changes in chunks of 24; the allocation of the next one (which can
+//! make `malloc` sort and merge its free lists, microseconds now and then)
+//! is made by a write before it takes its first lock, whenever the feed
+//! has no spare chunk, so that no other call waits for it. `list` and
 //! `count` hold every shard at once: a snapshot. No call awaits while
 //! holding a lock. Nothing survives the process: this store is for tests,
 //! examples and embedding where persistence is not wanted.
@@ -212,7 +216,10 @@ impl MemoryStore {
 impl IdentityStore for MemoryStore {
     async fn create(&self, tenant: TenantId, identity: &ValidIdentity) -> Result<u64, Error> {
         let row = self.row(identity)?;
-        self.in_new_tenant(tenant, |t| t.insert(&mut *t.write_keys()?, identity, row))
+        self.in_new_tenant(tenant, |t| {
+            let spare = t.spare_chunk();
+            t.insert(&mut *t.write_keys()?, identity, row, spare)
+        })
     }
 
     async fn batch_create(
@@ -228,7 +235,9 @@ impl IdentityStore for MemoryStore {
             Ok(identities
                 .iter()
                 .zip(rows)
-                .map(|(i, row)| t.insert(&mut keys, i, row?))
+                // A batch holds the index lock throughout: the feed's
+                // next chunk is made under it, but not under a shard's.
+                .map(|(i, row)| t.insert(&mut keys, i, row?, t.spare_chunk()))
                 .collect())
         })
     }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use identity_core::{
@@ -11,7 +12,7 @@ use identity_core::{
 };
 use uuid::Uuid;
 
-use crate::feed::Feed;
+use crate::feed::{Feed, SpareChunk};
 use crate::keys::Keys;
 use crate::row::Row;
 
@@ -37,6 +38,10 @@ pub(crate) struct Tenant {
     keys: RwLock<Keys>,
     shards: Box<[Shard]>,
     feed: Mutex<Feed>,
+    /// Whether the feed lacks a spare chunk ([`Feed::wants_spare`]), read
+    /// without its lock: a hint (a stale read only moves an allocation
+    /// into or out of the lock), written when it changes.
+    feed_wants_spare: AtomicBool,
 }
 
 /// One shard's lock, on a cache line (two, for adjacent-line prefetch) of
@@ -45,12 +50,44 @@ pub(crate) struct Tenant {
 #[repr(align(128))]
 struct Shard(RwLock<Rows>);
 
+/// The feed, locked by a write ([`Tenant::feed_for_write`]). Dropping it
+/// lets go of the lock, then drops a spare chunk the feed did not need.
+pub(crate) struct FeedWrite<'a> {
+    feed: MutexGuard<'a, Feed>,
+    wants_spare: &'a AtomicBool,
+    _unused: Option<SpareChunk>,
+}
+
+impl FeedWrite<'_> {
+    /// Records a write's change ([`Feed::append`]).
+    pub(crate) fn append(
+        &mut self,
+        id: Uuid,
+        kind: ChangeKind,
+        version: u64,
+        fields: ChangedFields,
+    ) {
+        self.feed.append(id, kind, version, fields);
+        self.note_spare();
+    }
+
+    /// Brings the tenant's hint up to date (written only when it changes:
+    /// every writer of the tenant reads it).
+    fn note_spare(&self) {
+        let wants = self.feed.wants_spare();
+        if self.wants_spare.load(Ordering::Relaxed) != wants {
+            self.wants_spare.store(wants, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Default for Tenant {
     fn default() -> Tenant {
         Tenant {
             keys: RwLock::default(),
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             feed: Mutex::default(),
+            feed_wants_spare: AtomicBool::new(true),
         }
     }
 }
@@ -140,6 +177,43 @@ impl Tenant {
         lock(&self.feed)
     }
 
+    /// A chunk for the feed's next tail when the feed lacks a spare one
+    /// ([`Feed::chunk`]), made by a write before it takes its first lock:
+    /// the allocation of a new chunk can make `malloc` consolidate its
+    /// free lists and fault in fresh pages (microseconds, now and then),
+    /// which under the row's shard and the feed's lock every other writer
+    /// and reader of that shard or tenant would wait for.
+    pub(crate) fn spare_chunk(&self) -> Option<SpareChunk> {
+        self.feed_wants_spare
+            .load(Ordering::Relaxed)
+            .then(Feed::chunk)
+    }
+
+    /// The feed, locked by a write as its last lock, given the write's
+    /// [`Tenant::spare_chunk`].
+    fn feed_for_write(&self, chunk: Option<SpareChunk>) -> Result<FeedWrite<'_>, Error> {
+        let mut feed = self.feed()?;
+        let unused = chunk.and_then(|chunk| feed.give_spare(chunk));
+        let write = FeedWrite {
+            feed,
+            wants_spare: &self.feed_wants_spare,
+            _unused: unused,
+        };
+        write.note_spare();
+        Ok(write)
+    }
+
+    /// The hint of whether the feed wants a spare chunk, and the feed's own
+    /// answer.
+    #[cfg(test)]
+    pub(crate) fn spare_hint(&self) -> (bool, bool) {
+        let feed = self.feed().expect("feed");
+        (
+            self.feed_wants_spare.load(Ordering::Relaxed),
+            feed.wants_spare(),
+        )
+    }
+
     /// Inserts a new identity (the body of `create`): the caller holds the
     /// index lock, this takes the row's shard, then the feed.
     pub(crate) fn insert(
@@ -147,6 +221,7 @@ impl Tenant {
         keys: &mut Keys,
         identity: &ValidIdentity,
         row: Row,
+        spare: Option<SpareChunk>,
     ) -> Result<u64, Error> {
         let id = identity.identity().id;
         let mut rows = write(self.shard(id))?;
@@ -159,7 +234,7 @@ impl Tenant {
         keys.check(id, identity.unique_keys(), WriteOp::Create)?;
         let version = 1;
         let row = row.at_version(version);
-        let mut feed = self.feed()?;
+        let mut feed = self.feed_for_write(spare)?;
         // Every check passed and every lock is held: from here on nothing
         // fails.
         for key in &row.keys {
@@ -188,6 +263,7 @@ impl Tenant {
         row: Row,
     ) -> Result<u64, Error> {
         let id = identity.identity().id;
+        let mut spare = self.spare_chunk();
         let row = {
             let mut rows = write(self.shard(id))?;
             let current = row_at_mut(&mut rows, id, expected_version)?;
@@ -196,7 +272,7 @@ impl Tenant {
             if current.keys_kept_by(identity) || identity.unique_keys_are(&current.keys) {
                 let version = current.version + 1;
                 let mut row = row.at_version(version);
-                let mut feed = self.feed()?;
+                let mut feed = self.feed_for_write(spare.take())?;
                 // Every check passed and every lock is held: from here on
                 // nothing fails.
                 row.keys = std::mem::take(&mut current.keys);
@@ -220,7 +296,7 @@ impl Tenant {
         // Keys the identity already holds are held by `id`, so they pass.
         keys.check(id, identity.unique_keys(), WriteOp::Update)?;
         let row = row.at_version(version);
-        let mut feed = self.feed()?;
+        let mut feed = self.feed_for_write(spare)?;
         // Every check passed and every lock is held: from here on nothing
         // fails. Only the keys that change are freed or claimed.
         let old = rows.remove(&id);
@@ -247,10 +323,11 @@ impl Tenant {
     /// Removes an identity and frees its keys (the body of `delete`): the
     /// index lock, the row's shard, the feed.
     pub(crate) fn remove(&self, id: Uuid, expected_version: Option<u64>) -> Result<(), Error> {
+        let spare = self.spare_chunk();
         let mut keys = write(&self.keys)?;
         let mut rows = write(self.shard(id))?;
         row_at(&rows, id, expected_version)?;
-        let mut feed = self.feed()?;
+        let mut feed = self.feed_for_write(spare)?;
         let old = rows.remove(&id);
         if let Some(old) = &old {
             for key in &old.keys {

@@ -311,3 +311,38 @@ async fn the_default_tenant_is_a_tenant_like_the_others() {
         format!("MemoryStore {{ identities_per_tenant: {{{default:?}: 2, {TENANT:?}: 0}} }}")
     );
 }
+
+/// Writers bring the feed its next chunk before they take its lock; the
+/// hint they read without the lock follows the feed after every write,
+/// and the feed reads back every write in order across many chunks.
+#[tokio::test]
+async fn writers_bring_the_feed_its_next_chunk() {
+    let store = MemoryStore::new();
+    let hint = |store: &MemoryStore| {
+        store
+            .in_tenant(TENANT, |t| Ok(t.spare_hint()))
+            .expect("tenant")
+            .expect("exists")
+    };
+    let written = valid(identity(1, "a@example.com"));
+    store.create(TENANT, &written).await.expect("create");
+    // The first write's chunk became the tail; the feed wants the next.
+    assert_eq!(hint(&store), (true, true));
+    let mut versions = vec![1];
+    for _ in 0..100 {
+        let v = store.update(TENANT, &written, None).await.expect("update");
+        versions.push(v);
+        let (hinted, wants) = hint(&store);
+        assert_eq!(hinted, wants, "after version {v}");
+    }
+    // Between two tails the feed holds the spare the next write brought.
+    store.update(TENANT, &written, None).await.expect("update");
+    versions.push(102);
+    assert_eq!(hint(&store), (false, false));
+    let changes = all_changes(&store, TENANT).await;
+    assert_eq!(
+        changes.iter().map(|c| c.version).collect::<Vec<_>>(),
+        versions
+    );
+    assert_eq!(changes.len(), 102);
+}
