@@ -19,22 +19,20 @@
 //! ratios: load swings slower than a round (milliseconds) hit all variants
 //! alike.
 //!
-//! The work runs on two long-lived worker threads, each with its own
-//! current-thread runtime, as a server's would. Each worker makes its own
-//! input for a round (the PUT bodies, a copy of the documents' bytes)
-//! before the round starts, waits spinning for the other, and times its
-//! own part; a round lasts from the first worker's start to the last one's
-//! end. An earlier version (`put_threads`) started two threads and built
-//! two runtimes per round, made the bodies on the main thread, and timed
-//! the round from the main thread: it measured thread starts, fresh
-//! allocator arenas, frees across arenas and wake-ups, and two threads with
-//! nothing shared reached only 1.27-1.68x one.
+//! The work runs on two long-lived worker threads
+//! ([`identity_benches::workers`]), each with its own current-thread
+//! runtime, as a server's would; each makes its own input for a round (the
+//! PUT bodies, a copy of the documents' bytes) before the round is timed.
+//! An earlier version (`put_threads`) started two threads and built two
+//! runtimes per round, made the bodies on the main thread, and timed the
+//! round from the main thread: it measured thread starts, fresh allocator
+//! arenas, frees across arenas and wake-ups, and two threads with nothing
+//! shared reached only 1.27-1.68x one.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::Instant;
+use std::sync::Arc;
 
 use identity_benches::corpus::{CORPUS_SIZE, corpus, shared_data};
+use identity_benches::workers::{Prepare, Workers};
 use identity_core::password::PasswordHasher;
 use identity_core::{
     CreateIdentityBody, IdentityManager, IdentitySchema, Limits, SchemaRegistry, TenantId,
@@ -88,71 +86,9 @@ fn seed(m: &IdentityManager, threads: std::ops::Range<usize>) -> Vec<Vec<Uuid>> 
         .collect()
 }
 
-/// A worker's part of a round: run on the worker to make its input (not
-/// timed), it returns the measured work, which returns how many items it
-/// did and what is left of its input, dropped once the round is timed (a
-/// large buffer's free can unmap pages, which interrupts the other
-/// worker's core).
-type Prepare<'a> = Box<dyn FnOnce() -> Run<'a> + Send + 'a>;
-
-/// The measured part of a round on one worker.
-type Run<'a> = Box<dyn FnOnce(&Runtime) -> (usize, Box<dyn std::any::Any>) + 'a>;
-
-/// A round's part for one worker, how many workers take part, the count
-/// of those ready, and where the worker reports when it started and ended.
-struct Job<'a> {
-    prepare: Prepare<'a>,
-    workers: usize,
-    ready: Arc<AtomicUsize>,
-    report: mpsc::Sender<(Instant, Instant)>,
-}
-
-/// A long-lived worker thread with its own current-thread runtime, as a
-/// server's are: no thread start, no runtime build and no first touch of a
-/// fresh allocator arena falls inside a round, and what a round frees was
-/// allocated on the thread that frees it. Once its input is made, a worker
-/// spins until every worker of the round is ready (a sleeping thread's
-/// wake-up, tens of microseconds on a VM, would be timed otherwise), then
-/// times its own part.
-fn worker(jobs: mpsc::Receiver<Job<'_>>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    for job in jobs {
-        let run = (job.prepare)();
-        job.ready.fetch_add(1, Ordering::AcqRel);
-        while job.ready.load(Ordering::Acquire) < job.workers {
-            std::hint::spin_loop();
-        }
-        let start = Instant::now();
-        let (done, leftover) = run(&rt);
-        let end = Instant::now();
-        std::hint::black_box(done);
-        job.report.send((start, end)).expect("main");
-        drop(leftover);
-    }
-}
-
-/// Items per second of one round: `parts[t]` on worker `t`, from the
-/// first worker's start to the last one's end.
-fn round<'a>(workers: &[mpsc::Sender<Job<'a>>], parts: Vec<Prepare<'a>>, items: usize) -> f64 {
-    let n = parts.len();
-    let ready = Arc::new(AtomicUsize::new(0));
-    let (report, reports) = mpsc::channel();
-    for (w, prepare) in workers.iter().zip(parts) {
-        w.send(Job {
-            prepare,
-            workers: n,
-            ready: Arc::clone(&ready),
-            report: report.clone(),
-        })
-        .expect("worker");
-    }
-    let times: Vec<(Instant, Instant)> = reports.iter().take(n).collect();
-    let start = times.iter().map(|t| t.0).min().expect("a worker");
-    let end = times.iter().map(|t| t.1).max().expect("a worker");
-    items as f64 / (end - start).as_secs_f64()
+/// Items per second of one round on `workers`.
+fn round<'a>(workers: &Workers<'a>, parts: Vec<Prepare<'a>>, items: usize) -> f64 {
+    items as f64 / workers.round(parts).as_secs_f64()
 }
 
 /// `count` PUTs of thread `t`'s identities through `m`, their bodies made
@@ -272,13 +208,7 @@ fn main() {
     const VARIANTS: usize = 7;
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS];
     std::thread::scope(|scope| {
-        let workers: Vec<mpsc::Sender<Job<'_>>> = (0..2)
-            .map(|_| {
-                let (tx, rx) = mpsc::channel();
-                scope.spawn(move || worker(rx));
-                tx
-            })
-            .collect();
+        let workers = Workers::start(scope, 2);
         let (shared, shared_ids, own, own_ids) = (&shared, &shared_ids, &own, &own_ids);
         for r in 0..rounds + 1 {
             let mut row = [0.0; VARIANTS];
@@ -345,5 +275,20 @@ fn main() {
         ratio(two, two_own),
         ratio(v_two, v_one),
         ratio(p_two, p_one),
+    );
+    // Each round's speed-up over the same round's control: what the
+    // library keeps of what the machine gives two threads at that moment.
+    let against_control = |two: &[f64], one: &[f64]| {
+        median(
+            (0..one.len())
+                .map(|r| (two[r] / one[r]) / (p_two[r] / p_one[r]))
+                .collect(),
+        )
+    };
+    println!(
+        "speed-up over the control's of the same round, medians: PUT {:.2}, own stores {:.2}, validation {:.2}",
+        against_control(two, one),
+        against_control(two_own, one),
+        against_control(v_two, v_one),
     );
 }

@@ -2,6 +2,7 @@
 
 pub mod corpus;
 pub mod sqlite_raw;
+pub mod workers;
 
 /// The validator `identity-core` compiles for a schema, rebuilt here with
 /// the same options (its `email`, `tel` and `uuid` formats, the linear-time
