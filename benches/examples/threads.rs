@@ -178,7 +178,8 @@ fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .and_then(|r| r.parse().ok())
-        .unwrap_or(40);
+        .unwrap_or(40)
+        .max(1);
     // For a profiler: only the variant with this name.
     let only = std::env::args().nth(2).map(|name| {
         NAMES

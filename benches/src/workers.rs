@@ -11,9 +11,10 @@
 //! worker of the round is ready (a sleeping thread's wake-up, tens of
 //! microseconds on a VM, would be timed otherwise), then times its own
 //! part; the round lasts from the first worker's start to the last one's
-//! end. What a run leaves of its input is dropped after the round is
-//! timed: a large buffer's free can unmap pages, which interrupts the
-//! other worker's core.
+//! end. What a run leaves of its input is dropped when the worker gets its
+//! next round, after every worker of this one has finished timing: a large
+//! buffer's free can unmap pages, which interrupts the other worker's core.
+//! A panic in a worker fails the round instead of hanging it.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,7 +67,11 @@ impl<'a> Workers<'a> {
     /// from the first worker's start to the last one's end.
     pub fn round(&self, parts: Vec<Prepare<'a>>) -> Duration {
         let n = parts.len();
-        assert!(n <= self.jobs.len(), "more parts than workers");
+        assert!(
+            (1..=self.jobs.len()).contains(&n),
+            "a round needs one to {} parts, got {n}",
+            self.jobs.len()
+        );
         let ready = Arc::new(AtomicUsize::new(0));
         let (report, reports) = mpsc::channel();
         for (worker, prepare) in self.jobs.iter().zip(parts) {
@@ -79,7 +84,11 @@ impl<'a> Workers<'a> {
                 })
                 .expect("worker alive");
         }
+        // Only the workers hold senders now: a worker that panicked drops
+        // its own, so the reports end instead of waiting for it.
+        drop(report);
         let times: Vec<(Instant, Instant)> = reports.iter().take(n).collect();
+        assert_eq!(times.len(), n, "a worker panicked");
         let start = times.iter().map(|t| t.0).min().expect("a worker");
         let end = times.iter().map(|t| t.1).max().expect("a worker");
         end - start
@@ -92,17 +101,76 @@ fn work(jobs: mpsc::Receiver<Job<'_>>) {
         .enable_all()
         .build()
         .expect("runtime");
+    // What the last round left, dropped when the next one is handed out:
+    // by then every worker of the last round has finished timing.
+    let mut leftover: Box<dyn Any> = Box::new(());
     for job in jobs {
-        let run = (job.prepare)();
+        drop(std::mem::replace(&mut leftover, Box::new(())));
+        let run = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job.prepare)) {
+            Ok(run) => run,
+            Err(panic) => {
+                // Count this worker as ready, so that the others do not
+                // spin for it, then pass the panic on.
+                job.ready.fetch_add(1, Ordering::AcqRel);
+                std::panic::resume_unwind(panic)
+            }
+        };
         job.ready.fetch_add(1, Ordering::AcqRel);
         while job.ready.load(Ordering::Acquire) < job.workers {
             std::hint::spin_loop();
         }
         let start = Instant::now();
-        let (done, leftover) = run(&rt);
+        let (done, left) = run(&rt);
         let end = Instant::now();
         std::hint::black_box(done);
+        leftover = left;
         job.report.send((start, end)).expect("round waits");
-        drop(leftover);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{Prepare, Workers};
+
+    /// A part that adds `n` to `sum` when run.
+    fn adds(sum: &AtomicUsize, n: usize) -> Prepare<'_> {
+        Box::new(move || {
+            Box::new(move |_| {
+                sum.fetch_add(n, Ordering::Relaxed);
+                (n, Box::new(()))
+            })
+        })
+    }
+
+    #[test]
+    fn a_round_runs_each_part_once_on_its_own_worker() {
+        let sum = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let workers = Workers::start(scope, 2);
+            workers.round(vec![adds(&sum, 1), adds(&sum, 10)]);
+            workers.round(vec![adds(&sum, 100)]);
+        });
+        assert_eq!(sum.load(Ordering::Relaxed), 111);
+    }
+
+    #[test]
+    fn a_panic_in_a_worker_fails_the_round_instead_of_hanging_it() {
+        let sum = AtomicUsize::new(0);
+        let in_prepare: Prepare<'_> = Box::new(|| panic!("in prepare"));
+        let in_run: Prepare<'_> = Box::new(|| Box::new(|_| panic!("in run")));
+        for failing in [in_prepare, in_run] {
+            let sum = &sum;
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                std::thread::scope(|scope| {
+                    let workers = Workers::start(scope, 2);
+                    workers.round(vec![failing, adds(sum, 1)]);
+                })
+            }));
+            assert!(outcome.is_err());
+        }
+        // The other worker's part ran both times.
+        assert_eq!(sum.load(Ordering::Relaxed), 2);
     }
 }

@@ -51,11 +51,12 @@ struct Entry {
 /// `profile put` that costs about as much as before (5,000 PUTs: 60
 /// consolidations, 478 instructions a PUT, against 600 for the doublings).
 ///
-/// So that neither that allocation nor the first touch of its pages
-/// happens while the feed's lock is held (where every other writer of the
-/// tenant would wait for it), the next chunk is made by a writer before it
-/// takes the lock ([`Feed::chunk`], handed over with [`Feed::give_spare`])
-/// and kept as `spare` until the tail fills.
+/// So that this allocation does not happen while a shard's or the feed's
+/// lock is held (where other readers and writers of the tenant would wait
+/// for it), the next chunk is made by a writer before it takes the
+/// tenant's locks ([`Feed::chunk`], handed over with [`Feed::give_spare`])
+/// and kept as `spare` until the tail fills. The feed keeps that one spare
+/// (960 bytes) even when pruned empty.
 #[derive(Default)]
 pub(crate) struct Feed {
     full: BTreeMap<u64, Vec<Entry>>,
@@ -71,8 +72,7 @@ pub(crate) struct Feed {
     pub(crate) consumers: BTreeMap<String, ChangeCursor>,
 }
 
-/// An empty chunk with room for exactly `CHUNK` entries, its memory
-/// written once (see [`Feed::chunk`]).
+/// An empty chunk with room for exactly `CHUNK` entries ([`Feed::chunk`]).
 pub(crate) struct SpareChunk(Vec<Entry>);
 
 /// Microseconds since the Unix epoch now, as [`identity_core::SystemClock`]
@@ -129,20 +129,11 @@ impl Feed {
     }
 
     /// An empty chunk for [`Feed::give_spare`], made by a writer before it
-    /// takes the feed's lock: allocated, and its memory written once (a
-    /// fresh page's first touch faults; better here than under the lock).
+    /// takes the tenant's locks. (Its first touch of fresh pages happens
+    /// here too: a chunk spans at most two pages, and `malloc` writes the
+    /// headers at both of its ends.)
     pub(crate) fn chunk() -> SpareChunk {
-        const BLANK: Entry = Entry {
-            identity_id: Uuid::nil(),
-            version: 0,
-            at_micros: 0,
-            fields: ChangedFields::NONE,
-            kind: ChangeKind::Updated,
-        };
-        let mut chunk = Vec::with_capacity(CHUNK);
-        chunk.resize(CHUNK, BLANK);
-        chunk.clear();
-        SpareChunk(chunk)
+        SpareChunk(Vec::with_capacity(CHUNK))
     }
 
     /// Whether the feed has no spare chunk: the next writer should bring
@@ -474,6 +465,21 @@ mod tests {
         assert_eq!((feed.full.len(), feed.tail.len()), (2, 1));
         assert_eq!(feed.tail.capacity(), CHUNK);
         assert_eq!(read_all(&feed, 0, 100), expected(1..=2 * c + 1));
+    }
+
+    #[test]
+    fn a_feed_pruned_empty_keeps_its_spare_for_the_next_append() {
+        let mut feed = feed(3);
+        let spare = Feed::chunk();
+        let at = spare.0.as_ptr();
+        assert!(feed.give_spare(spare).is_none());
+        assert_eq!(feed.prune(&PruneChanges::new(None, Some(0))), 3);
+        assert_eq!((feed.chunk_count(), feed.tail.capacity()), (0, 0));
+        assert!(!feed.wants_spare());
+        feed.append(id(4), ChangeKind::Updated, 4, ChangedFields::NONE);
+        assert_eq!(feed.tail.as_ptr(), at);
+        assert!(feed.wants_spare());
+        assert_eq!(read_all(&feed, 3, 10), expected(4..=4));
     }
 
     #[test]

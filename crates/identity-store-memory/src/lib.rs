@@ -49,8 +49,9 @@
 //! time in 16), so they run side by side on two threads. The feed keeps
 //! its changes in chunks of 24; the allocation of the next one (which can
 //! make `malloc` sort and merge its free lists, microseconds now and then)
-//! is made by a write before it takes its first lock, whenever the feed
-//! has no spare chunk, so that no other call waits for it. `list` and
+//! is made by a write before it takes any of the tenant's locks, whenever
+//! the feed has no spare chunk, so that no other call of the tenant waits
+//! for it; the feed keeps that spare (960 bytes) until its tail fills. `list` and
 //! `count` hold every shard at once: a snapshot. No call awaits while
 //! holding a lock. Nothing survives the process: this store is for tests,
 //! examples and embedding where persistence is not wanted.

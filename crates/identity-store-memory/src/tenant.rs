@@ -51,7 +51,9 @@ pub(crate) struct Tenant {
 struct Shard(RwLock<Rows>);
 
 /// The feed, locked by a write ([`Tenant::feed_for_write`]). Dropping it
-/// lets go of the lock, then drops a spare chunk the feed did not need.
+/// lets go of the lock, then (the fields drop in this order) drops a spare
+/// chunk the feed did not need, which only two writers that both brought
+/// one leave; the write's other locks are still held then.
 pub(crate) struct FeedWrite<'a> {
     feed: MutexGuard<'a, Feed>,
     wants_spare: &'a AtomicBool,
@@ -178,11 +180,14 @@ impl Tenant {
     }
 
     /// A chunk for the feed's next tail when the feed lacks a spare one
-    /// ([`Feed::chunk`]), made by a write before it takes its first lock:
-    /// the allocation of a new chunk can make `malloc` consolidate its
-    /// free lists and fault in fresh pages (microseconds, now and then),
-    /// which under the row's shard and the feed's lock every other writer
-    /// and reader of that shard or tenant would wait for.
+    /// ([`Feed::chunk`]), made by a write before it takes any of the
+    /// tenant's locks (a tenant other than the default one is reached
+    /// under the tenant map's read lock; `batch_create` makes it under the
+    /// index lock, which it holds for the whole batch): the allocation of a
+    /// new chunk can make `malloc` consolidate its free lists
+    /// (microseconds, now and then), which under the row's shard and the
+    /// feed's lock other readers and writers of that shard or tenant would
+    /// wait for. A write that then fails drops it.
     pub(crate) fn spare_chunk(&self) -> Option<SpareChunk> {
         self.feed_wants_spare
             .load(Ordering::Relaxed)
@@ -215,7 +220,8 @@ impl Tenant {
     }
 
     /// Inserts a new identity (the body of `create`): the caller holds the
-    /// index lock, this takes the row's shard, then the feed.
+    /// index lock, this takes the row's shard, then the feed. `spare` is
+    /// the caller's [`Tenant::spare_chunk`], made before the index lock.
     pub(crate) fn insert(
         &self,
         keys: &mut Keys,

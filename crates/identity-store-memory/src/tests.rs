@@ -336,8 +336,8 @@ async fn writers_bring_the_feed_its_next_chunk() {
         assert_eq!(hinted, wants, "after version {v}");
     }
     // Between two tails the feed holds the spare the next write brought.
-    store.update(TENANT, &written, None).await.expect("update");
-    versions.push(102);
+    let v = store.update(TENANT, &written, None).await.expect("update");
+    versions.push(v);
     assert_eq!(hint(&store), (false, false));
     let changes = all_changes(&store, TENANT).await;
     assert_eq!(
