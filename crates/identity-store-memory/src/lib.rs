@@ -51,8 +51,8 @@
 //! make `malloc` sort and merge its free lists, microseconds now and then)
 //! is made by a write before it takes any of the tenant's locks, whenever
 //! the feed has no spare chunk, so that no other call of the tenant waits
-//! for it; the feed keeps that spare (960 bytes) until its tail fills. `list` and
-//! `count` hold every shard at once: a snapshot. No call awaits while
+//! for it; the feed keeps that spare (960 bytes) until its tail fills.
+//! `list` and `count` hold every shard at once: a snapshot. No call awaits while
 //! holding a lock. Nothing survives the process: this store is for tests,
 //! examples and embedding where persistence is not wanted.
 //!

@@ -50,32 +50,36 @@ pub(crate) struct Tenant {
 #[repr(align(128))]
 struct Shard(RwLock<Rows>);
 
-/// The feed, locked by a write ([`Tenant::feed_for_write`]). Dropping it
-/// lets go of the lock, then (the fields drop in this order) drops a spare
-/// chunk the feed did not need, which only two writers that both brought
-/// one leave; the write's other locks are still held then.
+/// The feed, locked by a write ([`Tenant::feed_for_write`]), used as the
+/// feed itself. Dropping it brings the tenant's hint up to date while the
+/// lock is still held, lets go of the lock, then (the fields drop in this
+/// order) drops a spare chunk the feed did not need, which only two
+/// writers that both brought one leave; the write's other locks are still
+/// held then.
 pub(crate) struct FeedWrite<'a> {
     feed: MutexGuard<'a, Feed>,
     wants_spare: &'a AtomicBool,
     _unused: Option<SpareChunk>,
 }
 
-impl FeedWrite<'_> {
-    /// Records a write's change ([`Feed::append`]).
-    pub(crate) fn append(
-        &mut self,
-        id: Uuid,
-        kind: ChangeKind,
-        version: u64,
-        fields: ChangedFields,
-    ) {
-        self.feed.append(id, kind, version, fields);
-        self.note_spare();
-    }
+impl std::ops::Deref for FeedWrite<'_> {
+    type Target = Feed;
 
-    /// Brings the tenant's hint up to date (written only when it changes:
-    /// every writer of the tenant reads it).
-    fn note_spare(&self) {
+    fn deref(&self) -> &Feed {
+        &self.feed
+    }
+}
+
+impl std::ops::DerefMut for FeedWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Feed {
+        &mut self.feed
+    }
+}
+
+impl Drop for FeedWrite<'_> {
+    /// The hint is written only when it changes: every writer of the
+    /// tenant reads it.
+    fn drop(&mut self) {
         let wants = self.feed.wants_spare();
         if self.wants_spare.load(Ordering::Relaxed) != wants {
             self.wants_spare.store(wants, Ordering::Relaxed);
@@ -199,13 +203,11 @@ impl Tenant {
     fn feed_for_write(&self, chunk: Option<SpareChunk>) -> Result<FeedWrite<'_>, Error> {
         let mut feed = self.feed()?;
         let unused = chunk.and_then(|chunk| feed.give_spare(chunk));
-        let write = FeedWrite {
+        Ok(FeedWrite {
             feed,
             wants_spare: &self.feed_wants_spare,
             _unused: unused,
-        };
-        write.note_spare();
-        Ok(write)
+        })
     }
 
     /// The hint of whether the feed wants a spare chunk, and the feed's own
