@@ -4,14 +4,13 @@
 //!
 //! `cargo bench -p identity-benches --bench validation`
 
-use std::any::Any;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use identity_benches::corpus::{CORPUS_SIZE, SCHEMAS, corpus, shared_data};
-use identity_benches::workers::{Prepare, Workers};
+use identity_benches::workers::{self, Prepare, Workers, parses, validations};
 use identity_benches::{bare_validator, own_validator};
 use identity_core::password::PasswordHasher;
 use identity_core::{
@@ -20,7 +19,6 @@ use identity_core::{
 };
 use identity_store_memory::MemoryStore;
 use serde_json::{Value, json};
-use tokio::runtime::Runtime;
 
 const SEED: u64 = 0x1de7_1717;
 
@@ -358,68 +356,17 @@ fn threads(c: &mut Criterion) {
         (0..iters).map(|_| workers.round(parts())).sum()
     }
 
-    /// `docs` validated from bytes (parse, validate, derive), the bytes
-    /// copied on the worker.
-    fn validate_part<'a>(
-        schema: &'a IdentitySchema,
-        limits: &'a Limits,
-        docs: &'a [Vec<u8>],
-    ) -> Prepare<'a> {
-        Box::new(move || {
-            let docs = docs.to_vec();
-            Box::new(move |_: &Runtime| {
-                let mut ok = 0usize;
-                for raw in &docs {
-                    let mut traits: Value = serde_json::from_slice(black_box(raw)).expect("json");
-                    ok += usize::from(schema.validate(&mut traits, limits).is_ok());
-                }
-                (ok, Box::new(docs) as Box<dyn Any>)
-            })
-        })
-    }
-
-    /// The bare `serde_json` parse of `docs` (nothing of the library).
-    fn parse_part(docs: &[Vec<u8>]) -> Prepare<'_> {
-        Box::new(move || {
-            let docs = docs.to_vec();
-            Box::new(move |_: &Runtime| {
-                let mut n = 0usize;
-                for raw in &docs {
-                    let traits: Value = serde_json::from_slice(black_box(raw)).expect("json");
-                    n += usize::from(traits.is_object());
-                }
-                (n, Box::new(docs) as Box<dyn Any>)
-            })
-        })
-    }
-
-    /// `count` PUTs of `ids` (thread `t`'s) through `m`, the bodies made
-    /// on the worker.
+    const PUTS: usize = 2_000;
+    const PER_THREAD: usize = 50;
+    /// `count` PUTs of thread `t`'s identities through `m`.
     fn put_part<'a>(
         m: &'a IdentityManager,
         ids: &'a [uuid::Uuid],
         t: usize,
         count: usize,
     ) -> Prepare<'a> {
-        Box::new(move || {
-            let mut work: Vec<(uuid::Uuid, UpdateIdentityBody)> = (0..count)
-                .map(|k| {
-                    let i = k % ids.len();
-                    (ids[i], put_body(t, i))
-                })
-                .collect();
-            Box::new(move |rt: &Runtime| {
-                for (id, body) in work.drain(..) {
-                    rt.block_on(m.update(TenantId::DEFAULT, id, body, None))
-                        .expect("put");
-                }
-                (count, Box::new(work) as Box<dyn Any>)
-            })
-        })
+        workers::puts(m, ids, count, move |i| put_body(t, i))
     }
-
-    const PUTS: usize = 2_000;
-    const PER_THREAD: usize = 50;
     fn put_body(t: usize, i: usize) -> UpdateIdentityBody {
         let n = 10_000_000 + t * PER_THREAD + i;
         UpdateIdentityBody::from_json(json!({
@@ -481,14 +428,12 @@ fn threads(c: &mut Criterion) {
                 group.bench_function(format!("{n}_threads"), |b| {
                     b.iter_custom(|iters| {
                         rounds(&workers, iters, || {
-                            parts().map(|p| validate_part(schema, &limits, p)).collect()
+                            parts().map(|p| validations(schema, &limits, p)).collect()
                         })
                     })
                 });
                 group.bench_function(format!("parse_only_{n}_threads"), |b| {
-                    b.iter_custom(|iters| {
-                        rounds(&workers, iters, || parts().map(parse_part).collect())
-                    })
+                    b.iter_custom(|iters| rounds(&workers, iters, || parts().map(parses).collect()))
                 });
             }
             group.finish();

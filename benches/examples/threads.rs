@@ -32,15 +32,13 @@
 use std::sync::Arc;
 
 use identity_benches::corpus::{CORPUS_SIZE, corpus, shared_data};
-use identity_benches::workers::{Prepare, Workers};
+use identity_benches::workers::{self, Prepare, Workers, parses, validations};
 use identity_core::password::PasswordHasher;
 use identity_core::{
-    CreateIdentityBody, IdentityManager, IdentitySchema, Limits, SchemaRegistry, TenantId,
-    UpdateIdentityBody,
+    CreateIdentityBody, IdentityManager, Limits, SchemaRegistry, TenantId, UpdateIdentityBody,
 };
 use identity_store_memory::MemoryStore;
 use serde_json::json;
-use tokio::runtime::Runtime;
 use uuid::Uuid;
 
 const PUTS: usize = 2_000;
@@ -91,67 +89,13 @@ fn round<'a>(workers: &Workers<'a>, parts: Vec<Prepare<'a>>, items: usize) -> f6
     items as f64 / workers.round(parts).as_secs_f64()
 }
 
-/// `count` PUTs of thread `t`'s identities through `m`, their bodies made
-/// on the worker before the round starts.
+/// `count` PUTs of thread `t`'s identities through `m`.
 fn puts<'a>(m: &'a IdentityManager, ids: &'a [Uuid], t: usize, count: usize) -> Prepare<'a> {
-    Box::new(move || {
-        let mut work: Vec<(Uuid, UpdateIdentityBody)> = (0..count)
-            .map(|k| {
-                let i = k % PER_THREAD;
-                let body = UpdateIdentityBody::from_json(json!({
-                    "traits": traits(t * PER_THREAD + i), "metadata_public": {"plan": "pro"}
-                }))
-                .expect("body");
-                (ids[i], body)
-            })
-            .collect();
-        Box::new(move |rt: &Runtime| {
-            for (id, body) in work.drain(..) {
-                rt.block_on(m.update(TenantId::DEFAULT, id, body, None))
-                    .expect("put");
-            }
-            (count, Box::new(work) as Box<dyn std::any::Any>)
-        })
-    })
-}
-
-/// `docs` validated from bytes against `schema` (bench (b)): parse, then
-/// validate and derive. The bytes are copied on the worker.
-fn validations<'a>(schema: &'a IdentitySchema, docs: &'a [Vec<u8>]) -> Prepare<'a> {
-    Box::new(move || {
-        let docs = docs.to_vec();
-        let limits = Limits::default();
-        Box::new(move |_: &Runtime| {
-            let valid = docs
-                .iter()
-                .map(|raw| {
-                    let mut traits: serde_json::Value =
-                        serde_json::from_slice(std::hint::black_box(raw)).expect("json");
-                    usize::from(schema.validate(&mut traits, &limits).is_ok())
-                })
-                .sum();
-            (valid, Box::new(docs) as Box<dyn std::any::Any>)
-        })
-    })
-}
-
-/// The control: a bare `serde_json` parse of `docs` (nothing of the
-/// library: the machine's own two-thread factor). The bytes are copied on
-/// the worker.
-fn parses<'a>(docs: &'a [Vec<u8>]) -> Prepare<'a> {
-    Box::new(move || {
-        let docs = docs.to_vec();
-        Box::new(move |_: &Runtime| {
-            let objects = docs
-                .iter()
-                .map(|raw| {
-                    let v: serde_json::Value =
-                        serde_json::from_slice(std::hint::black_box(raw)).expect("json");
-                    usize::from(std::hint::black_box(v).is_object())
-                })
-                .sum();
-            (objects, Box::new(docs) as Box<dyn std::any::Any>)
-        })
+    workers::puts(m, ids, count, move |i| {
+        UpdateIdentityBody::from_json(json!({
+            "traits": traits(t * PER_THREAD + i), "metadata_public": {"plan": "pro"}
+        }))
+        .expect("body")
     })
 }
 
@@ -200,6 +144,7 @@ fn main() {
         .register_file("default", shared_data().join("schemas/default.schema.json"))
         .expect("registers");
     let schema = registry.resolve("default").expect("registered");
+    let limits = Limits::default();
     let docs: Vec<Vec<u8>> = corpus("default", 0x1de7_1717, CORPUS_SIZE)
         .iter()
         .take(DOCS)
@@ -232,9 +177,12 @@ fn main() {
                             .collect(),
                         PUTS,
                     ),
-                    3 => (vec![validations(schema, &docs)], DOCS),
+                    3 => (vec![validations(schema, &limits, &docs)], DOCS),
                     4 => (
-                        halves.iter().map(|h| validations(schema, h)).collect(),
+                        halves
+                            .iter()
+                            .map(|h| validations(schema, &limits, h))
+                            .collect(),
                         DOCS,
                     ),
                     5 => (vec![parses(&docs)], DOCS),

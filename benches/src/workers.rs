@@ -22,7 +22,10 @@ use std::sync::{Arc, mpsc};
 use std::thread::Scope;
 use std::time::{Duration, Instant};
 
+use identity_core::{IdentityManager, IdentitySchema, Limits, TenantId, UpdateIdentityBody};
+use serde_json::Value;
 use tokio::runtime::Runtime;
+use uuid::Uuid;
 
 /// The measured part of a round on one worker: how many items it did, and
 /// what is left of its input (dropped once the round is timed).
@@ -126,6 +129,74 @@ fn work(jobs: mpsc::Receiver<Job<'_>>) {
         leftover = left;
         job.report.send((start, end)).expect("round waits");
     }
+}
+
+/// `docs` validated from bytes against `schema` (bench (b): parse, then
+/// validate and derive), the bytes copied on the worker.
+pub fn validations<'a>(
+    schema: &'a IdentitySchema,
+    limits: &'a Limits,
+    docs: &'a [Vec<u8>],
+) -> Prepare<'a> {
+    Box::new(move || {
+        let docs = docs.to_vec();
+        Box::new(move |_: &Runtime| {
+            let valid = docs
+                .iter()
+                .map(|raw| {
+                    let mut traits: Value =
+                        serde_json::from_slice(std::hint::black_box(raw)).expect("json");
+                    usize::from(schema.validate(&mut traits, limits).is_ok())
+                })
+                .sum();
+            (valid, Box::new(docs) as Box<dyn Any>)
+        })
+    })
+}
+
+/// The control: a bare `serde_json` parse of `docs` (nothing of the
+/// library: the machine's own two-thread factor), the bytes copied on the
+/// worker.
+pub fn parses(docs: &[Vec<u8>]) -> Prepare<'_> {
+    Box::new(move || {
+        let docs = docs.to_vec();
+        Box::new(move |_: &Runtime| {
+            let objects = docs
+                .iter()
+                .map(|raw| {
+                    let v: Value = serde_json::from_slice(std::hint::black_box(raw)).expect("json");
+                    usize::from(std::hint::black_box(v).is_object())
+                })
+                .sum();
+            (objects, Box::new(docs) as Box<dyn Any>)
+        })
+    })
+}
+
+/// `count` PUTs through `m` into the default tenant, cycling over `ids`:
+/// the `k`th updates `ids[k % ids.len()]` with `body(k % ids.len())`, the
+/// bodies made on the worker.
+pub fn puts<'a>(
+    m: &'a IdentityManager,
+    ids: &'a [Uuid],
+    count: usize,
+    body: impl Fn(usize) -> UpdateIdentityBody + Send + 'a,
+) -> Prepare<'a> {
+    Box::new(move || {
+        let mut work: Vec<(Uuid, UpdateIdentityBody)> = (0..count)
+            .map(|k| {
+                let i = k % ids.len();
+                (ids[i], body(i))
+            })
+            .collect();
+        Box::new(move |rt: &Runtime| {
+            for (id, body) in work.drain(..) {
+                rt.block_on(m.update(TenantId::DEFAULT, id, body, None))
+                    .expect("put");
+            }
+            (count, Box::new(work) as Box<dyn Any>)
+        })
+    })
 }
 
 #[cfg(test)]
