@@ -34,6 +34,21 @@ async fn waiting_backend(observer: &Client, application_name: &str) -> i32 {
     panic!("the store's transaction never waited for the lock");
 }
 
+/// Waits until the backend `pid` has left `pg_stat_activity`.
+async fn backend_gone(observer: &Client, pid: i32) {
+    for _ in 0..200 {
+        let row = observer
+            .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .await
+            .expect("pg_stat_activity");
+        if row.is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the terminated backend {pid} never went away");
+}
+
 async fn lock_recovery_table(schema: &Schema) -> Client {
     let holder = schema.raw().await;
     holder
@@ -178,7 +193,10 @@ async fn killed_connection_before_commit_is_rerun_once() {
         .expect("terminate")
         .get(0);
     assert!(killed);
-    // The re-run waits for the lock in turn.
+    // `pg_terminate_backend` only signals: the killed backend can still be
+    // listed, waiting, for a moment. Once it is gone, the re-run waits for
+    // the lock in turn.
+    backend_gone(&observer, pid).await;
     let again = waiting_backend(&observer, &name).await;
     assert_ne!(again, pid, "a fresh connection");
     holder.batch_execute("ROLLBACK").await.expect("unlock");
