@@ -14,7 +14,8 @@
 //! documents), `iter-errors` (the bare count on them), `iter-errors-all`
 //! (the bare count on the whole corpus: what `iter_errors` costs a valid
 //! document against `bare`'s `is_valid`), `bare-invalid` (`is_valid` on the
-//! invalid documents); and, on the memory
+//! invalid documents), `invalid-floor` (the limits walk, then `is_valid`,
+//! then the bare count, on the invalid documents); and, on the memory
 //! store through the manager, `put`, `get` and `validate-put-traits`; and
 //! Argon2id at the production parameters: `argon2-bare` (the `argon2`
 //! crate's `hash_password_into`), `argon2-hash` and `argon2-verify` (ours).
@@ -79,6 +80,11 @@ fn main() {
         "iter-errors-all" => {
             let bare = bare_validator(schema.raw());
             hot_iter_errors(&bare, &all.iter().map(wrap).collect::<Vec<_>>(), rounds)
+        }
+        "invalid-floor" => {
+            let bare = bare_validator(schema.raw());
+            let wrapped: Vec<Value> = invalid.iter().map(wrap).collect();
+            hot_invalid_floor(&bare, &invalid, &wrapped, rounds)
         }
         "bare-invalid" => {
             let bare = bare_validator(schema.raw());
@@ -166,6 +172,33 @@ fn hot_invalid(schema: &IdentitySchema, values: &mut [Value], rounds: usize) -> 
         for traits in values.iter_mut() {
             if let Err(e) = schema.validate(black_box(traits), &limits) {
                 n += e.violations().len();
+            }
+        }
+    }
+    n
+}
+
+/// What any checker that keeps the two steps ours must take pays on an
+/// invalid document before it turns a single error into anything: the
+/// limits walk over the traits (they are refused for size or depth before
+/// the schema is consulted), the `is_valid` pass (valid documents take
+/// only that one) and the bare count. The wrapper is built outside the
+/// loop, as for `iter-errors`.
+#[inline(never)]
+fn hot_invalid_floor(
+    bare: &jsonschema::Validator,
+    values: &[Value],
+    wrapped: &[Value],
+    rounds: usize,
+) -> usize {
+    let limits = Limits::default();
+    let mut n = 0;
+    for _ in 0..rounds {
+        for (traits, doc) in values.iter().zip(wrapped) {
+            if limits.check(black_box(traits), "/traits").is_err() {
+                n += 1;
+            } else if !bare.is_valid(black_box(doc)) {
+                n += bare.iter_errors(doc).count();
             }
         }
     }
