@@ -12,7 +12,7 @@ use identity_store_postgres::PostgresStore;
 use identity_store_tests::fixtures::{TENANT, email, full_identity, valid, with_version};
 use tokio_postgres::Client;
 
-use crate::support::{Schema, raw, row_counts, url};
+use crate::support::{Schema, backend_leaves, raw, row_counts, url};
 
 /// Waits until a backend of `application_name` waits for a lock; returns
 /// its pid.
@@ -36,17 +36,10 @@ async fn waiting_backend(observer: &Client, application_name: &str) -> i32 {
 
 /// Waits until the backend `pid` has left `pg_stat_activity`.
 async fn backend_gone(observer: &Client, pid: i32) {
-    for _ in 0..200 {
-        let row = observer
-            .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
-            .await
-            .expect("pg_stat_activity");
-        if row.is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the terminated backend {pid} never went away");
+    assert!(
+        backend_leaves(observer, pid, 200).await,
+        "the terminated backend {pid} never went away"
+    );
 }
 
 async fn lock_recovery_table(schema: &Schema) -> Client {

@@ -12,7 +12,7 @@ use identity_store_postgres::PostgresStore;
 use identity_store_tests::fixtures::{TENANT, at, email, identity, valid, with_version};
 use tokio_postgres::Client;
 
-use crate::support::{Schema, raw, url};
+use crate::support::{Schema, backend_leaves, raw, url};
 
 /// Installs the trigger: every commit that appended a change takes
 /// advisory lock `key` first.
@@ -62,17 +62,10 @@ async fn committing_backend(observer: &Client, key: i64) -> i32 {
 /// Asserts that backend `pid` goes away: its client closed the connection
 /// (a connection pooled again would stay, idle).
 async fn assert_closed(observer: &Client, pid: i32) {
-    for _ in 0..250 {
-        let row = observer
-            .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
-            .await
-            .expect("pg_stat_activity");
-        if row.is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the connection whose commit timed out was kept");
+    assert!(
+        backend_leaves(observer, pid, 250).await,
+        "the connection whose commit timed out was kept"
+    );
 }
 
 /// A store in `schema` whose commits time out fast.

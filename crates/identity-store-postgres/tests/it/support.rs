@@ -1,6 +1,7 @@
 //! The store factory, the per-test schema and raw connections.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use identity_core::DynIdentityStore;
 use identity_store_postgres::{PostgresOptions, PostgresStore};
@@ -125,4 +126,21 @@ pub(crate) async fn row_counts(client: &Client) -> [i64; 5] {
             .get(0);
     }
     counts
+}
+
+/// Whether backend `pid` leaves `pg_stat_activity` within `tries` polls
+/// 20 ms apart (a terminated or closed backend is listed for a moment
+/// after its signal or close).
+pub(crate) async fn backend_leaves(observer: &Client, pid: i32, tries: usize) -> bool {
+    for _ in 0..tries {
+        let row = observer
+            .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .await
+            .expect("pg_stat_activity");
+        if row.is_none() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
 }
